@@ -1,1 +1,1 @@
-"""natverk package."""
+"""What users type: one module per command family. Each registers itself on import."""

@@ -1,0 +1,21 @@
+"""python -m bench [--quick]: run every benchmark and print figures with their ratios."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from bench import dispatch_offline, help_roundtrip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    dispatch_offline.main(batches=20 if args.quick else 200)
+    help_roundtrip.main(trips=40 if args.quick else 200)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,308 @@
+"""The running bot: login, sync loop, dispatcher, outbox sender and room reconciliation."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable
+from pathlib import Path
+from typing import Any
+
+from nio import AsyncClient, AsyncClientConfig, InviteInfo, SyncError, SyncResponse
+
+from bot import i18n, messages
+from bot.context import AfterCommit
+from bot.dispatcher import Dispatcher
+from bot.registry import REGISTRY, Registry, load_command_modules
+from bot.rooms import RoomManager, RoomReport, wanted_rooms
+from bot.sender import Sender
+from bot.session import log_in
+from bot.syncer import Syncer
+from bot.types import Place, RoomID, UserID
+from config import Cohort, Config, ConfigError, load_config
+from storage import Database
+from storage import outbox as outbox_store
+from storage import state as state_store
+
+log = logging.getLogger(__name__)
+
+SYNC_FILTER: dict[str, Any] = {
+    "room": {
+        "timeline": {"limit": 100},
+        "state": {"lazy_load_members": False},
+        "ephemeral": {"types": []},
+        "account_data": {"types": []},
+    },
+    "presence": {"types": []},
+    "account_data": {"types": []},
+}
+LONG_POLL_MS = 30_000
+
+
+class App:
+    """One natverk bot. ``await start()``, then ``await stop()``."""
+
+    def __init__(self, config: Config, config_path: Path, registry: Registry = REGISTRY):
+        load_command_modules()
+        self._config = config
+        self._config_path = Path(config_path)
+        self._registry = registry
+        self.db: Database | None = None
+        self.client: AsyncClient | None = None
+        self.sender: Sender | None = None
+        self.syncer: Syncer | None = None
+        self.dispatcher = Dispatcher(self, registry, self.place_of)
+        self.managed: dict[str, str] = {}  # key -> room id
+        self.direct: dict[str, str] = {}  # user id -> room id
+        self._tasks: list[asyncio.Task[None]] = []
+        self._background: set[asyncio.Task[None]] = set()
+        self._reconcile_lock = asyncio.Lock()
+        self.sync_token: str | None = None
+        self.ready = asyncio.Event()
+        self.synced = asyncio.Event()  # set after every processed sync
+
+    # --- Services -------------------------------------------------------------------------
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    @property
+    def config_path(self) -> Path:
+        return self._config_path
+
+    @property
+    def user_id(self) -> UserID:
+        return UserID(self._config.bot.user_id)
+
+    @property
+    def registry(self) -> Registry:
+        return self._registry
+
+    def direct_room_of(self, user_id: UserID) -> RoomID | None:
+        room = self.direct.get(user_id)
+        return RoomID(room) if room else None
+
+    def place_of(self, room_id: RoomID) -> tuple[Place, Cohort | None]:
+        for key, rid in self.managed.items():
+            if rid != room_id:
+                continue
+            if key.startswith("cohort:"):
+                cohort = self._config.cohort(key.removeprefix("cohort:"))
+                if cohort is not None:
+                    return Place.COHORT, cohort
+            elif key == "advisers" or key.startswith("category:"):
+                return Place.ADVISERS, None
+        if room_id in self.direct.values():
+            return Place.DIRECT, None
+        return Place.OTHER, None
+
+    async def apply_config(self, new: Config) -> None:
+        self._config = new
+        await self.reconcile()
+
+    # --- lifecycle ------------------------------------------------------------------------
+    async def start(self) -> None:
+        cfg = self._config
+        self.db = await Database.open(cfg.bot.database)
+        self.client = AsyncClient(
+            cfg.homeserver,
+            cfg.bot.user_id,
+            config=AsyncClientConfig(max_limit_exceeded=None, max_timeouts=None),
+        )
+        try:
+            await log_in(self.client, cfg, self.db)
+        except BaseException:
+            await self.close()
+            raise
+        self.managed = await state_store.managed_rooms(self.db)
+        self.direct = await state_store.direct_rooms(self.db)
+        self.sync_token = await state_store.sync_token(self.db)
+        self.syncer = Syncer(self.client, self.db, cfg.bot.user_id, self.dispatcher.dispatch)
+        await self.syncer.load()
+        self.sender = Sender(self.client, self.db, self._registry)
+        # The first sync asks for full state: nio keeps room state only in memory.
+        await self._sync_once(timeout=0, full_state=True)
+        await self.reconcile()
+        self._tasks = [
+            asyncio.create_task(self._sync_loop(), name="natverk-sync"),
+            asyncio.create_task(self.sender.run(), name="natverk-sender"),
+        ]
+        self.ready.set()
+        log.info("natverk is running as %s", cfg.bot.user_id)
+
+    async def stop(self) -> None:
+        for task in [*self._tasks, *self._background]:
+            task.cancel()
+        for task in [*self._tasks, *self._background]:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
+        await self.close()
+
+    async def close(self) -> None:
+        if self.client is not None:
+            await self.client.close()
+        if self.db is not None:
+            await self.db.close()
+
+    async def run_until_stopped(self, stop: asyncio.Event) -> None:
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            await self.stop()
+
+    # --- sync -----------------------------------------------------------------------------
+    async def _sync_loop(self) -> None:
+        backoff = 1.0
+        while True:
+            try:
+                await self._sync_once(timeout=LONG_POLL_MS)
+                backoff = 1.0
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("Sync failed; retrying in %.0f s", backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 60.0)
+
+    async def _sync_once(self, timeout: int, full_state: bool = False) -> None:
+        assert self.client is not None and self.syncer is not None
+        resp = await self.client.sync(
+            timeout=timeout,
+            since=self.sync_token,
+            full_state=full_state or None,
+            sync_filter=SYNC_FILTER,
+        )
+        if isinstance(resp, SyncError):
+            raise RuntimeError(f"sync error {resp.status_code}: {resp.message}")
+        assert isinstance(resp, SyncResponse)
+        for room_id, info in resp.rooms.invite.items():
+            await self._on_invite(room_id, info)
+        after = await self.syncer.process(resp, had_token=self.sync_token is not None)
+        self.sync_token = resp.next_batch
+        if self.sender is not None:
+            self.sender.wake()
+        for task in after:
+            self._spawn(task())
+        self.synced.set()
+        self.synced = asyncio.Event()
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        async def guarded() -> None:
+            try:
+                await work
+            except Exception:
+                log.exception("Background work failed")
+
+        task = asyncio.create_task(guarded())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _on_invite(self, room_id: str, info: InviteInfo) -> None:
+        """Join rooms we manage, invites from admins, and direct chats from known people."""
+        assert self.client is not None and self.db is not None
+        inviter, is_direct = None, False
+        for ev in info.invite_state:
+            src = getattr(ev, "source", None) or {}
+            if src.get("type") == "m.room.member" and src.get("state_key") == self.user_id:
+                inviter = src.get("sender")
+                is_direct = bool((src.get("content") or {}).get("is_direct"))
+        cfg = self._config
+        managed = room_id in self.managed.values()
+        from_admin = inviter in cfg.admins
+        direct_from_member = is_direct and inviter in cfg.known_users()
+        if not (managed or from_admin or direct_from_member):
+            log.info("Declining an invite to %s from %s", room_id, inviter)
+            await self.client.room_leave(room_id)
+            return
+        resp = await self.client.join(room_id)
+        if hasattr(resp, "status_code"):
+            log.warning("Joining %s failed: %s", room_id, resp.message)
+            return
+        if is_direct and inviter is not None and inviter not in self.direct:
+            async with self.db.transaction() as tx:
+                await state_store.set_direct_room(tx, inviter, room_id)
+            self.direct[inviter] = room_id
+
+    # --- rooms ----------------------------------------------------------------------------
+    async def reconcile(self) -> RoomReport:
+        """Bring the rooms in line with the configuration and tell admins what differs."""
+        assert self.client is not None and self.db is not None
+        async with self._reconcile_lock:
+            cfg = self._config
+            manager = RoomManager(self.client, cfg.bot.user_id)
+            report = RoomReport()
+            admins = set(cfg.admins)
+            for wanted in wanted_rooms(cfg):
+                known = self.managed.get(wanted.key)
+                room_id = await manager.ensure(wanted, known, report, admins)
+                if room_id is not None and room_id != known:
+                    alias = wanted.target if wanted.target.startswith("#") else None
+                    await state_store.set_managed_room(self.db, wanted.key, room_id, alias)
+                    self.managed[wanted.key] = room_id
+            for admin in cfg.admins:
+                if admin not in self.direct:
+                    room_id = await manager.create_direct(admin, "natverk")
+                    if room_id is not None:
+                        async with self.db.transaction() as tx:
+                            await state_store.set_direct_room(tx, admin, room_id)
+                        self.direct[admin] = room_id
+            await self._report(report)
+            return report
+
+    async def _report(self, report: RoomReport) -> None:
+        assert self.db is not None
+        summary = json.dumps(
+            {"unexpected": report.unexpected_members, "failures": report.failures},
+            sort_keys=True,
+        )
+        if summary == await state_store.get_value(self.db, "rooms.last_report"):
+            return  # already told the admins this exact thing
+        lang = self._config.bot.language
+        lines: list[str] = []
+        for target, users in sorted(report.unexpected_members.items()):
+            lines.append(i18n.t(lang, "rooms.unexpected", room=target, users=", ".join(users)))
+        lines.extend(i18n.t(lang, "rooms.failure", problem=p) for p in report.failures)
+        async with self.db.transaction() as tx:
+            await state_store.set_value(tx, "rooms.last_report", summary)
+            if lines:
+                body = "\n".join([i18n.t(lang, "rooms.report_title"), *lines])
+                for admin in self._config.admins:
+                    room = self.direct.get(admin)
+                    if room is not None:
+                        await outbox_store.enqueue(tx, room, messages.notice(body))
+        if self.sender is not None:
+            self.sender.wake()
+
+    # --- configuration --------------------------------------------------------------------
+    async def reload_from_disk(self) -> ConfigError | None:
+        """Re-read the YAML (SIGHUP). An invalid file leaves the running config in force."""
+        try:
+            new = load_config(self._config_path)
+        except ConfigError as err:
+            log.error("Configuration not reloaded:\n%s", err)
+            return err
+        await self.apply_config(new)
+        log.info("Configuration reloaded from %s", self._config_path)
+        return None
+
+    # --- helpers for tests and the demo ----------------------------------------------------
+    async def wait_idle(self, timeout: float = 30) -> None:
+        """Wait until the outbox has nothing pending."""
+        assert self.db is not None
+
+        db = self.db
+
+        async def until_empty() -> None:
+            while True:
+                if not (await outbox_store.counts(db)).get("pending", 0):
+                    return
+                await asyncio.sleep(0.05)
+
+        await asyncio.wait_for(until_empty(), timeout)
+
+
+__all__ = ["AfterCommit", "App"]

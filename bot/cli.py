@@ -1,0 +1,153 @@
+"""The ``natverk`` command: check, run, backup, demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from config import ConfigError, load_config
+
+log = logging.getLogger("natverk")
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # nio is chatty at INFO; its warnings (rate limits, timeouts) still show.
+    logging.getLogger("nio").setLevel(logging.WARNING)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+    except ConfigError as err:
+        for problem in err.problems:
+            print(problem, file=sys.stderr)
+        print(f"{len(err.problems)} problem(s) found.", file=sys.stderr)
+        return 2
+    print(
+        f"{args.config}: OK ({len(config.cohorts)} cohorts, "
+        f"{len(config.all_advisers())} advisers, {len(config.admins)} admins)"
+    )
+    return 0
+
+
+async def _run(config_path: Path) -> None:
+    from bot.app import App
+
+    config = load_config(config_path)
+    app = App(config, config_path)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    def on_hup() -> None:
+        log.info("SIGHUP: reloading %s", config_path)
+        reload_task = loop.create_task(app.reload_from_disk())
+        pending.add(reload_task)
+        reload_task.add_done_callback(pending.discard)
+
+    pending: set[asyncio.Task[object]] = set()
+    loop.add_signal_handler(signal.SIGHUP, on_hup)
+    await app.run_until_stopped(stop)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bot.session import LoginError
+    from storage import DatabaseTooNewError
+
+    _setup_logging(args.verbose)
+    try:
+        load_config(args.config)
+    except ConfigError as err:
+        for problem in err.problems:
+            print(problem, file=sys.stderr)
+        print("natverk did not start: the configuration is invalid.", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(_run(Path(args.config)))
+    except (LoginError, DatabaseTooNewError) as err:
+        print(f"natverk did not start: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from storage import Database
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as err:
+        print(err, file=sys.stderr)
+        return 2
+
+    async def backup() -> None:
+        db = await Database.open(config.bot.database)
+        try:
+            await db.backup(Path(args.dest))
+        finally:
+            await db.close()
+
+    try:
+        asyncio.run(backup())
+    except FileExistsError as err:
+        print(f"backup not written: {err}", file=sys.stderr)
+        return 1
+    print(f"Backup of {config.bot.database} written to {args.dest}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from bot.demo import run_demo
+
+    _setup_logging(args.verbose)
+    return run_demo(Path(args.data_dir), script=args.script, port=args.port)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="natverk", description="A Matrix bot for professional-learning networks."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("check", help="validate a configuration file without connecting")
+    p.add_argument("config", type=Path)
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("run", help="run the bot")
+    p.add_argument("config", type=Path)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("backup", help="write an online copy of the bot's database")
+    p.add_argument("config", type=Path)
+    p.add_argument("dest", type=Path)
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser("demo", help="run a demo network on an embedded Synapse")
+    p.add_argument("--data-dir", default="demo-data", help="where the demo keeps its state")
+    p.add_argument("--port", type=int, default=None, help="Synapse port (default: a free one)")
+    p.add_argument(
+        "--script",
+        action="store_true",
+        help="play a short scripted conversation, print what each person sees, and exit",
+    )
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

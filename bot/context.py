@@ -1,0 +1,119 @@
+"""What a command or listener gets: the event, who sent it, where, and ways to answer.
+
+Handlers never call the Matrix client: they write through the open transaction and the outbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from bot import i18n, messages
+from bot.types import EventID, Place, RoomEvent, RoomID, UserID
+from storage import Tx
+from storage import outbox as outbox_store
+
+if TYPE_CHECKING:
+    from bot.registry import CommandSpec, Registry
+    from config import Cohort, Config, Role
+
+
+class Services(Protocol):
+    """The parts of the running bot that handlers may use."""
+
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def config_path(self) -> Path: ...
+
+    @property
+    def user_id(self) -> UserID: ...
+
+    @property
+    def registry(self) -> Registry: ...
+
+    def direct_room_of(self, user_id: UserID) -> RoomID | None: ...
+
+    async def apply_config(self, new: Config) -> None: ...
+
+
+AfterCommit = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class EventContext:
+    services: Services
+    tx: Tx
+    event: RoomEvent
+    place: Place
+    cohort: Cohort | None
+    roles: frozenset[Role]
+    lang: str
+    after_commit_tasks: list[AfterCommit] = field(default_factory=list)
+
+    @property
+    def config(self) -> Config:
+        return self.services.config
+
+    def t(self, key: str, **params: Any) -> str:
+        return i18n.t(self.lang, key, **params)
+
+    async def send(
+        self,
+        room_id: RoomID,
+        content: dict[str, Any],
+        *,
+        event_type: str = "m.room.message",
+        purpose: str | None = None,
+        ref: str | None = None,
+    ) -> int:
+        """Queue an event; it is sent after this transaction commits."""
+        return await outbox_store.enqueue(
+            self.tx, room_id, content, event_type=event_type, purpose=purpose, ref=ref
+        )
+
+    async def reply(
+        self,
+        body: str,
+        *,
+        html_body: str | None = None,
+        mentions: Iterable[UserID] = (),
+    ) -> int:
+        """Answer the event where it was written: in its thread if it was in one."""
+        root = self.event.thread_root
+        return await self.send(
+            self.event.room_id,
+            messages.notice(
+                body,
+                html_body=html_body,
+                reply_to=self.event.event_id,
+                thread_root=root,
+                mentions=mentions,
+            ),
+        )
+
+    async def react(self, key: str, event_id: EventID | None = None) -> int:
+        return await self.send(
+            self.event.room_id,
+            messages.reaction(event_id or self.event.event_id, key),
+            event_type="m.reaction",
+        )
+
+    async def notify_admins(self, body: str) -> None:
+        """A notice in each admin's direct chat with the bot (those that exist)."""
+        for admin in self.config.admins:
+            room = self.services.direct_room_of(UserID(admin))
+            if room is not None:
+                await self.send(room, messages.notice(body))
+
+    def after_commit(self, task: AfterCommit) -> None:
+        """Run network work (room changes, reloads) once the transaction is committed."""
+        self.after_commit_tasks.append(task)
+
+
+@dataclass
+class CommandContext(EventContext):
+    spec: CommandSpec | None = None

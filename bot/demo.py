@@ -1,0 +1,160 @@
+"""``natverk demo``: an embedded Synapse, a demo network, the bot, and (optionally) a short
+scripted conversation that prints what each person sees."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import secrets
+import signal
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.homeserver import EmbeddedSynapse, RegisteredUser
+from bot.person import Event, Person
+from bot.session import ENV_PASSWORD
+from config import Config, load_config
+
+log = logging.getLogger(__name__)
+
+
+def _demo_yaml() -> dict[str, Any]:
+    text = resources.files("config").joinpath("demo.yaml").read_text("utf-8")
+    data: dict[str, Any] = yaml.safe_load(text)
+    return data
+
+
+def write_demo_config(data_dir: Path, homeserver: str) -> Path:
+    data = _demo_yaml()
+    data["homeserver"] = homeserver
+    path = data_dir / "natverk-demo.yaml"
+    header = "# Written by `natverk demo` from config/demo.yaml; edit and send !reload.\n"
+    path.write_text(header + yaml.safe_dump(data, allow_unicode=True, sort_keys=False), "utf-8")
+    return path
+
+
+def demo_people(config: Config) -> list[tuple[str, str]]:
+    """(user id, role description) for every person in the demo network, admins first."""
+    people: list[tuple[str, str]] = [(a, "admin") for a in config.admins]
+    people += [(a, "adviser") for a in sorted(config.all_advisers())]
+    for cohort in config.cohorts:
+        people += [(f, f"facilitator, {cohort.name}") for f in cohort.facilitators]
+        people += [(p, f"participant, {cohort.name}") for p in cohort.participants]
+    return people
+
+
+def register_all(hs: EmbeddedSynapse, config: Config, data_dir: Path) -> dict[str, RegisteredUser]:
+    """Register the bot and everyone once; passwords are kept in the data dir for re-runs."""
+    secrets_file = data_dir / "passwords.json"
+    stored: dict[str, str] = (
+        json.loads(secrets_file.read_text("utf-8")) if secrets_file.exists() else {}
+    )
+    users: dict[str, RegisteredUser] = {}
+    wanted = [(config.bot.user_id, "bot"), *demo_people(config)]
+    for user_id, role in wanted:
+        localpart = user_id[1:].partition(":")[0]
+        if user_id in stored:
+            users[user_id] = hs.login(localpart, stored[user_id])
+            continue
+        password = secrets.token_urlsafe(9)
+        users[user_id] = hs.register_user(localpart, password, admin=role == "admin")
+        stored[user_id] = password
+    secrets_file.write_text(json.dumps(stored, indent=2), "utf-8")
+    os.chmod(secrets_file, 0o600)
+    admin = users[config.admins[0]]
+    for user in users.values():
+        hs.override_ratelimit(admin.access_token, user.user_id)
+    return users
+
+
+def _show(person: str, ev: Event) -> str:
+    body = str((ev.get("content") or {}).get("body", ""))
+    who = str(ev.get("sender", "?"))
+    return f"  [{person} sees] {who}: " + body.replace("\n", "\n" + " " * 8)
+
+
+async def play_script(
+    app: Any, config: Config, users: dict[str, RegisteredUser], hs_url: str
+) -> None:
+    """A short conversation: a participant and a facilitator ask for help in a cohort room,
+    an admin reloads the configuration in a direct chat."""
+    cohort = config.cohorts[0]
+    room_id = app.managed[f"cohort:{cohort.id}"]
+    participant = users[cohort.participants[0]]
+    facilitator = users[cohort.facilitators[0]]
+    bot = config.bot.user_id
+    people = {
+        u.user_id: Person(hs_url, u.user_id, u.access_token, u.device_id)
+        for u in (participant, facilitator)
+    }
+    try:
+        for p in people.values():
+            await p.start()
+            await p.join(room_id)
+        print(f"\n== {cohort.name} ({cohort.room}) ==")
+        for user, text in ((participant, "!hjälp"), (facilitator, "!hjälp"), (participant, "!xyz")):
+            p = people[user.user_id]
+            print(f"  {p.localpart} writes: {text}")
+            event_id = await p.say(room_id, text)
+            reply = await p.reply_to(room_id, event_id, bot)
+            print(_show(p.localpart, reply))
+    finally:
+        for p in people.values():
+            await p.stop()
+
+
+def print_instructions(hs: EmbeddedSynapse, config: Config, data_dir: Path) -> None:
+    stored = json.loads((data_dir / "passwords.json").read_text("utf-8"))
+    print("\nnatverk demo is running.")
+    print(f"  Homeserver: {hs.base_url}  (server name {hs.server_name})")
+    print("  Log in with Element Web/Desktop or any Matrix client: choose 'Edit' homeserver,")
+    print(f"  enter {hs.base_url}, then one of these users:")
+    for user_id, role in demo_people(config):
+        print(f"    {user_id:<28} {stored[user_id]:<16} {role}")
+    for cohort in config.cohorts:
+        print(f"  Cohort room {cohort.room}: {cohort.name} (accept the invitation)")
+    print(f"  Adviser room {config.advisers.room}")
+    print("  Write !help (or !hjälp) in a room. Stop with Ctrl-C.\n")
+
+
+async def _demo(data_dir: Path, script: bool, port: int | None) -> int:
+    from bot.app import App
+
+    hs = EmbeddedSynapse(data_dir / "synapse", port=port)
+    hs.start()
+    try:
+        config_path = write_demo_config(data_dir, hs.base_url)
+        config = load_config(config_path)
+        users = register_all(hs, config, data_dir)
+        stored = json.loads((data_dir / "passwords.json").read_text("utf-8"))
+        os.environ[ENV_PASSWORD] = stored[config.bot.user_id]
+        app = App(config, config_path)
+        await app.start()
+        try:
+            if script:
+                await play_script(app, config, users, hs.base_url)
+                return 0
+            print_instructions(hs, config, data_dir)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await stop.wait()
+            return 0
+        finally:
+            await app.stop()
+    finally:
+        hs.stop()
+
+
+def run_demo(data_dir: Path, *, script: bool = False, port: int | None = None) -> int:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        return asyncio.run(_demo(data_dir, script, port))
+    return 0

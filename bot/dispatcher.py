@@ -1,0 +1,105 @@
+"""Decoded event -> command or listener, with an error boundary around every handler."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from functools import partial
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from bot import i18n
+from bot.context import AfterCommit, CommandContext, EventContext, Services
+from bot.registry import Registry, UsageError, split_command
+from bot.types import Place, RoomEvent, RoomID
+from config import Role
+
+if TYPE_CHECKING:
+    from config import Cohort
+    from storage import Tx
+
+log = logging.getLogger(__name__)
+
+PlaceOf = Callable[[RoomID], tuple[Place, "Cohort | None"]]
+
+
+class Dispatcher:
+    def __init__(self, services: Services, registry: Registry, place_of: PlaceOf) -> None:
+        self.services = services
+        self.registry = registry
+        self.place_of = place_of
+
+    def context(self, tx: Tx, event: RoomEvent) -> CommandContext:
+        config = self.services.config
+        place, cohort = self.place_of(event.room_id)
+        if cohort is not None:
+            roles = config.roles_in_cohort(event.sender, cohort.id)
+            lang = config.cohort_language(cohort)
+        else:
+            roles = config.global_roles(event.sender)
+            lang = config.bot.language
+        return CommandContext(
+            services=self.services,
+            tx=tx,
+            event=event,
+            place=place,
+            cohort=cohort,
+            roles=frozenset(roles),
+            lang=lang,
+        )
+
+    async def dispatch(self, tx: Tx, event: RoomEvent) -> list[AfterCommit]:
+        """Handle one event inside the caller's transaction; return work for after commit."""
+        if event.sender == self.services.user_id:
+            return []
+        ctx = self.context(tx, event)
+        if event.is_text_message and not event.is_edit:
+            parsed = split_command(event.body)
+            if parsed is not None:
+                await self._command(ctx, *parsed)
+                return ctx.after_commit_tasks
+        for spec in self.registry.listeners_for(event.type):
+            await self._guarded(ctx, spec.name, partial(spec.handler, ctx), tell_user=False)
+        return ctx.after_commit_tasks
+
+    async def _command(self, ctx: CommandContext, word: str, rest: str) -> None:
+        if ctx.place == Place.OTHER and Role.ADMIN not in ctx.roles:
+            return  # rooms the bot does not manage: only admins may talk to it there
+        spec = self.registry.find(word)
+        if spec is None:
+            await ctx.reply(ctx.t("errors.unknown_command", command=word[:50]))
+            return
+        ctx.spec = spec
+        name = spec.display_name(ctx.lang)
+        if ctx.place not in spec.places:
+            places = ", ".join(ctx.t(f"places.{p}") for p in sorted(spec.places))
+            await ctx.reply(ctx.t("errors.wrong_place", command=name, places=places))
+            return
+        if not spec.allowed(ctx.roles):
+            await ctx.reply(ctx.t("errors.not_allowed", command=name))
+            return
+        try:
+            args = spec.parse(rest)
+        except UsageError:
+            await ctx.reply(ctx.t("errors.usage", usage=spec.usage(ctx.lang)))
+            return
+        await self._guarded(ctx, spec.name, lambda: spec.handler(ctx, args), tell_user=True)
+
+    async def _guarded(
+        self,
+        ctx: EventContext,
+        name: str,
+        run: Callable[[], Awaitable[None]],
+        *,
+        tell_user: bool,
+    ) -> None:
+        before = len(ctx.after_commit_tasks)
+        try:
+            async with ctx.tx.savepoint():
+                await run()
+        except Exception:
+            ref = secrets.token_hex(4).upper()
+            log.exception("Handler %s failed on %s (ref %s)", name, ctx.event.event_id, ref)
+            del ctx.after_commit_tasks[before:]
+            if tell_user:
+                await ctx.reply(i18n.t(ctx.lang, "errors.internal", ref=ref))

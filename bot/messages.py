@@ -1,0 +1,65 @@
+"""Builders for the content of events the bot sends (Element-native shapes)."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable
+from typing import Any
+
+from bot.types import EventID, UserID
+
+
+def escape(text: str) -> str:
+    """Escape user text for org.matrix.custom.html (quotes too: it may land in attributes)."""
+    return html.escape(text, quote=True)
+
+
+def notice(
+    body: str,
+    *,
+    html_body: str | None = None,
+    reply_to: EventID | None = None,
+    thread_root: EventID | None = None,
+    mentions: Iterable[UserID] = (),
+    msgtype: str = "m.notice",
+) -> dict[str, Any]:
+    """A bot message. ``html_body`` must be built from escaped pieces only.
+
+    In a thread the reply fallback points at ``reply_to`` (or the root) so clients without
+    threads still show the context.
+    """
+    content: dict[str, Any] = {
+        "msgtype": msgtype,
+        "body": body,
+        "m.mentions": {"user_ids": sorted(set(mentions))} if mentions else {},
+    }
+    if html_body is not None:
+        content["format"] = "org.matrix.custom.html"
+        content["formatted_body"] = html_body
+    if thread_root is not None:
+        content["m.relates_to"] = {
+            "rel_type": "m.thread",
+            "event_id": thread_root,
+            "is_falling_back": True,
+            "m.in_reply_to": {"event_id": reply_to or thread_root},
+        }
+    elif reply_to is not None:
+        content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
+    return content
+
+
+def reaction(event_id: EventID, key: str) -> dict[str, Any]:
+    return {"m.relates_to": {"rel_type": "m.annotation", "event_id": event_id, "key": key}}
+
+
+def edit(original: EventID, new_content: dict[str, Any]) -> dict[str, Any]:
+    """An m.replace edit of one of the bot's own messages."""
+    content = dict(new_content)
+    content.pop("m.relates_to", None)
+    fallback = dict(content)
+    fallback["body"] = "* " + str(content.get("body", ""))
+    if "formatted_body" in content:
+        fallback["formatted_body"] = "* " + str(content["formatted_body"])
+    fallback["m.new_content"] = content
+    fallback["m.relates_to"] = {"rel_type": "m.replace", "event_id": original}
+    return fallback

@@ -1,0 +1,227 @@
+"""Reconciling the rooms with the YAML: resolve or create, invite, give moderators power.
+
+Nobody is ever kicked automatically: differences are reported to the admins instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from nio import (
+    AsyncClient,
+    JoinResponse,
+    RoomCreateResponse,
+    RoomGetStateResponse,
+    RoomPreset,
+    RoomResolveAliasResponse,
+)
+
+from config import Config
+
+log = logging.getLogger(__name__)
+
+MODERATOR = 50
+ADMIN = 100
+
+
+@dataclass(frozen=True)
+class WantedRoom:
+    key: str  # 'cohort:<id>', 'advisers', 'category:<id>'
+    target: str  # '#alias:server' or '!id:server'
+    name: str
+    members: frozenset[str]
+    moderators: frozenset[str]
+    history_visibility: str
+    topic: str = ""
+
+
+def wanted_rooms(config: Config) -> list[WantedRoom]:
+    """The rooms the configuration asks for, pure."""
+    admins = frozenset(config.admins)
+    adv = config.advisers
+    shared_members = set(adv.members)
+    rooms: list[WantedRoom] = []
+    for cat in adv.categories:
+        if cat.room is None:
+            shared_members.update(cat.members)
+        else:
+            rooms.append(
+                WantedRoom(
+                    key=f"category:{cat.id}",
+                    target=cat.room,
+                    name=cat.name,
+                    members=frozenset(cat.members),
+                    moderators=frozenset(cat.members) | admins,
+                    # Advisers who join later read the open cases: deliberate.
+                    history_visibility="shared",
+                )
+            )
+    rooms.insert(
+        0,
+        WantedRoom(
+            key="advisers",
+            target=adv.room,
+            name=adv.name,
+            members=frozenset(shared_members),
+            moderators=frozenset(shared_members) | admins,
+            history_visibility="shared",
+        ),
+    )
+    for cohort in config.cohorts:
+        members = frozenset(cohort.facilitators) | frozenset(cohort.participants)
+        rooms.append(
+            WantedRoom(
+                key=f"cohort:{cohort.id}",
+                target=cohort.room,
+                name=cohort.name,
+                members=members,
+                moderators=frozenset(cohort.facilitators) | admins,
+                # Participants see what was said since they were invited, not before.
+                history_visibility="invited",
+            )
+        )
+    return rooms
+
+
+@dataclass
+class RoomReport:
+    """What reconciliation found that needs a person: shown to admins."""
+
+    unexpected_members: dict[str, list[str]] = field(default_factory=dict)  # target -> users
+    failures: list[str] = field(default_factory=list)
+
+    def empty(self) -> bool:
+        return not self.unexpected_members and not self.failures
+
+
+def members_from_state(events: list[dict[str, Any]]) -> tuple[set[str], set[str]]:
+    joined: set[str] = set()
+    invited: set[str] = set()
+    for ev in events:
+        if ev.get("type") != "m.room.member":
+            continue
+        membership = (ev.get("content") or {}).get("membership")
+        if membership == "join":
+            joined.add(str(ev.get("state_key")))
+        elif membership == "invite":
+            invited.add(str(ev.get("state_key")))
+    return joined, invited
+
+
+def power_levels_update(
+    current: dict[str, Any], moderators: frozenset[str], level: int = MODERATOR
+) -> dict[str, Any] | None:
+    """The new m.room.power_levels content, or None if everyone already has enough power."""
+    users = dict(current.get("users") or {})
+    default = int(current.get("users_default", 0))
+    changed = False
+    for user in sorted(moderators):
+        if int(users.get(user, default)) < level:
+            users[user] = level
+            changed = True
+    if not changed:
+        return None
+    return {**current, "users": users}
+
+
+class RoomManager:
+    def __init__(self, client: AsyncClient, user_id: str) -> None:
+        self.client = client
+        self.user_id = user_id
+
+    async def ensure(
+        self, wanted: WantedRoom, known_room_id: str | None, report: RoomReport, admins: set[str]
+    ) -> str | None:
+        """Make ``wanted`` exist, with the bot in it; return its room id."""
+        room_id = known_room_id or await self._find_or_create(wanted, report)
+        if room_id is None:
+            return None
+        if room_id not in self.client.rooms:
+            joined = await self.client.join(room_id)
+            if not isinstance(joined, JoinResponse):
+                report.failures.append(f"{wanted.target}: cannot join ({joined.message})")
+                return None
+        state = await self.client.room_get_state(room_id)
+        if not isinstance(state, RoomGetStateResponse):
+            report.failures.append(f"{wanted.target}: cannot read room state")
+            return room_id
+        joined_members, invited = members_from_state(state.events)
+        for user in sorted(wanted.members - joined_members - invited):
+            resp = await self.client.room_invite(room_id, user)
+            if hasattr(resp, "status_code"):
+                report.failures.append(f"{wanted.target}: cannot invite {user} ({resp.message})")
+        extra = sorted(joined_members - wanted.members - admins - {self.user_id})
+        if extra:
+            report.unexpected_members[wanted.target] = extra
+        await self._power(room_id, wanted, state.events, report)
+        return room_id
+
+    async def _find_or_create(self, wanted: WantedRoom, report: RoomReport) -> str | None:
+        if wanted.target.startswith("!"):
+            return wanted.target
+        resolved = await self.client.room_resolve_alias(wanted.target)
+        if isinstance(resolved, RoomResolveAliasResponse):
+            return str(resolved.room_id)
+        localpart, _, server = wanted.target[1:].partition(":")
+        if server != self.user_id.partition(":")[2]:
+            report.failures.append(f"{wanted.target}: alias not found on its server")
+            return None
+        created = await self.client.room_create(
+            alias=localpart,
+            name=wanted.name,
+            topic=wanted.topic or None,
+            preset=RoomPreset.private_chat,
+            invite=sorted(wanted.members),
+            initial_state=[
+                {
+                    "type": "m.room.history_visibility",
+                    "state_key": "",
+                    "content": {"history_visibility": wanted.history_visibility},
+                },
+                {
+                    "type": "m.room.guest_access",
+                    "state_key": "",
+                    "content": {"guest_access": "forbidden"},
+                },
+            ],
+        )
+        if not isinstance(created, RoomCreateResponse):
+            report.failures.append(f"{wanted.target}: cannot create ({created.message})")
+            return None
+        log.info("Created %s as %s", wanted.target, created.room_id)
+        return str(created.room_id)
+
+    async def _power(
+        self,
+        room_id: str,
+        wanted: WantedRoom,
+        state_events: list[dict[str, Any]],
+        report: RoomReport,
+    ) -> None:
+        current = next(
+            (
+                e.get("content") or {}
+                for e in state_events
+                if e.get("type") == "m.room.power_levels"
+            ),
+            None,
+        )
+        if current is None:
+            return
+        update = power_levels_update(current, wanted.moderators)
+        if update is None:
+            return
+        resp = await self.client.room_put_state(room_id, "m.room.power_levels", update)
+        if hasattr(resp, "status_code"):
+            report.failures.append(f"{wanted.target}: cannot set power levels ({resp.message})")
+
+    async def create_direct(self, user_id: str, name: str) -> str | None:
+        created = await self.client.room_create(
+            is_direct=True, invite=[user_id], preset=RoomPreset.trusted_private_chat, name=name
+        )
+        if not isinstance(created, RoomCreateResponse):
+            log.warning("Cannot open a direct chat with %s: %s", user_id, created.message)
+            return None
+        return str(created.room_id)

@@ -1,0 +1,116 @@
+"""Drains the outbox in order, with each row's stable transaction id.
+
+Rate limits (429) are waited out by matrix-nio; other failures are retried with backoff and
+keep the order within a room. Content may refer to the event id of an earlier outbox row as
+the string ``"$outbox:<id>"`` (e.g. a thread reply whose root is not sent yet).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from nio import AsyncClient, RoomSendResponse
+
+from bot.registry import Registry
+from storage import Database
+from storage import outbox as outbox_store
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+PERMANENT_ERRORS = {"M_BAD_JSON", "M_NOT_JSON", "M_TOO_LARGE", "M_INVALID_PARAM"}
+
+
+class UnresolvedReferenceError(LookupError):
+    pass
+
+
+async def _resolve(db: Database, value: Any) -> Any:
+    if isinstance(value, str) and value.startswith("$outbox:"):
+        event_id = await outbox_store.sent_event_id(db, int(value.removeprefix("$outbox:")))
+        if event_id is None:
+            raise UnresolvedReferenceError(value)
+        return event_id
+    if isinstance(value, dict):
+        return {k: await _resolve(db, v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [await _resolve(db, v) for v in value]
+    return value
+
+
+class Sender:
+    def __init__(self, client: AsyncClient, db: Database, registry: Registry) -> None:
+        self.client = client
+        self.db = db
+        self.registry = registry
+        self._wake = asyncio.Event()
+        self._backoff = 0.5
+        self.idle = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            self.idle.clear()
+            failed = await self.drain()
+            if failed:
+                await asyncio.sleep(self._backoff)
+                self._backoff = min(self._backoff * 2, 60.0)
+                continue
+            self._backoff = 0.5
+            self.idle.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=10)
+            self._wake.clear()
+
+    async def drain(self) -> bool:
+        """Send everything pending; return True if something failed and must be retried."""
+        blocked: set[str] = set()
+        while True:
+            items = [
+                i for i in await outbox_store.pending(self.db, 100) if i.room_id not in blocked
+            ]
+            if not items:
+                return bool(blocked)
+            for item in items:
+                if item.room_id in blocked:
+                    continue
+                if not await self._send(item):
+                    blocked.add(item.room_id)
+
+    async def _send(self, item: outbox_store.OutboxItem) -> bool:
+        try:
+            content = await _resolve(self.db, item.content)
+        except UnresolvedReferenceError as err:
+            return await self._failed(item, f"refers to unsent {err}", permanent=False)
+        resp = await self.client.room_send(
+            item.room_id, item.event_type, content, tx_id=item.txn_id
+        )
+        if isinstance(resp, RoomSendResponse):
+            async with self.db.transaction() as tx:
+                await outbox_store.mark_sent(tx, item.id, resp.event_id)
+                hook = self.registry.sent_hooks.get(item.purpose or "")
+                if hook is not None:
+                    await hook(tx, item, resp.event_id)
+            return True
+        code = str(getattr(resp, "status_code", "") or "")
+        return await self._failed(
+            item, f"{code} {getattr(resp, 'message', '')}", permanent=code in PERMANENT_ERRORS
+        )
+
+    async def _failed(self, item: outbox_store.OutboxItem, error: str, permanent: bool) -> bool:
+        give_up = permanent or item.attempts + 1 >= MAX_ATTEMPTS
+        log.warning(
+            "Sending outbox #%d to %s failed (attempt %d%s): %s",
+            item.id,
+            item.room_id,
+            item.attempts + 1,
+            ", giving up" if give_up else "",
+            error,
+        )
+        await outbox_store.mark_failed_attempt(self.db, item.id, error, give_up)
+        return give_up  # a row given up on no longer blocks its room

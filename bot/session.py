@@ -1,0 +1,79 @@
+"""Logging in once and reusing the device: a new login is a new device, and a new device
+breaks idempotent sends (the same transaction id would post twice)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from nio import AsyncClient, LoginResponse, WhoamiResponse
+
+from config import Config
+from storage import Database
+from storage import state as state_store
+
+log = logging.getLogger(__name__)
+
+ENV_PASSWORD = "NATVERK_PASSWORD"  # noqa: S105 - the variable's name, not a password
+ENV_TOKEN = "NATVERK_ACCESS_TOKEN"  # noqa: S105
+
+
+class LoginError(RuntimeError):
+    """The bot could not log in; the message says what to do."""
+
+
+def _token_from_file(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        return path.read_text("utf-8").strip() or None
+    except OSError as err:
+        raise LoginError(f"cannot read bot.token_file {path}: {err.strerror}") from err
+
+
+async def _whoami(client: AsyncClient) -> WhoamiResponse | None:
+    resp = await client.whoami()
+    return resp if isinstance(resp, WhoamiResponse) else None
+
+
+async def log_in(client: AsyncClient, config: Config, db: Database) -> None:
+    """Restore stored credentials, else use a token or a first password login, and store them."""
+    user_id = config.bot.user_id
+    stored = await state_store.load_credentials(db, user_id)
+    if stored is not None and stored.homeserver == config.homeserver:
+        client.restore_login(user_id, stored.device_id, stored.access_token)
+        if await _whoami(client) is not None:
+            log.info("Logged in as %s with stored device %s", user_id, stored.device_id)
+            return
+        log.warning("The stored access token was refused; trying the configured credentials")
+        await state_store.forget_credentials(db, user_id)
+
+    token = os.environ.get(ENV_TOKEN) or _token_from_file(config.bot.token_file)
+    if token:
+        client.restore_login(user_id, "", token)
+        who = await _whoami(client)
+        if who is None or who.user_id != user_id or not who.device_id:
+            raise LoginError(
+                f"the access token from {ENV_TOKEN} or bot.token_file is not valid for {user_id}"
+            )
+        client.restore_login(user_id, who.device_id, token)
+        await state_store.save_credentials(
+            db, state_store.Credentials(user_id, config.homeserver, who.device_id, token)
+        )
+        log.info("Logged in as %s with a given access token (device %s)", user_id, who.device_id)
+        return
+
+    password = os.environ.get(ENV_PASSWORD)
+    if not password:
+        raise LoginError(
+            f"no credentials: set {ENV_PASSWORD} for the first login (the token is then kept "
+            f"in the database), or {ENV_TOKEN}, or bot.token_file in the configuration"
+        )
+    resp = await client.login(password, device_name=config.bot.device_name)
+    if not isinstance(resp, LoginResponse):
+        raise LoginError(f"password login for {user_id} failed: {getattr(resp, 'message', resp)}")
+    await state_store.save_credentials(
+        db, state_store.Credentials(user_id, config.homeserver, resp.device_id, resp.access_token)
+    )
+    log.info("Logged in as %s with a password; new device %s stored", user_id, resp.device_id)

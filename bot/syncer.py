@@ -1,0 +1,138 @@
+"""Turns sync responses into handled events, exactly once.
+
+For every sync response: back-fill limited timelines with /messages, then, in ONE transaction,
+handle each new event (deduplicated by event id, skipping the bot's own and those older than
+the bot's join) and store the next sync token. A crash anywhere re-syncs from the old token,
+and the dedup table makes the repeat harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from nio import AsyncClient, MessageDirection, RoomMessagesResponse, SyncResponse
+
+from bot.context import AfterCommit
+from bot.types import RoomEvent, RoomID
+from storage import Database, Tx
+from storage import state as state_store
+
+log = logging.getLogger(__name__)
+
+BACKFILL_PAGE = 100
+BACKFILL_MAX_PAGES = 50
+
+Dispatch = Callable[[Tx, RoomEvent], Awaitable[list[AfterCommit]]]
+
+
+def _own_join_ts(events: list[Any], user_id: str) -> int | None:
+    for ev in events:
+        src = getattr(ev, "source", ev)
+        if (
+            isinstance(src, dict)
+            and src.get("type") == "m.room.member"
+            and src.get("state_key") == user_id
+            and (src.get("content") or {}).get("membership") == "join"
+        ):
+            return int(src.get("origin_server_ts", 0))
+    return None
+
+
+class Syncer:
+    def __init__(self, client: AsyncClient, db: Database, user_id: str, dispatch: Dispatch):
+        self.client = client
+        self.db = db
+        self.user_id = user_id
+        self.dispatch = dispatch
+        self.joined: dict[str, int] = {}
+        self.events_handled = 0
+        self.backfilled = 0
+
+    async def load(self) -> None:
+        self.joined = await state_store.joined_rooms(self.db)
+
+    async def process(self, resp: SyncResponse, had_token: bool) -> list[AfterCommit]:
+        batches: list[tuple[str, list[RoomEvent], int | None]] = []
+        for room_id, info in resp.rooms.join.items():
+            events = [
+                ev
+                for ev in (RoomEvent.from_source(room_id, e.source) for e in info.timeline.events)
+                if ev is not None
+            ]
+            join_ts = self.joined.get(room_id)
+            new_join_ts: int | None = None
+            if join_ts is None:
+                # First sight of this room. On the very first sync everything already there is
+                # history; later, our own join event dates the room.
+                if had_token:
+                    own = _own_join_ts(info.timeline.events, self.user_id)
+                    if own is None:
+                        own = _own_join_ts(info.state, self.user_id)
+                    new_join_ts = own if own is not None else int(time.time() * 1000)
+                elif events:
+                    new_join_ts = max(e.origin_server_ts for e in events) + 1
+                else:
+                    new_join_ts = int(time.time() * 1000)
+            elif info.timeline.limited and had_token and info.timeline.prev_batch:
+                events = await self._backfill(room_id, info.timeline.prev_batch, join_ts) + events
+            batches.append((room_id, events, new_join_ts))
+
+        after: list[AfterCommit] = []
+        async with self.db.transaction() as tx:
+            for room_id, events, new_join_ts in batches:
+                if new_join_ts is not None:
+                    await state_store.record_join(tx, room_id, new_join_ts)
+                join_ts = new_join_ts if new_join_ts is not None else self.joined[room_id]
+                for event in events:
+                    if event.origin_server_ts < join_ts:
+                        continue
+                    if await state_store.is_processed(tx, event.event_id):
+                        continue
+                    await state_store.mark_processed(tx, event.event_id, room_id)
+                    after.extend(await self.dispatch(tx, event))
+                    self.events_handled += 1
+            for room_id in resp.rooms.leave:
+                await state_store.forget_room(tx, room_id)
+            await state_store.set_sync_token(tx, resp.next_batch)
+        for room_id, _, new_join_ts in batches:
+            if new_join_ts is not None:
+                self.joined[room_id] = new_join_ts
+        for room_id in resp.rooms.leave:
+            self.joined.pop(room_id, None)
+        return after
+
+    async def _backfill(self, room_id: str, prev_batch: str, join_ts: int) -> list[RoomEvent]:
+        """Fetch what a limited timeline left out, back to the last handled event."""
+        older: list[RoomEvent] = []
+        token = prev_batch
+        for _ in range(BACKFILL_MAX_PAGES):
+            resp = await self.client.room_messages(
+                room_id, start=token, direction=MessageDirection.back, limit=BACKFILL_PAGE
+            )
+            if not isinstance(resp, RoomMessagesResponse):
+                log.warning("Back-filling %s failed: %s", room_id, getattr(resp, "message", resp))
+                break
+            done = not resp.chunk or not resp.end
+            for raw in resp.chunk:
+                event = RoomEvent.from_source(RoomID(room_id), raw.source)
+                if event is None:
+                    continue
+                if event.origin_server_ts < join_ts or await state_store.was_processed(
+                    self.db, event.event_id
+                ):
+                    done = True
+                    break
+                older.append(event)
+            if done:
+                break
+            token = resp.end
+        else:
+            log.warning("Back-fill of %s stopped after %d pages", room_id, BACKFILL_MAX_PAGES)
+        if older:
+            log.info("Back-filled %d events in %s", len(older), room_id)
+            self.backfilled += len(older)
+        older.reverse()
+        return older

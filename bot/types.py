@@ -1,0 +1,80 @@
+"""Typed identifiers and decoded events, so a room id is never passed as a user id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, NewType
+
+RoomID = NewType("RoomID", str)
+UserID = NewType("UserID", str)
+EventID = NewType("EventID", str)
+
+
+class Place(StrEnum):
+    """Where a message was written, as the bot sees it."""
+
+    COHORT = "cohort"
+    ADVISERS = "advisers"
+    DIRECT = "direct"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class RoomEvent:
+    """A timeline event, decoded from its raw JSON (``source``) once."""
+
+    room_id: RoomID
+    event_id: EventID
+    sender: UserID
+    type: str
+    origin_server_ts: int
+    content: dict[str, Any]
+    source: dict[str, Any] = field(repr=False)
+    state_key: str | None = None
+
+    @classmethod
+    def from_source(cls, room_id: str, source: dict[str, Any]) -> RoomEvent | None:
+        try:
+            content = source.get("content")
+            return cls(
+                room_id=RoomID(room_id),
+                event_id=EventID(str(source["event_id"])),
+                sender=UserID(str(source["sender"])),
+                type=str(source["type"]),
+                origin_server_ts=int(source.get("origin_server_ts", 0)),
+                content=content if isinstance(content, dict) else {},
+                source=source,
+                state_key=source.get("state_key"),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    @property
+    def relates_to(self) -> dict[str, Any]:
+        rel = self.content.get("m.relates_to")
+        return rel if isinstance(rel, dict) else {}
+
+    @property
+    def thread_root(self) -> EventID | None:
+        rel = self.relates_to
+        if rel.get("rel_type") == "m.thread" and isinstance(rel.get("event_id"), str):
+            return EventID(rel["event_id"])
+        return None
+
+    @property
+    def body(self) -> str:
+        body = self.content.get("body")
+        return body if isinstance(body, str) else ""
+
+    @property
+    def is_text_message(self) -> bool:
+        return self.type == "m.room.message" and self.content.get("msgtype") in (
+            "m.text",
+            "m.notice",
+            "m.emote",
+        )
+
+    @property
+    def is_edit(self) -> bool:
+        return self.relates_to.get("rel_type") == "m.replace"

@@ -1,0 +1,186 @@
+"""SQLite access: one writer connection, one reader connection, numbered migrations.
+
+Everything that writes goes through :meth:`Database.transaction`, which serialises writers
+with an asyncio lock and opens the transaction with ``BEGIN IMMEDIATE`` (see
+shared/MATRIX_NOTES.md: two tasks sharing one aiosqlite connection share its transaction).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from storage.migrations import MIGRATIONS, Migration
+
+log = logging.getLogger(__name__)
+
+Row = sqlite3.Row
+Params = Sequence[Any] | dict[str, Any]
+
+
+class DatabaseTooNewError(RuntimeError):
+    """The database was written by a newer natverk than this one."""
+
+
+class Tx:
+    """An open write transaction. Only storage modules call its methods."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+        self._savepoints = 0
+        self.after_commit: list[Any] = []
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """Run one statement; return lastrowid (for INSERT) or rowcount."""
+        cur = await self._conn.execute(sql, params)
+        try:
+            if sql.lstrip()[:6].upper() == "INSERT":
+                return cur.lastrowid or 0
+            return cur.rowcount
+        finally:
+            await cur.close()
+
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        await self._conn.executemany(sql, rows)
+
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        async with self._conn.execute(sql, params) as cur:
+            row: Row | None = await cur.fetchone()
+            return row
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
+        async with self._conn.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    @contextlib.asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """A nested unit of work: an exception inside undoes only this part."""
+        self._savepoints += 1
+        name = f"sp{self._savepoints}"
+        await self._conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            await self._conn.execute(f"ROLLBACK TO {name}")
+            await self._conn.execute(f"RELEASE {name}")
+            raise
+        else:
+            await self._conn.execute(f"RELEASE {name}")
+
+
+async def _connect(path: Path) -> aiosqlite.Connection:
+    conn = await aiosqlite.connect(str(path), isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    await conn.execute("PRAGMA journal_mode=WAL")
+    await conn.execute("PRAGMA foreign_keys=ON")
+    await conn.execute("PRAGMA busy_timeout=5000")
+    await conn.execute("PRAGMA synchronous=FULL")
+    return conn
+
+
+class Database:
+    """The bot's SQLite database."""
+
+    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection):
+        self.path = path
+        self._writer = writer
+        self._reader = reader
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path, migrations: Sequence[Migration] = MIGRATIONS) -> Database:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        new_file = not path.exists()
+        writer = await _connect(path)
+        if new_file:
+            # The database holds the bot's access token and personal data.
+            os.chmod(path, 0o600)
+        reader = await _connect(path)
+        db = cls(path, writer, reader)
+        try:
+            await db._upgrade(migrations)
+        except BaseException:
+            await db.close()
+            raise
+        return db
+
+    async def close(self) -> None:
+        await self._reader.close()
+        await self._writer.close()
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        async with self._lock:
+            await self._writer.execute("BEGIN IMMEDIATE")
+            tx = Tx(self._writer)
+            try:
+                yield tx
+            except BaseException:
+                await self._writer.execute("ROLLBACK")
+                raise
+            else:
+                await self._writer.execute("COMMIT")
+        for callback in tx.after_commit:
+            callback()
+
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        async with self._reader.execute(sql, params) as cur:
+            row: Row | None = await cur.fetchone()
+            return row
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
+        async with self._reader.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    async def schema_version(self) -> int:
+        row = await self.fetchone("SELECT COALESCE(MAX(version), 0) AS v FROM schema_version")
+        return int(row["v"]) if row else 0
+
+    async def backup(self, dest: Path) -> None:
+        """Write a consistent online copy of the database to ``dest``."""
+        dest = Path(dest)
+        if dest.exists():
+            raise FileExistsError(f"{dest} already exists")
+        await self._reader.execute("VACUUM INTO ?", (str(dest),))
+        os.chmod(dest, 0o600)
+
+    async def _upgrade(self, migrations: Sequence[Migration]) -> None:
+        await self._writer.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version ("
+            " version INTEGER PRIMARY KEY, description TEXT NOT NULL,"
+            " applied_at TEXT NOT NULL DEFAULT (datetime('now')))"
+        )
+        current = await self._current_version()
+        latest = migrations[-1].version if migrations else 0
+        if current > latest:
+            raise DatabaseTooNewError(
+                f"{self.path} has schema version {current}, but this natverk knows only up to "
+                f"{latest}; upgrade natverk or restore a backup"
+            )
+        for step in migrations:
+            if step.version <= current:
+                continue
+            log.info("Migrating database to v%d: %s", step.version, step.description)
+            async with self.transaction() as tx:
+                for statement in step.statements():
+                    await tx.execute(statement)
+                await tx.execute(
+                    "INSERT INTO schema_version (version, description) VALUES (?, ?)",
+                    (step.version, step.description),
+                )
+
+    async def _current_version(self) -> int:
+        async with self._writer.execute(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_version"
+        ) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0

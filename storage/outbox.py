@@ -1,0 +1,100 @@
+"""The persistent outbox: every message the bot sends is a row here first.
+
+A row is written in the same transaction as the effects that decided to send it, with a
+transaction id that never changes, so a crash before or after the HTTP request neither loses
+nor duplicates the message (the homeserver deduplicates a repeated transaction id).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from storage.db import Database, Tx
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    id: int
+    txn_id: str
+    room_id: str
+    event_type: str
+    content: dict[str, Any]
+    purpose: str | None
+    ref: str | None
+    attempts: int
+
+
+async def enqueue(
+    tx: Tx,
+    room_id: str,
+    content: dict[str, Any],
+    *,
+    event_type: str = "m.room.message",
+    purpose: str | None = None,
+    ref: str | None = None,
+) -> int:
+    txn_id = f"natverk.{uuid.uuid4().hex}"
+    return await tx.execute(
+        "INSERT INTO outbox (txn_id, room_id, event_type, content, purpose, ref, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            txn_id,
+            room_id,
+            event_type,
+            json.dumps(content, ensure_ascii=False),
+            purpose,
+            ref,
+            int(time.time() * 1000),
+        ),
+    )
+
+
+def _item(row: Any) -> OutboxItem:
+    return OutboxItem(
+        id=row["id"],
+        txn_id=row["txn_id"],
+        room_id=row["room_id"],
+        event_type=row["event_type"],
+        content=json.loads(row["content"]),
+        purpose=row["purpose"],
+        ref=row["ref"],
+        attempts=row["attempts"],
+    )
+
+
+async def pending(db: Database, limit: int = 100) -> list[OutboxItem]:
+    rows = await db.fetchall(
+        "SELECT * FROM outbox WHERE state = 'pending' ORDER BY id LIMIT ?", (limit,)
+    )
+    return [_item(r) for r in rows]
+
+
+async def mark_sent(tx: Tx, item_id: int, event_id: str) -> None:
+    await tx.execute(
+        "UPDATE outbox SET state = 'sent', event_id = ?, sent_at = ?, attempts = attempts + 1"
+        " WHERE id = ?",
+        (event_id, int(time.time() * 1000), item_id),
+    )
+
+
+async def mark_failed_attempt(db: Database, item_id: int, error: str, give_up: bool) -> None:
+    async with db.transaction() as tx:
+        await tx.execute(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?,"
+            " state = CASE WHEN ? THEN 'failed' ELSE state END WHERE id = ?",
+            (error[:500], give_up, item_id),
+        )
+
+
+async def sent_event_id(db: Database, item_id: int) -> str | None:
+    row = await db.fetchone("SELECT event_id FROM outbox WHERE id = ?", (item_id,))
+    return None if row is None or row["event_id"] is None else str(row["event_id"])
+
+
+async def counts(db: Database) -> dict[str, int]:
+    rows = await db.fetchall("SELECT state, COUNT(*) AS n FROM outbox GROUP BY state")
+    return {r["state"]: int(r["n"]) for r in rows}

@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import sqlite3
+import stat
+from pathlib import Path
+
+import pytest
+
+from storage import Database, DatabaseTooNewError
+from storage import outbox as outbox_store
+from storage import state as state_store
+from storage.migrations import MIGRATIONS, Migration
+
+
+async def test_new_database_is_migrated_and_private(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "n.db")
+    try:
+        assert await db.schema_version() == MIGRATIONS[-1].version
+        row = await db.fetchone("PRAGMA journal_mode")
+        assert row is not None and row[0] == "wal"
+    finally:
+        await db.close()
+    assert stat.S_IMODE((tmp_path / "n.db").stat().st_mode) == 0o600
+
+
+async def test_bot_refuses_a_database_from_a_newer_version(tmp_path: Path) -> None:
+    newer = [*MIGRATIONS, Migration(MIGRATIONS[-1].version + 1, "future", ("SELECT 1",))]
+    db = await Database.open(tmp_path / "n.db", newer)
+    await db.close()
+    with pytest.raises(DatabaseTooNewError, match="upgrade natverk"):
+        await Database.open(tmp_path / "n.db")
+
+
+async def test_a_failed_migration_step_leaves_the_previous_version(tmp_path: Path) -> None:
+    broken = [*MIGRATIONS, Migration(99, "broken", ("CREATE TABLE t (x)", "SELEC oops"))]
+    with pytest.raises(sqlite3.OperationalError):
+        await Database.open(tmp_path / "n.db", broken)
+    db = await Database.open(tmp_path / "n.db")
+    try:
+        assert await db.schema_version() == MIGRATIONS[-1].version
+        assert await db.fetchone("SELECT name FROM sqlite_master WHERE name = 't'") is None
+    finally:
+        await db.close()
+
+
+async def test_transaction_rolls_back_on_error_and_savepoint_undoes_only_its_part(
+    tmp_path: Path,
+) -> None:
+    db = await Database.open(tmp_path / "n.db")
+    try:
+        with pytest.raises(RuntimeError):
+            async with db.transaction() as tx:
+                await state_store.set_value(tx, "a", "1")
+                raise RuntimeError("boom")
+        assert await state_store.get_value(db, "a") is None
+
+        async with db.transaction() as tx:
+            await state_store.set_value(tx, "kept", "1")
+            with pytest.raises(ValueError):
+                async with tx.savepoint():
+                    await state_store.set_value(tx, "undone", "1")
+                    raise ValueError
+        assert await state_store.get_value(db, "kept") == "1"
+        assert await state_store.get_value(db, "undone") is None
+    finally:
+        await db.close()
+
+
+async def test_outbox_keeps_order_and_stable_transaction_ids(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "n.db")
+    try:
+        async with db.transaction() as tx:
+            first = await outbox_store.enqueue(tx, "!r:x", {"body": "ett"})
+            second = await outbox_store.enqueue(tx, "!r:x", {"body": "två"})
+        pending = await outbox_store.pending(db)
+        assert [p.id for p in pending] == [first, second]
+        assert [p.content["body"] for p in pending] == ["ett", "två"]
+        again = await outbox_store.pending(db)
+        assert [p.txn_id for p in again] == [p.txn_id for p in pending]
+        async with db.transaction() as tx:
+            await outbox_store.mark_sent(tx, first, "$e1")
+        assert [p.id for p in await outbox_store.pending(db)] == [second]
+        assert await outbox_store.sent_event_id(db, first) == "$e1"
+        await outbox_store.mark_failed_attempt(db, second, "M_FORBIDDEN", give_up=True)
+        assert await outbox_store.counts(db) == {"sent": 1, "failed": 1}
+    finally:
+        await db.close()
+
+
+async def test_processed_events_deduplicate(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "n.db")
+    try:
+        async with db.transaction() as tx:
+            assert not await state_store.is_processed(tx, "$a")
+            await state_store.mark_processed(tx, "$a", "!r:x")
+            await state_store.mark_processed(tx, "$a", "!r:x")
+            assert await state_store.is_processed(tx, "$a")
+        assert await state_store.processed_count(db) == 1
+    finally:
+        await db.close()
+
+
+async def test_credentials_never_show_the_token(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "n.db")
+    try:
+        creds = state_store.Credentials("@b:x", "http://h", "DEV", "syt_secret")
+        await state_store.save_credentials(db, creds)
+        loaded = await state_store.load_credentials(db, "@b:x")
+        assert loaded == creds
+        assert "syt_secret" not in repr(loaded)
+    finally:
+        await db.close()
+
+
+async def test_online_backup_is_a_readable_copy(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "n.db")
+    try:
+        async with db.transaction() as tx:
+            await state_store.set_value(tx, "k", "v")
+        await db.backup(tmp_path / "copy.db")
+        with pytest.raises(FileExistsError):
+            await db.backup(tmp_path / "copy.db")
+    finally:
+        await db.close()
+    copy = await Database.open(tmp_path / "copy.db")
+    try:
+        assert await state_store.get_value(copy, "k") == "v"
+    finally:
+        await copy.close()
