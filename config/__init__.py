@@ -1,1 +1,17 @@
-"""natverk package."""
+"""The network configuration: the admins' YAML file as checked, typed objects."""
+
+from config.loader import ConfigError, Problem, load_config
+from config.model import Advisers, BotSettings, Category, Cohort, Config, Role, UserID
+
+__all__ = [
+    "Advisers",
+    "BotSettings",
+    "Category",
+    "Cohort",
+    "Config",
+    "ConfigError",
+    "Problem",
+    "Role",
+    "UserID",
+    "load_config",
+]

@@ -1,0 +1,350 @@
+"""The network configuration as checked, typed, immutable objects.
+
+Checks of one value live on its field; checks that span several items (duplicates, people
+listed in two incompatible roles) live in one validator on :class:`Config` that reports every
+offending item with its own key path, so the loader can point at the right line.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal, NewType, Self
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+UserID = NewType("UserID", str)
+
+Loc = tuple[str | int, ...]
+
+_SERVER = r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]{1,5})?"
+_USER_ID = re.compile(rf"@[a-z0-9._=\-/+]+:{_SERVER}")
+_ROOM = re.compile(rf"[#!][^\s:]+:{_SERVER}")
+_SLUG = re.compile(r"[a-z0-9_-]+")
+_DURATION = re.compile(r"([0-9]+)([mhd])")
+_UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400}
+
+
+class Role(StrEnum):
+    PARTICIPANT = "participant"
+    FACILITATOR = "facilitator"
+    ADVISER = "adviser"
+    ADMIN = "admin"
+
+
+def _user_id(value: str) -> str:
+    if not _USER_ID.fullmatch(value):
+        raise PydanticCustomError(
+            "user_id",
+            "'{value}' is not a Matrix user id (expected @local:server)",
+            {"value": value},
+        )
+    return value
+
+
+def _room(value: str) -> str:
+    if not _ROOM.fullmatch(value):
+        raise PydanticCustomError(
+            "room",
+            "'{value}' is not a room alias or room id (expected #alias:server or !id:server)",
+            {"value": value},
+        )
+    return value
+
+
+def _slug(value: str) -> str:
+    if not _SLUG.fullmatch(value):
+        raise PydanticCustomError(
+            "slug",
+            "'{value}' is not a valid id (use lowercase letters, digits, - and _)",
+            {"value": value},
+        )
+    return value
+
+
+def parse_duration(text: str) -> int:
+    """Seconds in a duration such as ``30m``, ``4h`` or ``2d``; ValueError if it is not one."""
+    match = _DURATION.fullmatch(text)
+    if match is None or int(match[1]) == 0:
+        raise ValueError(text)
+    return int(match[1]) * _UNIT_SECONDS[match[2]]
+
+
+MatrixUser = Annotated[str, AfterValidator(_user_id)]
+RoomAddress = Annotated[str, AfterValidator(_room)]
+Slug = Annotated[str, AfterValidator(_slug)]
+
+
+def _problems(found: list[tuple[Loc, str]]) -> ValidationError:
+    """One validation error per (key path, message), for a model validator to raise."""
+    return ValidationError.from_exception_data(
+        "Config",
+        [
+            InitErrorDetails(type=PydanticCustomError("config", message), loc=loc, input=None)
+            for loc, message in found
+        ],
+    )
+
+
+def _duplicates(what: str, items: list[tuple[Loc, str]]) -> list[tuple[Loc, str]]:
+    """A problem for every value that already appeared earlier in ``items``."""
+    first: dict[str, Loc] = {}
+    found: list[tuple[Loc, str]] = []
+    for loc, value in items:
+        if value in first:
+            found.append(
+                (loc, f"duplicate {what} '{value}' (first at {format_path(first[value])})")
+            )
+        first.setdefault(value, loc)
+    return found
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class BotSettings(_Model):
+    user_id: MatrixUser
+    database: Path = Field(default=Path("natverk.db"), validate_default=True)
+    language: Literal["sv", "en"] = "sv"
+    timezone: str = "Europe/Stockholm"
+    token_file: Path | None = None
+    display_name: str = "natverk"
+    device_name: str = "natverk-bot"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise PydanticCustomError(
+                "timezone", "'{value}' is not a known time zone", {"value": value}
+            ) from None
+        return value
+
+    @field_validator("database", "token_file")
+    @classmethod
+    def _relative_to_config_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        """Relative paths are taken from the folder of the YAML file (``context['base_dir']``)."""
+        base_dir = (info.context or {}).get("base_dir")
+        if value is None or base_dir is None:
+            return value
+        return Path(base_dir) / value
+
+
+class Category(_Model):
+    id: Slug
+    name: str
+    default: bool = False
+    room: RoomAddress | None = None
+    members: list[MatrixUser] = []
+
+
+def _builtin_categories() -> list[Category]:
+    return [Category(id="allmant", name="Allmän fråga", default=True)]
+
+
+class Advisers(_Model):
+    room: RoomAddress
+    name: str = "Rådgivning"
+    members: list[MatrixUser]
+    categories: list[Category] = Field(default_factory=_builtin_categories)
+    attribution: Literal["team", "name"] = "team"
+    reminder_after: str = "24h"
+
+    @field_validator("reminder_after")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        try:
+            parse_duration(value)
+        except ValueError:
+            raise PydanticCustomError(
+                "duration",
+                "'{value}' is not a duration (expected e.g. 30m, 4h or 2d)",
+                {"value": value},
+            ) from None
+        return value
+
+    @property
+    def reminder_after_seconds(self) -> int:
+        return parse_duration(self.reminder_after)
+
+
+class Cohort(_Model):
+    id: Slug
+    name: str
+    room: RoomAddress
+    language: Literal["sv", "en"] | None = None
+    facilitators: list[MatrixUser] = []
+    participants: list[MatrixUser] = []
+
+
+class Config(_Model):
+    homeserver: str
+    bot: BotSettings
+    admins: list[MatrixUser] = []
+    advisers: Advisers
+    cohorts: list[Cohort] = []
+    source: Path | None = None
+
+    @field_validator("homeserver")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        url = urlsplit(value)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise PydanticCustomError(
+                "url",
+                "'{value}' is not an http(s) URL (expected e.g. https://matrix.example.org)",
+                {"value": value},
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _network_is_consistent(self) -> Self:
+        categories = self.advisers.categories
+        found = [
+            *_duplicates(
+                "category id",
+                [(("advisers", "categories", i, "id"), c.id) for i, c in enumerate(categories)],
+            ),
+            *self._default_category_problems(),
+            *_duplicates(
+                "cohort id", [(("cohorts", i, "id"), c.id) for i, c in enumerate(self.cohorts)]
+            ),
+            *_duplicates("room", self._rooms()),
+            *self._participant_conflicts(),
+            *self._bot_as_member(),
+        ]
+        if found:
+            raise _problems(found)
+        return self
+
+    def _default_category_problems(self) -> list[tuple[Loc, str]]:
+        defaults = [i for i, c in enumerate(self.advisers.categories) if c.default]
+        if not defaults:
+            return [(("advisers", "categories"), "one category needs 'default: true'; none has it")]
+        first = f"advisers.categories[{defaults[0]}]"
+        return [
+            (
+                ("advisers", "categories", i, "default"),
+                f"only one category can be the default; {first} already is",
+            )
+            for i in defaults[1:]
+        ]
+
+    def _rooms(self) -> list[tuple[Loc, str]]:
+        return [
+            (("advisers", "room"), self.advisers.room),
+            *(
+                (("advisers", "categories", i, "room"), c.room)
+                for i, c in enumerate(self.advisers.categories)
+                if c.room is not None
+            ),
+            *((("cohorts", i, "room"), c.room) for i, c in enumerate(self.cohorts)),
+        ]
+
+    def _members(self) -> list[tuple[Loc, str]]:
+        """Every person listed anywhere, with the key path where they are listed."""
+        return [
+            *((("admins", i), u) for i, u in enumerate(self.admins)),
+            *((("advisers", "members", i), u) for i, u in enumerate(self.advisers.members)),
+            *(
+                (("advisers", "categories", i, "members", j), u)
+                for i, c in enumerate(self.advisers.categories)
+                for j, u in enumerate(c.members)
+            ),
+            *(
+                (("cohorts", i, role, j), u)
+                for i, c in enumerate(self.cohorts)
+                for role, users in (
+                    ("facilitators", c.facilitators),
+                    ("participants", c.participants),
+                )
+                for j, u in enumerate(users)
+            ),
+        ]
+
+    def _participant_conflicts(self) -> list[tuple[Loc, str]]:
+        advisers = self.all_advisers()
+        return [
+            (
+                ("cohorts", i, "participants", j),
+                f"'{user}' is listed both as {role} and as participant of cohort '{cohort.id}'",
+            )
+            for i, cohort in enumerate(self.cohorts)
+            for j, user in enumerate(cohort.participants)
+            for role, holders in (("adviser", advisers), ("facilitator", cohort.facilitators))
+            if user in holders
+        ]
+
+    def _bot_as_member(self) -> list[tuple[Loc, str]]:
+        bot = self.bot.user_id
+        message = f"'{bot}' is the bot's own user id and cannot be listed as a member"
+        return [(loc, message) for loc, user in self._members() if user == bot]
+
+    def cohort(self, cohort_id: str) -> Cohort | None:
+        return next((c for c in self.cohorts if c.id == cohort_id), None)
+
+    def cohort_language(self, cohort: Cohort) -> str:
+        return cohort.language or self.bot.language
+
+    def roles_in_cohort(self, user_id: str, cohort_id: str) -> set[Role]:
+        cohort = self.cohort(cohort_id)
+        return self._roles(user_id, [] if cohort is None else [cohort])
+
+    def global_roles(self, user_id: str) -> set[Role]:
+        return self._roles(user_id, self.cohorts)
+
+    def _roles(self, user_id: str, cohorts: list[Cohort]) -> set[Role]:
+        roles: set[Role] = set()
+        if user_id in self.admins:
+            roles.add(Role.ADMIN)
+        if user_id in self.all_advisers():
+            roles.add(Role.ADVISER)
+        for cohort in cohorts:
+            if user_id in cohort.participants:
+                roles.add(Role.PARTICIPANT)
+            if user_id in cohort.facilitators:
+                roles.add(Role.FACILITATOR)
+        return roles
+
+    def cohorts_of(self, user_id: str) -> list[Cohort]:
+        return [c for c in self.cohorts if user_id in c.participants or user_id in c.facilitators]
+
+    def all_advisers(self) -> set[str]:
+        return set(self.advisers.members).union(*(cat.members for cat in self.advisers.categories))
+
+    def default_category(self) -> Category:
+        return next(c for c in self.advisers.categories if c.default)
+
+    def category(self, category_id: str) -> Category | None:
+        return next((c for c in self.advisers.categories if c.id == category_id), None)
+
+    def known_users(self) -> set[str]:
+        users = set(self.admins) | self.all_advisers()
+        for cohort in self.cohorts:
+            users.update(cohort.facilitators, cohort.participants)
+        return users
+
+    def category_room(self, category: Category) -> str:
+        return category.room or self.advisers.room
+
+
+def format_path(loc: Loc) -> str:
+    """``('cohorts', 0, 'participants', 1)`` -> ``cohorts[0].participants[1]``; () -> ``<root>``."""
+    text = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)
+    return text.removeprefix(".") or "<root>"
