@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 from nio import AsyncClient, AsyncClientConfig, InviteInfo, SyncError, SyncResponse
 
 from bot import i18n, messages
-from bot.context import AfterCommit
+from bot.context import AfterCommit, BaseContext
 from bot.dispatcher import Dispatcher
 from bot.registry import REGISTRY, Registry, load_command_modules
 from bot.rooms import RoomManager, RoomReport, wanted_rooms
@@ -62,6 +63,7 @@ class App:
         self.sync_token: str | None = None
         self.ready = asyncio.Event()
         self.synced = asyncio.Event()  # set after every processed sync
+        self.periodic_interval = 60.0
 
     # --- Services -------------------------------------------------------------------------
     @property
@@ -82,6 +84,16 @@ class App:
 
     def direct_room_of(self, user_id: UserID) -> RoomID | None:
         room = self.direct.get(user_id)
+        return RoomID(room) if room else None
+
+    def display_name(self, room_id: str, user_id: str) -> str:
+        """A person's display name from the synced room state (no network)."""
+        room = self.client.rooms.get(room_id) if self.client else None
+        name = room.user_name(user_id) if room is not None else None
+        return name or user_id
+
+    def room_of(self, key: str) -> RoomID | None:
+        room = self.managed.get(key)
         return RoomID(room) if room else None
 
     def place_of(self, room_id: RoomID) -> tuple[Place, Cohort | None]:
@@ -128,6 +140,7 @@ class App:
         self._tasks = [
             asyncio.create_task(self._sync_loop(), name="natverk-sync"),
             asyncio.create_task(self.sender.run(), name="natverk-sender"),
+            asyncio.create_task(self._periodic_loop(), name="natverk-periodic"),
         ]
         self.ready.set()
         log.info("natverk is running as %s", cfg.bot.user_id)
@@ -189,6 +202,30 @@ class App:
             self._spawn(task())
         self.synced.set()
         self.synced = asyncio.Event()
+
+    async def _periodic_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.periodic_interval)
+            try:
+                await self.run_periodic()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("Periodic work failed")
+
+    async def run_periodic(self) -> None:
+        """Run every registered periodic task once, each in its own transaction."""
+        assert self.db is not None
+        now = int(time.time() * 1000)
+        for name, fn in self._registry.periodic.items():
+            async with self.db.transaction() as tx:
+                ctx = BaseContext(services=self, tx=tx, lang=self._config.bot.language)
+                await fn(ctx, now)
+            for task in ctx.after_commit_tasks:
+                self._spawn(task())
+            log.debug("Periodic task %s done", name)
+        if self.sender is not None:
+            self.sender.wake()
 
     def _spawn(self, work: Awaitable[None]) -> None:
         async def guarded() -> None:

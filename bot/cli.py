@@ -33,7 +33,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 2
     print(
         f"{args.config}: OK ({len(config.cohorts)} cohorts, "
-        f"{len(config.all_advisers())} advisers, {len(config.admins)} admins)"
+        f"{len(config.all_advisers())} advisers, {len(config.admins)} admin(s))"
     )
     return 0
 

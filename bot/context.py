@@ -37,20 +37,22 @@ class Services(Protocol):
 
     def direct_room_of(self, user_id: UserID) -> RoomID | None: ...
 
+    def display_name(self, room_id: str, user_id: str) -> str: ...
+
+    def room_of(self, key: str) -> RoomID | None: ...
+
     async def apply_config(self, new: Config) -> None: ...
 
 
 AfterCommit = Callable[[], Awaitable[None]]
 
 
-@dataclass
-class EventContext:
+@dataclass(kw_only=True)
+class BaseContext:
+    """A unit of work inside one open transaction."""
+
     services: Services
     tx: Tx
-    event: RoomEvent
-    place: Place
-    cohort: Cohort | None
-    roles: frozenset[Role]
     lang: str
     after_commit_tasks: list[AfterCommit] = field(default_factory=list)
 
@@ -63,17 +65,43 @@ class EventContext:
 
     async def send(
         self,
-        room_id: RoomID,
+        room_id: RoomID | str,
         content: dict[str, Any],
         *,
         event_type: str = "m.room.message",
         purpose: str | None = None,
         ref: str | None = None,
     ) -> int:
-        """Queue an event; it is sent after this transaction commits."""
+        """Queue an event; it is sent after this transaction commits. Returns the outbox id."""
         return await outbox_store.enqueue(
             self.tx, room_id, content, event_type=event_type, purpose=purpose, ref=ref
         )
+
+    async def redact(self, room_id: RoomID | str, event_ref: str, reason: str = "") -> int:
+        """Queue a redaction of ``event_ref`` (an event id or ``$outbox:<id>``)."""
+        content: dict[str, Any] = {"redacts": event_ref}
+        if reason:
+            content["reason"] = reason
+        return await self.send(room_id, content, event_type="m.room.redaction")
+
+    async def notify_admins(self, body: str) -> None:
+        """A notice in each admin's direct chat with the bot (those that exist)."""
+        for admin in self.config.admins:
+            room = self.services.direct_room_of(UserID(admin))
+            if room is not None:
+                await self.send(room, messages.notice(body))
+
+    def after_commit(self, task: AfterCommit) -> None:
+        """Run network work (room changes, reloads) once the transaction is committed."""
+        self.after_commit_tasks.append(task)
+
+
+@dataclass(kw_only=True)
+class EventContext(BaseContext):
+    event: RoomEvent
+    place: Place
+    cohort: Cohort | None
+    roles: frozenset[Role]
 
     async def reply(
         self,
@@ -102,18 +130,7 @@ class EventContext:
             event_type="m.reaction",
         )
 
-    async def notify_admins(self, body: str) -> None:
-        """A notice in each admin's direct chat with the bot (those that exist)."""
-        for admin in self.config.admins:
-            room = self.services.direct_room_of(UserID(admin))
-            if room is not None:
-                await self.send(room, messages.notice(body))
 
-    def after_commit(self, task: AfterCommit) -> None:
-        """Run network work (room changes, reloads) once the transaction is committed."""
-        self.after_commit_tasks.append(task)
-
-
-@dataclass
+@dataclass(kw_only=True)
 class CommandContext(EventContext):
     spec: CommandSpec | None = None

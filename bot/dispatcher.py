@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import secrets
-from functools import partial
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 from bot import i18n
@@ -53,7 +53,10 @@ class Dispatcher:
         if event.sender == self.services.user_id:
             return []
         ctx = self.context(tx, event)
-        if event.is_text_message and not event.is_edit:
+        # In the advisers' room only advisers and admins are answered; listeners still see
+        # everyone's messages (and report strangers to the admins).
+        speaks = ctx.place != Place.ADVISERS or bool({Role.ADVISER, Role.ADMIN} & ctx.roles)
+        if speaks and event.is_text_message and not event.is_edit:
             parsed = split_command(event.body)
             if parsed is not None:
                 await self._command(ctx, *parsed)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from bot.types import Place
 
 if TYPE_CHECKING:
-    from bot.context import CommandContext, EventContext
+    from bot.context import BaseContext, CommandContext, EventContext
     from config import Role
     from storage import Tx
     from storage.outbox import OutboxItem
@@ -46,6 +46,7 @@ class UsageError(ValueError):
 Handler = Callable[["CommandContext", dict[str, Any]], Awaitable[None]]
 ListenerFn = Callable[["EventContext"], Awaitable[None]]
 SentHook = Callable[["Tx", "OutboxItem", str], Awaitable[None]]
+PeriodicFn = Callable[["BaseContext", int], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,7 @@ class Registry:
         self._by_word: dict[str, CommandSpec] = {}
         self.listeners: list[ListenerSpec] = []
         self.sent_hooks: dict[str, SentHook] = {}
+        self.periodic: dict[str, PeriodicFn] = {}
 
     def add(self, spec: CommandSpec) -> None:
         words = [spec.name, *(a for names in spec.aliases.values() for a in names)]
@@ -182,6 +184,16 @@ def on_sent(purpose: str, *, registry: Registry = REGISTRY) -> Callable[[SentHoo
 
     def decorate(fn: SentHook) -> SentHook:
         registry.sent_hooks[purpose] = fn
+        return fn
+
+    return decorate
+
+
+def periodic(name: str, *, registry: Registry = REGISTRY) -> Callable[[PeriodicFn], PeriodicFn]:
+    """Register work the bot does about once a minute, e.g. reminders: ``fn(ctx, now_ms)``."""
+
+    def decorate(fn: PeriodicFn) -> PeriodicFn:
+        registry.periodic[name] = fn
         return fn
 
     return decorate

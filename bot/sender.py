@@ -12,7 +12,7 @@ import contextlib
 import logging
 from typing import Any
 
-from nio import AsyncClient, RoomSendResponse
+from nio import AsyncClient, RoomRedactResponse, RoomSendResponse
 
 from bot.registry import Registry
 from storage import Database
@@ -87,10 +87,16 @@ class Sender:
             content = await _resolve(self.db, item.content)
         except UnresolvedReferenceError as err:
             return await self._failed(item, f"refers to unsent {err}", permanent=False)
-        resp = await self.client.room_send(
-            item.room_id, item.event_type, content, tx_id=item.txn_id
-        )
-        if isinstance(resp, RoomSendResponse):
+        resp: Any
+        if item.event_type == "m.room.redaction":
+            resp = await self.client.room_redact(
+                item.room_id, content["redacts"], content.get("reason"), tx_id=item.txn_id
+            )
+        else:
+            resp = await self.client.room_send(
+                item.room_id, item.event_type, content, tx_id=item.txn_id
+            )
+        if isinstance(resp, RoomSendResponse | RoomRedactResponse):
             async with self.db.transaction() as tx:
                 await outbox_store.mark_sent(tx, item.id, resp.event_id)
                 hook = self.registry.sent_hooks.get(item.purpose or "")

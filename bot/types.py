@@ -78,3 +78,9 @@ class RoomEvent:
     @property
     def is_edit(self) -> bool:
         return self.relates_to.get("rel_type") == "m.replace"
+
+
+def redacted_event_id(event: RoomEvent) -> EventID | None:
+    """What an m.room.redaction removes: in ``content`` from room v11, at the top before."""
+    target = event.content.get("redacts") or event.source.get("redacts")
+    return EventID(target) if isinstance(target, str) else None

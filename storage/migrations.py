@@ -82,4 +82,43 @@ MIGRATIONS: list[Migration] = [
             )""",
         ),
     ),
+    Migration(
+        2,
+        "Adviser questions (!ask): tickets and the links between relayed events",
+        (
+            # The question number users see is the id. The question text is kept so the
+            # advisers' copy can be re-rendered; it is erased with the person's data.
+            """CREATE TABLE tickets (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                asker TEXT NOT NULL,
+                cohort_id TEXT,
+                private INTEGER NOT NULL,
+                category TEXT NOT NULL,
+                origin_room TEXT NOT NULL,
+                origin_event TEXT NOT NULL UNIQUE,
+                adviser_room TEXT NOT NULL,
+                root_outbox INTEGER NOT NULL,
+                root_event TEXT UNIQUE,
+                question TEXT NOT NULL,
+                status TEXT NOT NULL DEFAULT 'open'
+                    CHECK (status IN ('open', 'claimed', 'answered', 'closed', 'withdrawn')),
+                claimed_by TEXT,
+                published INTEGER NOT NULL DEFAULT 0,
+                created_at INTEGER NOT NULL,
+                answered_at INTEGER,
+                reminded_at INTEGER
+            )""",
+            "CREATE INDEX tickets_asker ON tickets (asker)",
+            "CREATE INDEX tickets_status ON tickets (status, created_at)",
+            # source event (the person's) -> the bot's copy on the other side.
+            """CREATE TABLE ticket_links (
+                source_event TEXT PRIMARY KEY,
+                ticket_id INTEGER NOT NULL REFERENCES tickets (id) ON DELETE CASCADE,
+                kind TEXT NOT NULL CHECK (kind IN ('detail', 'answer', 'note', 'claim')),
+                author TEXT NOT NULL,
+                target_room TEXT,
+                target_outbox INTEGER
+            )""",
+        ),
+    ),
 ]

@@ -144,3 +144,8 @@ async def was_processed(db: Database, event_id: str) -> bool:
     """Outside a transaction (e.g. while back-filling): has this event been handled?"""
     row = await db.fetchone("SELECT 1 FROM processed_events WHERE event_id = ?", (event_id,))
     return row is not None
+
+
+async def get_value_tx(tx: Tx, key: str) -> str | None:
+    row = await tx.fetchone("SELECT value FROM kv WHERE key = ?", (key,))
+    return None if row is None else str(row["value"])

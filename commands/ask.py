@@ -1,0 +1,194 @@
+"""!ask and !mine: participants' side of the adviser bridge."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from bot import messages
+from bot.context import CommandContext, EventContext
+from bot.messages import escape
+from bot.registry import Arg, ArgKind, command, listener, split_command
+from bot.types import EventID, Place, RoomEvent, redacted_event_id
+from commands import questions
+from config import Role
+from storage import tickets as ticket_store
+from storage.tickets import Ticket
+
+ASKERS = {Role.PARTICIPANT, Role.FACILITATOR}
+
+
+@command(
+    "ask",
+    args=[Arg("question", ArgKind.REST)],
+    roles=ASKERS,
+    places=(Place.COHORT, Place.DIRECT),
+    aliases={"sv": ["fråga"]},
+)
+async def ask(ctx: CommandContext, args: dict[str, Any]) -> None:
+    category, question, unknown = questions.pick_category(ctx.config, args["question"])
+    if category is None:
+        names = ", ".join(f"{c.id} ({c.name})" for c in ctx.config.advisers.categories)
+        await ctx.reply(ctx.t("questions.unknown_category", category=unknown, categories=names))
+        return
+    if not question:
+        assert ctx.spec is not None
+        await ctx.reply(ctx.t("errors.usage", usage=ctx.spec.usage(ctx.lang)))
+        return
+    private = ctx.place == Place.DIRECT
+    cohort = ctx.cohort
+    if cohort is None:
+        mine = ctx.config.cohorts_of(ctx.event.sender)
+        cohort = mine[0] if mine else None
+    adviser_room = ctx.services.room_of(questions.adviser_room_key(category))
+    if adviser_room is None:
+        raise RuntimeError(f"no adviser room for category {category.id}")
+
+    ticket = Ticket(
+        id=await ticket_store.next_id(ctx.tx),
+        asker=ctx.event.sender,
+        cohort_id=cohort.id if cohort else None,
+        private=private,
+        category=category.id,
+        origin_room=ctx.event.room_id,
+        origin_event=ctx.event.event_id,
+        adviser_room=adviser_room,
+        root_outbox=0,
+        question=question,
+        created_at=ticket_store.now_ms(),
+    )
+    root_outbox = await ctx.send(
+        adviser_room,
+        questions.root_content(ctx, ticket),
+        purpose="ticket_root",
+        ref=str(ticket.id),
+    )
+    number = await ticket_store.create(ctx.tx, replace(ticket, root_outbox=root_outbox))
+    assert number == ticket.id
+    await ctx.react(questions.ACK_KEY)
+    key = "questions.sent_private" if private else "questions.sent"
+    await ctx.send(
+        ctx.event.room_id,
+        messages.notice(
+            ctx.t(key, number=number, category=category.name),
+            thread_root=ctx.event.event_id,
+        ),
+    )
+
+
+@command("mine", roles=ASKERS, places=(Place.COHORT, Place.DIRECT), aliases={"sv": ["mina"]})
+async def mine(ctx: CommandContext, args: dict[str, Any]) -> None:
+    """In a direct chat: all of the asker's questions. In a cohort room: only the public
+    ones asked there (private questions never show in a shared room)."""
+    tickets = await ticket_store.of_asker(ctx.tx, ctx.event.sender)
+    if ctx.place == Place.COHORT:
+        tickets = [t for t in tickets if not t.private and t.origin_room == ctx.event.room_id]
+    if not tickets:
+        await ctx.reply(ctx.t("questions.mine_none"))
+        return
+    lines = [
+        ctx.t(
+            "questions.mine_line",
+            number=t.id,
+            status=questions.status_text(ctx.lang, t, None),
+            question=_short(t.question or ctx.t("questions.withdrawn_text")),
+        )
+        for t in tickets
+    ]
+    title = ctx.t("questions.mine_title")
+    html = "".join(f"<li>{escape(line)}</li>" for line in lines)
+    await ctx.reply("\n".join([title, *lines]), html_body=f"<p>{escape(title)}</p><ul>{html}</ul>")
+
+
+def _short(text: str, limit: int = 80) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _question_text(body: str) -> str:
+    """The question in an (edited) '!ask [category] …' body."""
+    parsed = split_command(body)
+    return parsed[1] if parsed else body
+
+
+# --- the participant's side: details, edits and redactions ------------------------------------
+
+
+def _on_asker_side(ctx: EventContext) -> bool:
+    return ctx.place in (Place.COHORT, Place.DIRECT)
+
+
+@listener("m.room.message")
+async def asker_message(ctx: EventContext) -> None:
+    if not _on_asker_side(ctx):
+        return
+    event = ctx.event
+    if event.is_edit:
+        await _asker_edit(ctx, event)
+        return
+    root = event.thread_root
+    if root is None or split_command(event.body) is not None:
+        return
+    ticket = await ticket_store.by_origin(ctx.tx, root)
+    if ticket is None or ticket.asker != event.sender or ticket.status == "withdrawn":
+        return
+    name = ctx.services.display_name(event.room_id, event.sender)
+    outbox_id = await ctx.send(
+        ticket.adviser_room,
+        questions.relay_content(
+            ctx.t("questions.detail_from", name=name, number=ticket.id), event.body, ticket.root_ref
+        ),
+    )
+    await ticket_store.add_link(
+        ctx.tx, event.event_id, ticket.id, "detail", event.sender, ticket.adviser_room, outbox_id
+    )
+
+
+async def _asker_edit(ctx: EventContext, event: RoomEvent) -> None:
+    original = event.relates_to.get("event_id")
+    new = event.content.get("m.new_content")
+    if not isinstance(original, str) or not isinstance(new, dict):
+        return
+    text = str(new.get("body", ""))
+    ticket = await ticket_store.by_origin(ctx.tx, original)
+    if ticket is not None and ticket.asker == event.sender:
+        _, question, _ = questions.pick_category(ctx.config, _question_text(text))
+        if question:
+            await ticket_store.update(ctx.tx, ticket.id, question=question)
+            await questions.refresh_root(ctx, ticket.id)
+        return
+    link = await ticket_store.link(ctx.tx, original)
+    if link is None or link.kind != "detail" or link.author != event.sender:
+        return
+    ticket = await ticket_store.get(ctx.tx, link.ticket_id)
+    if ticket is None or link.target_outbox is None:
+        return
+    name = ctx.services.display_name(event.room_id, event.sender)
+    await ctx.send(
+        ticket.adviser_room,
+        messages.edit(
+            EventID(f"$outbox:{link.target_outbox}"),
+            questions.relay_content(
+                ctx.t("questions.detail_from", name=name, number=ticket.id), text, ticket.root_ref
+            ),
+        ),
+    )
+
+
+@listener("m.room.redaction")
+async def asker_redaction(ctx: EventContext) -> None:
+    if not _on_asker_side(ctx):
+        return
+    target = redacted_event_id(ctx.event)
+    if target is None:
+        return
+    ticket = await ticket_store.by_origin(ctx.tx, target)
+    if ticket is not None:
+        # The question is withdrawn: its text is erased here and the advisers' copy removed.
+        await ticket_store.update(ctx.tx, ticket.id, status="withdrawn", question="")
+        await ctx.redact(ticket.adviser_room, ticket.root_ref)
+        return
+    link = await ticket_store.link(ctx.tx, target)
+    if link is not None and link.kind == "detail" and link.target_outbox is not None:
+        await ctx.redact(link.target_room or "", f"$outbox:{link.target_outbox}")
+        await ticket_store.remove_link(ctx.tx, target)

@@ -1,0 +1,165 @@
+"""The adviser bridge as a service: rendering a question for the advisers, relaying details
+and answers, status changes. Used by the !ask commands (ask.py) and the advisers' (advisers.py).
+
+Every message crosses from one side to the other through the outbox; the link table maps a
+person's event to the bot's copy so edits and redactions follow.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from bot import i18n, messages
+from bot.messages import escape
+from bot.registry import on_sent
+from bot.types import EventID, UserID
+from storage import Tx
+from storage import tickets as ticket_store
+from storage.outbox import OutboxItem
+from storage.tickets import Ticket
+
+if TYPE_CHECKING:
+    from bot.context import BaseContext
+    from config import Category, Config
+
+CLAIM_KEYS = ("👀", "👀️")
+ACK_KEY = "📨"
+
+
+def local_time(config: Config, ms: int) -> str:
+    tz = ZoneInfo(config.bot.timezone)
+    return datetime.fromtimestamp(ms / 1000, tz).strftime("%Y-%m-%d %H:%M")
+
+
+def age_text(lang: str, ms: int) -> str:
+    minutes = max(0, ms // 60_000)
+    if minutes < 60:
+        return i18n.t(lang, "questions.age.minutes", n=minutes)
+    if minutes < 48 * 60:
+        return i18n.t(lang, "questions.age.hours", n=minutes // 60)
+    return i18n.t(lang, "questions.age.days", n=minutes // (24 * 60))
+
+
+def status_text(lang: str, ticket: Ticket, claimer_name: str | None) -> str:
+    if ticket.status == "claimed":
+        return i18n.t(lang, "questions.status.claimed", name=claimer_name or ticket.claimed_by)
+    return i18n.t(lang, f"questions.status.{ticket.status}")
+
+
+def render_root(
+    lang: str,
+    ticket: Ticket,
+    *,
+    category_name: str,
+    where: str,
+    asker_name: str,
+    claimer_name: str | None,
+    asked_at: str,
+) -> tuple[str, str]:
+    """The advisers' thread root for a question: plain body and HTML (user text escaped)."""
+    status = status_text(lang, ticket, claimer_name)
+    head = f"[{status}] #{ticket.id} · {category_name} · {where} · {asker_name}"
+    when = i18n.t(lang, "questions.asked_at", when=asked_at)
+    question = ticket.question or i18n.t(lang, "questions.withdrawn_text")
+    body = f"{head}\n{question}\n{when}"
+    html = (
+        f"<p><b>[{escape(status)}]</b> #{ticket.id} · {escape(category_name)} · "
+        f"{escape(where)} · {escape(asker_name)}</p>"
+        f"<blockquote>{escape(question).replace(chr(10), '<br>')}</blockquote>"
+        f"<p><i>{escape(when)}</i></p>"
+    )
+    return body, html
+
+
+def root_content(ctx: BaseContext, ticket: Ticket) -> dict[str, object]:
+    config = ctx.config
+    category = config.category(ticket.category)
+    cohort = config.cohort(ticket.cohort_id) if ticket.cohort_id else None
+    if ticket.private:
+        where = ctx.t("questions.private_where")
+    else:
+        where = cohort.name if cohort else (ticket.cohort_id or "?")
+    names = ctx.services
+    body, html = render_root(
+        ctx.lang,
+        ticket,
+        category_name=category.name if category else ticket.category,
+        where=where,
+        asker_name=names.display_name(ticket.origin_room, ticket.asker),
+        claimer_name=(
+            names.display_name(ticket.adviser_room, ticket.claimed_by)
+            if ticket.claimed_by
+            else None
+        ),
+        asked_at=local_time(config, ticket.created_at),
+    )
+    return messages.notice(body, html_body=html)
+
+
+async def refresh_root(ctx: BaseContext, ticket_id: int) -> None:
+    """Edit the advisers' thread root in place to show the current status."""
+    ticket = await ticket_store.get(ctx.tx, ticket_id)
+    if ticket is None:
+        return
+    await ctx.send(
+        ticket.adviser_room,
+        messages.edit(EventID(ticket.root_ref), root_content(ctx, ticket)),
+    )
+
+
+def advisers_for(config: Config, category: Category | None) -> set[str]:
+    """Who may handle questions of a category: its own advisers, else the general ones."""
+    if category is None:
+        return set(config.advisers.members)
+    if category.room is not None:
+        return set(category.members) or set(config.advisers.members)
+    return set(config.advisers.members) | set(category.members)
+
+
+def adviser_room_key(category: Category) -> str:
+    return f"category:{category.id}" if category.room else "advisers"
+
+
+def pick_category(config: Config, text: str) -> tuple[Category | None, str, str | None]:
+    """Split ``'teknik Hur …'`` into (category, question, unknown word).
+
+    The first word is a category if it names one (id or name, any case). A first word ending
+    in ':' that names none is an unknown category; otherwise the whole text is the question.
+    """
+    first, _, rest = text.strip().partition(" ")
+    word = first.rstrip(":").casefold()
+    for cat in config.advisers.categories:
+        if word and word in (cat.id.casefold(), cat.name.casefold()):
+            return cat, rest.strip(), None
+    if first.endswith(":") and len(first) > 1:
+        return None, rest.strip(), first.rstrip(":")
+    return config.default_category(), text.strip(), None
+
+
+async def set_status(
+    ctx: BaseContext, ticket: Ticket, status: str, claimed_by: str | None = None
+) -> None:
+    await ticket_store.update(ctx.tx, ticket.id, status=status, claimed_by=claimed_by)
+    await refresh_root(ctx, ticket.id)
+
+
+def status_after_unclaim(ticket: Ticket) -> str:
+    return "answered" if ticket.answered_at else "open"
+
+
+def relay_content(
+    prefix: str, text: str, thread_root: str, mentions: list[UserID] | None = None
+) -> dict[str, object]:
+    body = f"{prefix}\n{text}"
+    html = f"<p><b>{escape(prefix)}</b></p><p>{escape(text).replace(chr(10), '<br>')}</p>"
+    return messages.notice(
+        body, html_body=html, thread_root=EventID(thread_root), mentions=mentions or ()
+    )
+
+
+@on_sent("ticket_root")
+async def _remember_root(tx: Tx, item: OutboxItem, event_id: str) -> None:
+    if item.ref is not None:
+        await ticket_store.set_root_event(tx, int(item.ref), event_id)
