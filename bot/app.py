@@ -213,10 +213,11 @@ class App:
             except Exception:
                 log.exception("Periodic work failed")
 
-    async def run_periodic(self) -> None:
-        """Run every registered periodic task once, each in its own transaction."""
+    async def run_periodic(self, offset_ms: int = 0) -> None:
+        """Run every registered periodic task once, each in its own transaction.
+        ``offset_ms`` moves the clock forward (tests)."""
         assert self.db is not None
-        now = int(time.time() * 1000)
+        now = int(time.time() * 1000) + offset_ms
         for name, fn in self._registry.periodic.items():
             async with self.db.transaction() as tx:
                 ctx = BaseContext(services=self, tx=tx, lang=self._config.bot.language)
@@ -243,10 +244,10 @@ class App:
         assert self.client is not None and self.db is not None
         inviter, is_direct = None, False
         for ev in info.invite_state:
-            src = getattr(ev, "source", None) or {}
-            if src.get("type") == "m.room.member" and src.get("state_key") == self.user_id:
-                inviter = src.get("sender")
-                is_direct = bool((src.get("content") or {}).get("is_direct"))
+            # nio moves the content out of ``source`` for invite events: read the attributes.
+            if getattr(ev, "state_key", None) == self.user_id and hasattr(ev, "membership"):
+                inviter = ev.sender
+                is_direct = bool((getattr(ev, "content", None) or {}).get("is_direct"))
         cfg = self._config
         managed = room_id in self.managed.values()
         from_admin = inviter in cfg.admins

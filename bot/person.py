@@ -140,3 +140,43 @@ class Person:
             )
 
         return await self.wait_for_event(room_id, match, timeout)
+
+    async def open_direct_chat(self, other: str, timeout: float = 30) -> str:
+        """Create a direct chat with ``other`` and wait until they have joined it."""
+        resp = await self.client.room_create(is_direct=True, invite=[other])
+        room_id = str(getattr(resp, "room_id", ""))
+        if not room_id:
+            raise RuntimeError(f"{self.user_id} cannot create a direct chat: {resp}")
+
+        def joined(ev: Event) -> bool:
+            return (
+                ev.get("type") == "m.room.member"
+                and ev.get("state_key") == other
+                and (ev.get("content") or {}).get("membership") == "join"
+            )
+
+        await self.wait_for_event(room_id, joined, timeout)
+        return room_id
+
+    async def react(self, room_id: str, event_id: str, key: str) -> str:
+        return await self.send(
+            room_id,
+            {"m.relates_to": {"rel_type": "m.annotation", "event_id": event_id, "key": key}},
+            "m.reaction",
+        )
+
+    async def edit(self, room_id: str, event_id: str, text: str) -> str:
+        return await self.send(
+            room_id,
+            {
+                "msgtype": "m.text",
+                "body": f"* {text}",
+                "m.new_content": {"msgtype": "m.text", "body": text},
+                "m.relates_to": {"rel_type": "m.replace", "event_id": event_id},
+            },
+        )
+
+    async def redact(self, room_id: str, event_id: str) -> None:
+        resp = await self.client.room_redact(room_id, event_id)
+        if not hasattr(resp, "event_id"):
+            raise RuntimeError(f"{self.user_id} cannot redact {event_id}: {resp}")

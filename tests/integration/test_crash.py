@@ -18,7 +18,7 @@ def _start(net: Any) -> subprocess.Popen[bytes]:
         [sys.executable, "-m", "bot.cli", "run", str(net.config_path)],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=open(net.dir / "bot.log", "ab"),  # noqa: SIM115
+        stderr=open(net.dir / "bot.log", "ab"),
     )
 
 

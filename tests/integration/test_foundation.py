@@ -47,8 +47,9 @@ async def test_rooms_are_provisioned_from_yaml_with_members_and_moderators(netwo
     assert by_type[("m.room.canonical_alias", "")]["alias"] == net.alias("kohort0")
     assert by_type[("m.room.history_visibility", "")]["history_visibility"] == "invited"
     invited_or_joined = {
-        key for (t, key), c in by_type.items() if t == "m.room.member"
-        and c.get("membership") in ("invite", "join")
+        key
+        for (t, key), c in by_type.items()
+        if t == "m.room.member" and c.get("membership") in ("invite", "join")
     }
     expected = {net.facilitators[0].user_id, *(p.user_id for p in net.participants[0])}
     assert expected <= invited_or_joined
@@ -254,9 +255,11 @@ async def test_invites_from_strangers_are_declined_and_from_admins_accepted(
     assert joined(admin_room)
     declined = await s.wait_for_event(
         stranger_room,
-        lambda e: e.get("type") == "m.room.member"
-        and e.get("state_key") == net.bot.user_id
-        and e["content"].get("membership") == "leave",
+        lambda e: (
+            e.get("type") == "m.room.member"
+            and e.get("state_key") == net.bot.user_id
+            and e["content"].get("membership") == "leave"
+        ),
     )
     assert declined["sender"] == net.bot.user_id
     assert not joined(stranger_room)
