@@ -21,6 +21,8 @@ def _setup_logging(verbose: bool) -> None:
     )
     # nio is chatty at INFO; its warnings (rate limits, timeouts) still show.
     logging.getLogger("nio").setLevel(logging.WARNING)
+    # nio warns about every 404 body it cannot parse (e.g. an alias that does not exist yet).
+    logging.getLogger("nio.responses").setLevel(logging.ERROR)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -108,6 +110,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
     _setup_logging(args.verbose)
+    if args.script and not args.verbose:
+        logging.getLogger().setLevel(logging.WARNING)  # a clean transcript
     return run_demo(Path(args.data_dir), script=args.script, port=args.port)
 
 

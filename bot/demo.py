@@ -65,6 +65,13 @@ def register_all(hs: EmbeddedSynapse, config: Config, data_dir: Path) -> dict[st
         password = secrets.token_urlsafe(9)
         users[user_id] = hs.register_user(localpart, password, admin=role == "admin")
         stored[user_id] = password
+        if role != "bot":
+            hs.request(
+                "PUT",
+                f"/_matrix/client/v3/profile/{user_id}/displayname",
+                users[user_id].access_token,
+                {"displayname": localpart.capitalize()},
+            )
     secrets_file.write_text(json.dumps(stored, indent=2), "utf-8")
     os.chmod(secrets_file, 0o600)
     admin = users[config.admins[0]]
@@ -82,31 +89,87 @@ def _show(person: str, ev: Event) -> str:
 async def play_script(
     app: Any, config: Config, users: dict[str, RegisteredUser], hs_url: str
 ) -> None:
-    """A short conversation: a participant and a facilitator ask for help in a cohort room,
-    an admin reloads the configuration in a direct chat."""
+    """A short conversation: a participant asks for help in a cohort room, an adviser claims
+    and answers in the advisers' thread, and the answer reaches the cohort."""
     cohort = config.cohorts[0]
     room_id = app.managed[f"cohort:{cohort.id}"]
-    participant = users[cohort.participants[0]]
-    facilitator = users[cohort.facilitators[0]]
+    adv_room = app.managed["advisers"]
     bot = config.bot.user_id
-    people = {
+    asker = users[cohort.participants[0]]
+    colleague = users[cohort.participants[1]]
+    adviser_user = users[config.advisers.members[0]]
+    clients = {
         u.user_id: Person(hs_url, u.user_id, u.access_token, u.device_id)
-        for u in (participant, facilitator)
+        for u in (asker, colleague, adviser_user)
     }
+    p, c, a = (clients[u.user_id] for u in (asker, colleague, adviser_user))
     try:
-        for p in people.values():
-            await p.start()
-            await p.join(room_id)
+        for person, room in ((p, room_id), (c, room_id), (a, adv_room)):
+            await person.start()
+            await person.join(room)
+
+        def says(person: Person, text: str) -> None:
+            print(f"  {person.localpart} writes: {text}")
+
         print(f"\n== {cohort.name} ({cohort.room}) ==")
-        for user, text in ((participant, "!hjälp"), (facilitator, "!hjälp"), (participant, "!xyz")):
-            p = people[user.user_id]
-            print(f"  {p.localpart} writes: {text}")
-            event_id = await p.say(room_id, text)
-            reply = await p.reply_to(room_id, event_id, bot)
-            print(_show(p.localpart, reply))
+        says(p, "!hjälp")
+        reply = await p.reply_to(room_id, await p.say(room_id, "!hjälp"), bot)
+        print(_show(p.localpart, reply))
+
+        question = "!fråga Hur kan jag stötta en elev med ADHD under genomgångar?"
+        says(p, question)
+        q_id = await p.say(room_id, question)
+        ack = await p.wait_for_event(room_id, lambda e: _in_thread(e, q_id) and _from(e, bot))
+        print(_show(p.localpart, ack))
+
+        print(f"\n== {config.advisers.name} ({config.advisers.room}) ==")
+        root = await a.wait_for_event(adv_room, lambda e: _from(e, bot) and "ADHD" in _body(e))
+        print(_show(a.localpart, root))
+        print(f"  {a.localpart} reacts 👀 on the question (claims it)")
+        await a.react(adv_room, root["event_id"], "👀")
+        edit = await a.wait_for_event(adv_room, lambda e: _edits(e, root["event_id"]))
+        print(_show(a.localpart, {**edit, "content": edit["content"]["m.new_content"]}))
+        note = "!note Kolla om skolan har en specialpedagog."
+        says(a, note + "   (in the thread; stays internal)")
+        await a.say(adv_room, note, thread_root=root["event_id"])
+        answer = "Dela upp genomgången i korta steg och skriv stegen på tavlan."
+        says(a, answer + "   (in the thread)")
+        await a.say(adv_room, answer, thread_root=root["event_id"])
+
+        print(f"\n== {cohort.name} ==")
+        for person in (p, c):
+            got = await person.wait_for_event(room_id, lambda e: answer in _body(e))
+            print(_show(person.localpart, got))
+        says(p, "!mina")
+        reply = await p.reply_to(room_id, await p.say(room_id, "!mina"), bot)
+        print(_show(p.localpart, reply))
+        leaked = [e for e in p.events[room_id] if "specialpedagog" in _body(e)]
+        print(f"\n  (the internal note reached the cohort: {'YES' if leaked else 'no'})")
     finally:
-        for p in people.values():
-            await p.stop()
+        for person in clients.values():
+            await person.stop()
+
+
+def _body(ev: Event) -> str:
+    return str((ev.get("content") or {}).get("body", ""))
+
+
+def _from(ev: Event, sender: str) -> bool:
+    return ev.get("sender") == sender
+
+
+def _relates(ev: Event) -> dict[str, Any]:
+    rel = (ev.get("content") or {}).get("m.relates_to")
+    return rel if isinstance(rel, dict) else {}
+
+
+def _in_thread(ev: Event, root: str) -> bool:
+    return _relates(ev).get("rel_type") == "m.thread" and _relates(ev).get("event_id") == root
+
+
+def _edits(ev: Event, original: str) -> bool:
+    rel = _relates(ev)
+    return rel.get("rel_type") == "m.replace" and rel.get("event_id") == original
 
 
 def print_instructions(hs: EmbeddedSynapse, config: Config, data_dir: Path) -> None:

@@ -180,3 +180,20 @@ class Person:
         resp = await self.client.room_redact(room_id, event_id)
         if not hasattr(resp, "event_id"):
             raise RuntimeError(f"{self.user_id} cannot redact {event_id}: {resp}")
+
+    async def history(self, room_id: str, page: int = 100) -> list[Event]:
+        """The room's whole timeline from the server (/messages), oldest first; unlike
+        ``events`` it cannot miss anything a limited sync skipped."""
+        token = self._token
+        out: list[Event] = []
+        while True:
+            resp = await self.client.room_messages(room_id, start=token, limit=page)
+            chunk = getattr(resp, "chunk", None)
+            if not chunk:
+                break
+            out.extend(e.source for e in chunk)
+            token = getattr(resp, "end", None)
+            if not token:
+                break
+        out.reverse()
+        return out

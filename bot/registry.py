@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from bot import i18n
 from bot.types import Place
 
 if TYPE_CHECKING:
@@ -34,8 +35,10 @@ class Arg:
     kind: ArgKind = ArgKind.WORD
     required: bool = True
 
-    def usage(self) -> str:
-        label = f"{self.name}…" if self.kind == ArgKind.REST else self.name
+    def usage(self, lang: str = "en") -> str:
+        label = i18n.catalogue(lang).get(f"args.{self.name}", self.name)
+        if self.kind == ArgKind.REST:
+            label += "…"
         return f"<{label}>" if self.required else f"[{label}]"
 
 
@@ -67,7 +70,7 @@ class CommandSpec:
         return localized[0] if localized else self.name
 
     def usage(self, lang: str) -> str:
-        return " ".join([f"!{self.display_name(lang)}", *(a.usage() for a in self.args)])
+        return " ".join([f"!{self.display_name(lang)}", *(a.usage(lang) for a in self.args)])
 
     def allowed(self, roles: Iterable[Role]) -> bool:
         return self.roles is None or bool(self.roles & set(roles))

@@ -42,7 +42,8 @@ def test_aliases_find_the_same_command_case_insensitively() -> None:
     assert spec is not None and spec.name == "ask"
     assert spec.display_name("sv") == "fråga"
     assert spec.display_name("en") == "ask"
-    assert spec.usage("sv") == "!fråga [category] <question…>"
+    assert spec.usage("sv") == "!fråga [category] <fråga…>"
+    assert spec.usage("en") == "!ask [category] <question…>"
 
 
 def test_parse_gives_declared_arguments_or_a_usage_error() -> None:
