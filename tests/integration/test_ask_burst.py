@@ -173,9 +173,12 @@ async def test_burst_of_questions_with_kill_9_relays_each_exactly_once_in_order(
         for c in range(COHORTS):
             p = next(p for p in persons if cohort_of[p.user_id] == c)
             for e in await p.history(rooms[p.user_id]):
-                if e.get("sender") == bot.user_id and rel(e).get("rel_type") == "m.thread":
-                    if "skickad till rådgivarna" in body(e):
-                        acks[rel(e)["event_id"]] += 1
+                if (
+                    e.get("sender") == bot.user_id
+                    and rel(e).get("rel_type") == "m.thread"
+                    and "skickad till rådgivarna" in body(e)
+                ):
+                    acks[rel(e)["event_id"]] += 1
         assert acks == Counter(asked.keys())
     finally:
         for client in clients:
