@@ -322,10 +322,26 @@ class App:
             new = load_config(self._config_path)
         except ConfigError as err:
             log.error("Configuration not reloaded:\n%s", err)
+            await self._tell_admins_reload_failed(err)
             return err
         await self.apply_config(new)
         log.info("Configuration reloaded from %s", self._config_path)
         return None
+
+    async def _tell_admins_reload_failed(self, err: ConfigError) -> None:
+        assert self.db is not None
+        lang = self._config.bot.language
+        shown = [str(p) for p in err.problems[:15]]
+        if len(err.problems) > 15:
+            shown.append(i18n.t(lang, "commands.reload.more", count=len(err.problems) - 15))
+        body = "\n".join([i18n.t(lang, "commands.reload.failed"), *shown])
+        async with self.db.transaction() as tx:
+            for admin in self._config.admins:
+                room = self.direct.get(admin)
+                if room is not None:
+                    await outbox_store.enqueue(tx, room, messages.notice(body))
+        if self.sender is not None:
+            self.sender.wake()
 
     # --- helpers for tests and the demo ----------------------------------------------------
     async def wait_idle(self, timeout: float = 30) -> None:

@@ -106,6 +106,33 @@ def cmd_backup(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_user(args: argparse.Namespace) -> int:
+    from storage import Database, privacy
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as err:
+        print(err, file=sys.stderr)
+        return 2
+    if args.action == "erase" and not args.yes:
+        print(f"This erases what natverk keeps about {args.user}; add --yes.", file=sys.stderr)
+        return 1
+
+    async def act() -> str:
+        db = await Database.open(config.bot.database)
+        try:
+            if args.action == "export":
+                return privacy.to_json(await privacy.export_user(db, args.user))
+            counts = await privacy.erase_user(db, args.user)
+            done = ", ".join(f"{k}: {v}" for k, v in counts.items())
+            return f"Erased {args.user} ({done}). The running bot redacts its copies."
+        finally:
+            await db.close()
+
+    print(asyncio.run(act()))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
@@ -134,6 +161,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", type=Path)
     p.add_argument("dest", type=Path)
     p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser("user", help="export or erase what the bot keeps about a person")
+    p.add_argument("action", choices=["export", "erase"])
+    p.add_argument("config", type=Path)
+    p.add_argument("user", help="the person's Matrix id, e.g. @anna:example.org")
+    p.add_argument("--yes", action="store_true", help="confirm erasure")
+    p.set_defaults(func=cmd_user)
 
     p = sub.add_parser("demo", help="run a demo network on an embedded Synapse")
     p.add_argument("--data-dir", default="demo-data", help="where the demo keeps its state")

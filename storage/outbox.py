@@ -74,9 +74,11 @@ async def pending(db: Database, limit: int = 100) -> list[OutboxItem]:
 
 
 async def mark_sent(tx: Tx, item_id: int, event_id: str) -> None:
+    """Record the event id; the content is dropped (store the least we need: the message
+    lives in the room, and only its event id is needed to edit or redact it later)."""
     await tx.execute(
-        "UPDATE outbox SET state = 'sent', event_id = ?, sent_at = ?, attempts = attempts + 1"
-        " WHERE id = ?",
+        "UPDATE outbox SET state = 'sent', event_id = ?, sent_at = ?, attempts = attempts + 1,"
+        " content = '{}' WHERE id = ?",
         (event_id, int(time.time() * 1000), item_id),
     )
 

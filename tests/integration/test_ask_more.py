@@ -1,0 +1,94 @@
+"""More of the adviser bridge: close/reopen, publish, attribution by name, and privacy."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+from bot.cli import main as natverk
+from tests.integration.test_ask import body, latest_root_text, rel, wait_root_text
+
+
+async def test_close_reopen_and_publish_in_the_thread(network: Any) -> None:
+    net = network(participants=1)
+    net.data["advisers"]["attribution"] = "name"
+    net.write()
+    app = await net.start_bot()
+    bot = net.bot.user_id
+    cohort_room, adv_room = net.room("cohort:kohort0"), net.room("advisers")
+    p = await net.person(net.participants[0][0], cohort_room)
+    adviser = await net.person(net.advisers[0], adv_room)
+    await p.say(cohort_room, "!ask Hur sammanfattar jag en studieträff?")
+    root = await adviser.wait_for_event(adv_room, lambda e: "studieträff" in body(e))
+    thread = root["event_id"]
+
+    reply = await adviser.reply_to(adv_room, await adviser.say(adv_room, "!publish", thread), bot)
+    assert "kan inte delas" in body(reply)  # not answered yet
+    await adviser.say(adv_room, "Tre meningar: vad, varför, nästa steg.", thread)
+    got = await p.wait_for_event(cohort_room, lambda e: "Tre meningar" in body(e))
+    name = app.display_name(adv_room, net.advisers[0].user_id)
+    assert body(got).startswith(f"Svar från {name} (fråga #")
+
+    await adviser.say(adv_room, "!stäng", thread)
+    await wait_root_text(adviser, adv_room, thread, "[KLAR]")
+    await adviser.say(adv_room, "!reopen", thread)
+    await wait_root_text(adviser, adv_room, thread, "[BESVARAD]")
+    reply = await adviser.reply_to(adv_room, await adviser.say(adv_room, "!publicera", thread), bot)
+    assert "delbar" in body(reply)
+    row = await app.db.fetchone("SELECT published FROM tickets")
+    assert row is not None and row["published"] == 1
+
+    # Commands about a question only work in its thread.
+    reply = await adviser.reply_to(adv_room, await adviser.say(adv_room, "!close"), bot)
+    assert "tråd" in body(reply)
+    assert "[BESVARAD]" in latest_root_text(adviser, adv_room, thread)
+
+
+async def cli(args: list[str]) -> int:
+    """The `natverk` command, run beside the running bot (its own event loop, in a thread)."""
+    return await asyncio.to_thread(natverk, args)
+
+
+async def test_a_person_can_be_exported_and_erased(
+    network: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    net = network(participants=1)
+    app = await net.start_bot()
+    asker = net.participants[0][0]
+    cohort_room, adv_room = net.room("cohort:kohort0"), net.room("advisers")
+    p = await net.person(asker, cohort_room)
+    adviser = await net.person(net.advisers[0], adv_room)
+    q = await p.say(cohort_room, "!ask Min elev Kalle har svårt med övergångar.")
+    root = await adviser.wait_for_event(adv_room, lambda e: "Kalle" in body(e))
+    await p.say(cohort_room, "Han går i årskurs 3.", thread_root=q)
+    detail = await adviser.wait_for_event(adv_room, lambda e: "årskurs 3" in body(e))
+    await app.wait_idle()
+
+    assert await cli(["user", "export", str(net.config_path), asker.user_id]) == 0
+    exported = json.loads(capsys.readouterr().out)
+    assert exported["questions"][0]["question"] == "Min elev Kalle har svårt med övergångar."
+    assert exported["messages_relayed"][0]["kind"] == "detail"
+
+    assert await cli(["user", "erase", str(net.config_path), asker.user_id]) == 1  # needs --yes
+    assert await cli(["user", "erase", str(net.config_path), asker.user_id, "--yes"]) == 0
+    # The running bot redacts its copies of the person's words in the advisers' room.
+    app.sender.wake()
+    for target in (root["event_id"], detail["event_id"]):
+        await adviser.wait_for_event(
+            adv_room,
+            lambda e, t=target: (
+                e.get("type") == "m.room.redaction"
+                and (e.get("redacts") or e["content"].get("redacts")) == t
+            ),
+        )
+    # Nothing of the person is left in the database.
+    rows = []
+    for table in ("tickets", "ticket_links", "outbox", "direct_rooms", "kv"):
+        rows += await app.db.fetchall(f"SELECT * FROM {table}")
+    dump = "\n".join(str(tuple(row)) for row in rows)
+    assert asker.user_id not in dump
+    assert "Kalle" not in dump and "årskurs" not in dump
+    assert rel(detail)["event_id"] == root["event_id"]

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main as natverk
+
+EXAMPLE = Path(__file__).parents[2] / "config" / "example.yaml"
+
+
+def test_check_accepts_the_example(capsys: pytest.CaptureFixture[str]) -> None:
+    assert natverk(["check", str(EXAMPLE)]) == 0
+    assert "OK (2 cohorts" in capsys.readouterr().out
+
+
+def test_check_names_file_line_and_path_and_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(EXAMPLE.read_text("utf-8").replace("facilitators:", "facilitatorz:", 1))
+    assert natverk(["check", str(bad)]) == 2
+    err = capsys.readouterr().err
+    line = next(i for i, t in enumerate(bad.read_text().splitlines(), 1) if "facilitatorz" in t)
+    assert f"{bad}:{line}: cohorts[0].facilitatorz: unknown key" in err
+
+
+def test_run_refuses_an_invalid_file_without_connecting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("homeserver: http://127.0.0.1:9\nbot: {user_id: nope}\n")
+    assert natverk(["run", str(bad)]) == 2
+    assert "did not start" in capsys.readouterr().err
+    assert not (tmp_path / "natverk.db").exists()
+
+
+def test_run_without_credentials_says_what_to_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("NATVERK_PASSWORD", raising=False)
+    monkeypatch.delenv("NATVERK_ACCESS_TOKEN", raising=False)
+    config = tmp_path / "natverk.yaml"
+    shutil.copy(EXAMPLE, config)
+    assert natverk(["run", str(config)]) == 1
+    assert "NATVERK_PASSWORD" in capsys.readouterr().err
+
+
+def test_backup_writes_a_copy_and_never_overwrites(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "natverk.yaml"
+    shutil.copy(EXAMPLE, config)
+    dest = tmp_path / "copy.db"
+    assert natverk(["backup", str(config), str(dest)]) == 0
+    assert dest.exists() and dest.stat().st_size > 0
+    assert natverk(["backup", str(config), str(dest)]) == 1
+    assert "already exists" in capsys.readouterr().err
