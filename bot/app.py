@@ -23,7 +23,7 @@ from bot.session import log_in
 from bot.syncer import Syncer
 from bot.types import Place, RoomID, UserID
 from config import Cohort, Config, ConfigError, load_config
-from storage import Database
+from storage import Database, Tx
 from storage import outbox as outbox_store
 from storage import state as state_store
 
@@ -128,6 +128,7 @@ class App:
         except BaseException:
             await self.close()
             raise
+        await self._ensure_display_name()
         self.managed = await state_store.managed_rooms(self.db)
         self.direct = await state_store.direct_rooms(self.db)
         self.sync_token = await state_store.sync_token(self.db)
@@ -144,6 +145,13 @@ class App:
         ]
         self.ready.set()
         log.info("natverk is running as %s", cfg.bot.user_id)
+
+    async def _ensure_display_name(self) -> None:
+        assert self.client is not None
+        wanted = self._config.bot.display_name
+        current = await self.client.get_displayname(self._config.bot.user_id)
+        if getattr(current, "displayname", None) != wanted:
+            await self.client.set_displayname(wanted)
 
     async def stop(self) -> None:
         for task in [*self._tasks, *self._background]:
@@ -308,12 +316,15 @@ class App:
             await state_store.set_value(tx, "rooms.last_report", summary)
             if lines:
                 body = "\n".join([i18n.t(lang, "rooms.report_title"), *lines])
-                for admin in self._config.admins:
-                    room = self.direct.get(admin)
-                    if room is not None:
-                        await outbox_store.enqueue(tx, room, messages.notice(body))
+                await self._notify_admins(tx, body)
         if self.sender is not None:
             self.sender.wake()
+
+    async def _notify_admins(self, tx: Tx, body: str) -> None:
+        for admin in self._config.admins:
+            room = self.direct.get(admin)
+            if room is not None:
+                await outbox_store.enqueue(tx, room, messages.notice(body))
 
     # --- configuration --------------------------------------------------------------------
     async def reload_from_disk(self) -> ConfigError | None:
@@ -336,10 +347,7 @@ class App:
             shown.append(i18n.t(lang, "commands.reload.more", count=len(err.problems) - 15))
         body = "\n".join([i18n.t(lang, "commands.reload.failed"), *shown])
         async with self.db.transaction() as tx:
-            for admin in self._config.admins:
-                room = self.direct.get(admin)
-                if room is not None:
-                    await outbox_store.enqueue(tx, room, messages.notice(body))
+            await self._notify_admins(tx, body)
         if self.sender is not None:
             self.sender.wake()
 

@@ -175,21 +175,12 @@ def _asker_lang(ctx: BaseContext, ticket: Ticket) -> str:
 
 
 async def _answer_edit(ctx: EventContext) -> None:
-    event = ctx.event
-    original = event.relates_to.get("event_id")
-    new = event.content.get("m.new_content")
-    if not isinstance(original, str) or not isinstance(new, dict):
+    found = await questions.edited_copy(ctx, "answer")
+    if found is None:
         return
-    link = await ticket_store.link(ctx.tx, original)
-    if link is None or link.kind != "answer" or link.author != event.sender:
-        return
-    ticket = await ticket_store.get(ctx.tx, link.ticket_id)
-    if ticket is None or link.target_outbox is None:
-        return
-    content = _answer_content(ctx, ticket, str(new.get("body", "")))
-    await ctx.send(
-        ticket.origin_room, messages.edit(EventID(f"$outbox:{link.target_outbox}"), content)
-    )
+    ticket, copy, text = found
+    content = _answer_content(ctx, ticket, text)
+    await ctx.send(ticket.origin_room, messages.edit(EventID(f"$outbox:{copy}"), content))
 
 
 @listener("m.reaction")

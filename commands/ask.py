@@ -157,20 +157,16 @@ async def _asker_edit(ctx: EventContext, event: RoomEvent) -> None:
             await ticket_store.update(ctx.tx, ticket.id, question=question)
             await questions.refresh_root(ctx, ticket.id)
         return
-    link = await ticket_store.link(ctx.tx, original)
-    if link is None or link.kind != "detail" or link.author != event.sender:
+    found = await questions.edited_copy(ctx, "detail")
+    if found is None:
         return
-    ticket = await ticket_store.get(ctx.tx, link.ticket_id)
-    if ticket is None or link.target_outbox is None:
-        return
+    ticket, copy, text = found
     name = ctx.services.display_name(event.room_id, event.sender)
+    prefix = ctx.t("questions.detail_from", name=name, number=ticket.id)
     await ctx.send(
         ticket.adviser_room,
         messages.edit(
-            EventID(f"$outbox:{link.target_outbox}"),
-            questions.relay_content(
-                ctx.t("questions.detail_from", name=name, number=ticket.id), text, ticket.root_ref
-            ),
+            EventID(f"$outbox:{copy}"), questions.relay_content(prefix, text, ticket.root_ref)
         ),
     )
 

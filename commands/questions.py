@@ -21,7 +21,7 @@ from storage.outbox import OutboxItem
 from storage.tickets import Ticket
 
 if TYPE_CHECKING:
-    from bot.context import BaseContext
+    from bot.context import BaseContext, EventContext
     from config import Category, Config
 
 CLAIM_KEYS = ("👀", "👀️")
@@ -157,6 +157,23 @@ def relay_content(
     return messages.notice(
         body, html_body=html, thread_root=EventID(thread_root), mentions=mentions or ()
     )
+
+
+async def edited_copy(ctx: EventContext, kind: str) -> tuple[Ticket, int, str] | None:
+    """For an edit of a relayed message of ``kind`` by its author: (ticket, the outbox id of
+    the bot's copy, the new text); None if the edit is not of such a message."""
+    event = ctx.event
+    original = event.relates_to.get("event_id")
+    new = event.content.get("m.new_content")
+    if not isinstance(original, str) or not isinstance(new, dict):
+        return None
+    link = await ticket_store.link(ctx.tx, original)
+    if link is None or link.kind != kind or link.author != event.sender:
+        return None
+    ticket = await ticket_store.get(ctx.tx, link.ticket_id)
+    if ticket is None or link.target_outbox is None:
+        return None
+    return ticket, link.target_outbox, str(new.get("body", ""))
 
 
 @on_sent("ticket_root")
