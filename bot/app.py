@@ -226,6 +226,8 @@ class App:
         ``offset_ms`` moves the clock forward (tests)."""
         assert self.db is not None
         now = int(time.time() * 1000) + offset_ms
+        async with self.db.transaction() as tx:
+            await state_store.prune_processed(tx, now)
         for name, fn in self._registry.periodic.items():
             async with self.db.transaction() as tx:
                 ctx = BaseContext(services=self, tx=tx, lang=self._config.bot.language)

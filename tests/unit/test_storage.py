@@ -127,3 +127,20 @@ async def test_online_backup_is_a_readable_copy(tmp_path: Path) -> None:
         assert await state_store.get_value(copy, "k") == "v"
     finally:
         await copy.close()
+
+
+async def test_processed_event_ids_are_forgotten_after_thirty_days(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "n.db")
+    try:
+        async with db.transaction() as tx:
+            await state_store.mark_processed(tx, "$old", "!r:x")
+        row = await db.fetchone("SELECT handled_at FROM processed_events")
+        assert row is not None
+        async with db.transaction() as tx:
+            kept = await state_store.prune_processed(tx, row["handled_at"] + 1000)
+            gone = await state_store.prune_processed(
+                tx, row["handled_at"] + state_store.PROCESSED_EVENTS_KEEP_MS + 1
+            )
+        assert (kept, gone) == (0, 1)
+    finally:
+        await db.close()
