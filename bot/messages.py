@@ -61,5 +61,7 @@ def edit(original: EventID, new_content: dict[str, Any]) -> dict[str, Any]:
     if "formatted_body" in content:
         fallback["formatted_body"] = "* " + str(content["formatted_body"])
     fallback["m.new_content"] = content
+    # An edit pings nobody again: only new mentions belong at the top level (spec v1.7).
+    fallback["m.mentions"] = {}
     fallback["m.relates_to"] = {"rel_type": "m.replace", "event_id": original}
     return fallback

@@ -32,3 +32,10 @@ def test_edit_replaces_and_keeps_a_fallback() -> None:
     assert content["body"] == "* ny text"
     assert content["m.new_content"]["body"] == "ny text"
     assert content["m.relates_to"] == {"rel_type": "m.replace", "event_id": "$e"}
+
+
+def test_an_edit_does_not_ping_again() -> None:
+    original = messages.notice("svar", mentions=[UserID("@anna:x")])
+    content = messages.edit(EventID("$e"), original)
+    assert content["m.mentions"] == {}
+    assert content["m.new_content"]["m.mentions"] == {"user_ids": ["@anna:x"]}
