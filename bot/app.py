@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
+import aiohttp
 from nio import AsyncClient, AsyncClientConfig, InviteInfo, SyncError, SyncResponse
 
 from bot import i18n, messages
@@ -64,6 +67,7 @@ class App:
         self.ready = asyncio.Event()
         self.synced = asyncio.Event()  # set after every processed sync
         self.periodic_interval = 60.0
+        self.sync_filter: str | dict[str, Any] = SYNC_FILTER
 
     # --- Services -------------------------------------------------------------------------
     @property
@@ -95,6 +99,40 @@ class App:
     def room_of(self, key: str) -> RoomID | None:
         room = self.managed.get(key)
         return RoomID(room) if room else None
+
+    async def download(self, mxc: str, max_bytes: int) -> bytes | None:
+        """A file's bytes through the authenticated media API (``/_matrix/client/v1/media``).
+
+        None if the file is larger than ``max_bytes`` (it is not read further);
+        FileNotFoundError if the server has no such file; RuntimeError or aiohttp.ClientError
+        if the download fails otherwise (worth another try later).
+        """
+        assert self.client is not None
+        server, _, media_id = mxc.removeprefix("mxc://").partition("/")
+        if not mxc.startswith("mxc://") or not server or not media_id or "/" in media_id:
+            raise ValueError(f"not an mxc URI: {mxc!r}")
+        url = (
+            f"{self.client.homeserver}/_matrix/client/v1/media/download/"
+            f"{quote(server, safe='')}/{quote(media_id, safe='')}"
+        )
+        headers = {"Authorization": f"Bearer {self.client.access_token}"}
+        timeout = aiohttp.ClientTimeout(total=300, sock_read=60)
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.get(url, headers=headers, params={"allow_redirect": "true"}) as resp,
+        ):
+            if resp.status == 404:
+                raise FileNotFoundError(mxc)
+            if resp.status != 200:
+                raise RuntimeError(f"media download failed with HTTP {resp.status}")
+            if resp.content_length is not None and resp.content_length > max_bytes:
+                return None
+            data = bytearray()
+            async for chunk in resp.content.iter_chunked(1 << 16):
+                data += chunk
+                if len(data) > max_bytes:
+                    return None
+            return bytes(data)
 
     def place_of(self, room_id: RoomID) -> tuple[Place, Cohort | None]:
         for key, rid in self.managed.items():
@@ -129,6 +167,7 @@ class App:
             await self.close()
             raise
         await self._ensure_display_name()
+        await self._upload_filter()
         self.managed = await state_store.managed_rooms(self.db)
         self.direct = await state_store.direct_rooms(self.db)
         self.sync_token = await state_store.sync_token(self.db)
@@ -145,6 +184,16 @@ class App:
         ]
         self.ready.set()
         log.info("natverk is running as %s", cfg.bot.user_id)
+
+    async def _upload_filter(self) -> None:
+        """Store the sync filter on the server once, so each long-poll names it by id."""
+        assert self.client is not None
+        resp = await self.client.upload_filter(
+            room=SYNC_FILTER["room"],
+            presence=SYNC_FILTER["presence"],
+            account_data=SYNC_FILTER["account_data"],
+        )
+        self.sync_filter = getattr(resp, "filter_id", None) or SYNC_FILTER
 
     async def _ensure_display_name(self) -> None:
         assert self.client is not None
@@ -195,7 +244,7 @@ class App:
             timeout=timeout,
             since=self.sync_token,
             full_state=full_state or None,
-            sync_filter=SYNC_FILTER,
+            sync_filter=self.sync_filter,
         )
         if isinstance(resp, SyncError):
             raise RuntimeError(f"sync error {resp.status_code}: {resp.message}")
@@ -350,6 +399,45 @@ class App:
         body = "\n".join([i18n.t(lang, "commands.reload.failed"), *shown])
         async with self.db.transaction() as tx:
             await self._notify_admins(tx, body)
+        if self.sender is not None:
+            self.sender.wake()
+
+    # --- network work for handlers, outside their transaction ----------------------------------
+    async def upload(self, data: bytes, mime: str, filename: str) -> str | None:
+        """Upload media (e.g. a chart); the mxc URI, or None if the upload failed."""
+        assert self.client is not None
+        resp, _keys = await self.client.upload(
+            io.BytesIO(data), content_type=mime, filename=filename, filesize=len(data)
+        )
+        uri = getattr(resp, "content_uri", None)
+        if not isinstance(uri, str):
+            log.warning("Uploading %s failed: %s", filename, getattr(resp, "message", resp))
+            return None
+        return uri
+
+    async def open_direct(self, user_id: UserID) -> RoomID | None:
+        """The direct chat with a person, created (and recorded) if there is none yet."""
+        assert self.client is not None and self.db is not None
+        known = self.direct_room_of(user_id)
+        if known is not None:
+            return known
+        manager = RoomManager(self.client, self._config.bot.user_id)
+        room_id = await manager.create_direct(user_id, self._config.bot.display_name)
+        if room_id is None:
+            return None
+        async with self.db.transaction() as tx:
+            await state_store.set_direct_room(tx, user_id, room_id)
+        self.direct[user_id] = room_id
+        return RoomID(room_id)
+
+    async def in_transaction(self, work: Callable[[BaseContext], Awaitable[None]]) -> None:
+        """Run ``work`` in a new transaction (after network work), then send what it queued."""
+        assert self.db is not None
+        async with self.db.transaction() as tx:
+            ctx = BaseContext(services=self, tx=tx, lang=self._config.bot.language)
+            await work(ctx)
+        for task in ctx.after_commit_tasks:
+            self._spawn(task())
         if self.sender is not None:
             self.sender.wake()
 

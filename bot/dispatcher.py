@@ -61,7 +61,7 @@ class Dispatcher:
             if parsed is not None:
                 await self._command(ctx, *parsed)
                 return ctx.after_commit_tasks
-        for spec in self.registry.listeners_for(event.type):
+        for spec in self.registry.listeners_for(event.type, ctx.place):
             await self._guarded(ctx, spec.name, partial(spec.handler, ctx), tell_user=False)
         return ctx.after_commit_tasks
 

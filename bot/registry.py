@@ -110,6 +110,7 @@ class ListenerSpec:
     event_type: str
     handler: ListenerFn
     name: str
+    places: frozenset[Place] | None = None  # None: everywhere
 
 
 class Registry:
@@ -136,8 +137,12 @@ class Registry:
         roles = set(roles)
         return [s for s in self.commands.values() if place in s.places and s.allowed(roles)]
 
-    def listeners_for(self, event_type: str) -> list[ListenerSpec]:
-        return [ls for ls in self.listeners if ls.event_type == event_type]
+    def listeners_for(self, event_type: str, place: Place) -> list[ListenerSpec]:
+        return [
+            ls
+            for ls in self.listeners
+            if ls.event_type == event_type and (ls.places is None or place in ls.places)
+        ]
 
 
 REGISTRY = Registry()
@@ -171,12 +176,17 @@ def command(
 
 
 def listener(
-    event_type: str, *, registry: Registry = REGISTRY
+    event_type: str,
+    *,
+    places: Iterable[Place] | None = None,
+    registry: Registry = REGISTRY,
 ) -> Callable[[ListenerFn], ListenerFn]:
-    """Register a handler for every event of a type (messages that are not commands, too)."""
+    """Register a handler for every event of a type (messages that are not commands, too),
+    optionally only in some places."""
 
     def decorate(fn: ListenerFn) -> ListenerFn:
-        registry.listeners.append(ListenerSpec(event_type, fn, fn.__qualname__))
+        where = None if places is None else frozenset(places)
+        registry.listeners.append(ListenerSpec(event_type, fn, fn.__qualname__, where))
         return fn
 
     return decorate

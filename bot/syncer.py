@@ -89,9 +89,8 @@ class Syncer:
                 for event in events:
                     if event.origin_server_ts < join_ts:
                         continue
-                    if await state_store.is_processed(tx, event.event_id):
-                        continue
-                    await state_store.mark_processed(tx, event.event_id, room_id)
+                    if not await state_store.mark_processed(tx, event.event_id, room_id):
+                        continue  # handled before (a re-sync from an older token)
                     after.extend(await self.dispatch(tx, event))
                     self.events_handled += 1
             for room_id in resp.rooms.leave:

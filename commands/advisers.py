@@ -88,6 +88,10 @@ async def publish(ctx: CommandContext, args: dict[str, Any]) -> None:
         await ctx.reply(ctx.t("questions.cannot_publish", number=ticket.id))
         return
     await ticket_store.update(ctx.tx, ticket.id, published=1)
+    # The question becomes a question-and-answer entry in the cohort's materials catalogue.
+    from commands.materials import add_published_answer
+
+    await add_published_answer(ctx, ticket)
     await ctx.reply(ctx.t("questions.published", number=ticket.id))
 
 
@@ -128,10 +132,8 @@ async def _report_stranger(ctx: EventContext) -> None:
     await ctx.notify_admins(ctx.t("questions.stranger", user=ctx.event.sender))
 
 
-@listener("m.room.message")
+@listener("m.room.message", places=IN_ADVISER_ROOM)
 async def adviser_message(ctx: EventContext) -> None:
-    if ctx.place != Place.ADVISERS:
-        return
     event = ctx.event
     if Role.ADVISER not in ctx.roles:
         if Role.ADMIN not in ctx.roles:
@@ -183,9 +185,9 @@ async def _answer_edit(ctx: EventContext) -> None:
     await ctx.send(ticket.origin_room, messages.edit(EventID(f"$outbox:{copy}"), content))
 
 
-@listener("m.reaction")
+@listener("m.reaction", places=IN_ADVISER_ROOM)
 async def claim_by_reaction(ctx: EventContext) -> None:
-    if ctx.place != Place.ADVISERS or Role.ADVISER not in ctx.roles:
+    if Role.ADVISER not in ctx.roles:
         return
     rel = ctx.event.relates_to
     if rel.get("rel_type") != "m.annotation" or rel.get("key") not in questions.CLAIM_KEYS:
@@ -197,10 +199,8 @@ async def claim_by_reaction(ctx: EventContext) -> None:
     await questions.set_status(ctx, ticket, "claimed", claimed_by=ctx.event.sender)
 
 
-@listener("m.room.redaction")
+@listener("m.room.redaction", places=IN_ADVISER_ROOM)
 async def adviser_redaction(ctx: EventContext) -> None:
-    if ctx.place != Place.ADVISERS:
-        return
     target = redacted_event_id(ctx.event)
     link = await ticket_store.link(ctx.tx, target) if target else None
     if link is None or target is None:

@@ -114,14 +114,11 @@ def _question_text(body: str) -> str:
 # --- the participant's side: details, edits and redactions ------------------------------------
 
 
-def _on_asker_side(ctx: EventContext) -> bool:
-    return ctx.place in (Place.COHORT, Place.DIRECT)
+ASKER_SIDE = (Place.COHORT, Place.DIRECT)
 
 
-@listener("m.room.message")
+@listener("m.room.message", places=ASKER_SIDE)
 async def asker_message(ctx: EventContext) -> None:
-    if not _on_asker_side(ctx):
-        return
     event = ctx.event
     if event.is_edit:
         await _asker_edit(ctx, event)
@@ -171,10 +168,8 @@ async def _asker_edit(ctx: EventContext, event: RoomEvent) -> None:
     )
 
 
-@listener("m.room.redaction")
+@listener("m.room.redaction", places=ASKER_SIDE)
 async def asker_redaction(ctx: EventContext) -> None:
-    if not _on_asker_side(ctx):
-        return
     target = redacted_event_id(ctx.event)
     if target is None:
         return

@@ -38,42 +38,46 @@ class Tx:
         self._savepoints = 0
         self.after_commit: list[Any] = []
 
+    # Each call below is one hop to aiosqlite's thread: on the hot path (every event of every
+    # sync) the hops, not SQLite, are what costs.
+
     async def execute(self, sql: str, params: Params = ()) -> int:
-        """Run one statement; return lastrowid (for INSERT) or rowcount."""
-        cur = await self._conn.execute(sql, params)
-        try:
-            if sql.lstrip()[:6].upper() == "INSERT":
-                return cur.lastrowid or 0
-            return cur.rowcount
-        finally:
-            await cur.close()
+        """Run one statement; return lastrowid (for INSERT) or the number of rows changed."""
+        if sql.lstrip()[:6].upper() == "INSERT":
+            row = await self._conn.execute_insert(sql, params)
+            return int(row[0]) if row else 0
+        return await self.changes(sql, params)
+
+    async def changes(self, sql: str, params: Params = ()) -> int:
+        """Run one statement; return how many rows it inserted, changed or deleted."""
+        before = self._conn.total_changes
+        await self._conn.execute_fetchall(sql, params)
+        return int(self._conn.total_changes - before)
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         await self._conn.executemany(sql, rows)
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
-        async with self._conn.execute(sql, params) as cur:
-            row: Row | None = await cur.fetchone()
-            return row
+        rows = await self._conn.execute_fetchall(sql, params)
+        return next(iter(rows), None)
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
-        async with self._conn.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        return list(await self._conn.execute_fetchall(sql, params))
 
     @contextlib.asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
         """A nested unit of work: an exception inside undoes only this part."""
         self._savepoints += 1
         name = f"sp{self._savepoints}"
-        await self._conn.execute(f"SAVEPOINT {name}")
+        await self._conn.execute_fetchall(f"SAVEPOINT {name}")
         try:
             yield
         except BaseException:
-            await self._conn.execute(f"ROLLBACK TO {name}")
-            await self._conn.execute(f"RELEASE {name}")
+            await self._conn.execute_fetchall(f"ROLLBACK TO {name}")
+            await self._conn.execute_fetchall(f"RELEASE {name}")
             raise
         else:
-            await self._conn.execute(f"RELEASE {name}")
+            await self._conn.execute_fetchall(f"RELEASE {name}")
 
 
 async def _connect(path: Path) -> aiosqlite.Connection:
@@ -120,26 +124,24 @@ class Database:
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
         async with self._lock:
-            await self._writer.execute("BEGIN IMMEDIATE")
+            await self._writer.execute_fetchall("BEGIN IMMEDIATE")
             tx = Tx(self._writer)
             try:
                 yield tx
             except BaseException:
-                await self._writer.execute("ROLLBACK")
+                await self._writer.execute_fetchall("ROLLBACK")
                 raise
             else:
-                await self._writer.execute("COMMIT")
+                await self._writer.execute_fetchall("COMMIT")
         for callback in tx.after_commit:
             callback()
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
-        async with self._reader.execute(sql, params) as cur:
-            row: Row | None = await cur.fetchone()
-            return row
+        rows = await self._reader.execute_fetchall(sql, params)
+        return next(iter(rows), None)
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
-        async with self._reader.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        return list(await self._reader.execute_fetchall(sql, params))
 
     async def schema_version(self) -> int:
         row = await self.fetchone("SELECT COALESCE(MAX(version), 0) AS v FROM schema_version")

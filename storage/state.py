@@ -62,11 +62,13 @@ async def is_processed(tx: Tx, event_id: str) -> bool:
     return row is not None
 
 
-async def mark_processed(tx: Tx, event_id: str, room_id: str) -> None:
-    await tx.execute(
+async def mark_processed(tx: Tx, event_id: str, room_id: str) -> bool:
+    """Record an event as handled; False if it already was (the dedup check in one step)."""
+    inserted = await tx.changes(
         "INSERT OR IGNORE INTO processed_events (event_id, room_id, handled_at) VALUES (?, ?, ?)",
         (event_id, room_id, int(time.time() * 1000)),
     )
+    return inserted == 1
 
 
 async def prune_processed(tx: Tx, now_ms: int) -> int:
