@@ -35,13 +35,14 @@ class EchoBot:
         assert isinstance(first, SyncResponse)
 
         async def on_message(room: Any, event: RoomMessageText) -> None:
-            if event.sender != self.client.user_id and event.body.startswith("!echo"):
+            if event.sender != self.client.user_id and event.body.startswith("echo:"):
                 await self.client.room_send(
                     room.room_id,
                     "m.room.message",
                     {
                         "msgtype": "m.notice",
                         "body": "echo",
+                        "m.mentions": {},
                         "m.relates_to": {"m.in_reply_to": {"event_id": event.event_id}},
                     },
                 )
@@ -110,12 +111,12 @@ async def run(trips: int) -> None:
             await echo_bot.start()
             try:
                 # Warm up both, then interleave rounds so drift hits both alike.
-                await _trips(person, room, echo.user_id, "!echo", 5)
+                await _trips(person, room, echo.user_id, "echo: ping", 5)
                 await _trips(person, room, bot.user_id, "!help", 5)
                 base: list[float] = []
                 ours: list[float] = []
                 for _ in range(trips // 20):
-                    base += await _trips(person, room, echo.user_id, "!echo", 20)
+                    base += await _trips(person, room, echo.user_id, "echo: ping", 20)
                     ours += await _trips(person, room, bot.user_id, "!help", 20)
             finally:
                 await echo_bot.stop()

@@ -2,8 +2,9 @@
 
 For every sync response: back-fill limited timelines with /messages, then, in ONE transaction,
 handle each new event (deduplicated by event id, skipping the bot's own and those older than
-the bot's join) and store the next sync token. A crash anywhere re-syncs from the old token,
-and the dedup table makes the repeat harmless.
+the bot's join) and store the next sync token (a response with nothing to handle stores its
+token at most every IDLE_CHECKPOINT_MS, without a write transaction of its own). A crash
+anywhere re-syncs from the old token, and the dedup table makes the repeat harmless.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ log = logging.getLogger(__name__)
 
 BACKFILL_PAGE = 100
 BACKFILL_MAX_PAGES = 50
+# A sync with nothing to handle (e.g. only the bot's own echoes) does not open a write
+# transaction; its token is stored at the latest this much later. Re-syncing from an older
+# token is harmless: handled events are deduplicated, the bot's own are skipped.
+IDLE_CHECKPOINT_MS = 30_000
 
 Dispatch = Callable[[Tx, RoomEvent], Awaitable[list[AfterCommit]]]
 
@@ -50,6 +55,7 @@ class Syncer:
         self.joined: dict[str, int] = {}
         self.events_handled = 0
         self.backfilled = 0
+        self._checkpoint_ms = 0
 
     async def load(self) -> None:
         self.joined = await state_store.joined_rooms(self.db)
@@ -60,7 +66,7 @@ class Syncer:
             events = [
                 ev
                 for ev in (RoomEvent.from_source(room_id, e.source) for e in info.timeline.events)
-                if ev is not None
+                if ev is not None and ev.sender != self.user_id
             ]
             join_ts = self.joined.get(room_id)
             new_join_ts: int | None = None
@@ -81,6 +87,13 @@ class Syncer:
             batches.append((room_id, events, new_join_ts))
 
         after: list[AfterCommit] = []
+        now = int(time.time() * 1000)
+        idle = not resp.rooms.leave and all(
+            not events and join is None for _, events, join in batches
+        )
+        if idle and now - self._checkpoint_ms < IDLE_CHECKPOINT_MS:
+            return after
+        self._checkpoint_ms = now
         async with self.db.transaction() as tx:
             for room_id, events, new_join_ts in batches:
                 if new_join_ts is not None:
@@ -117,7 +130,7 @@ class Syncer:
             done = not resp.chunk or not resp.end
             for raw in resp.chunk:
                 event = RoomEvent.from_source(RoomID(room_id), raw.source)
-                if event is None:
+                if event is None or event.sender == self.user_id:
                     continue
                 if event.origin_server_ts < join_ts or await state_store.was_processed(
                     self.db, event.event_id
