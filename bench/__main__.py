@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from bench import dispatch_offline, help_roundtrip
+from bench import ask_relay, dispatch_offline, help_roundtrip
 
 
 def main() -> None:
@@ -15,6 +15,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     dispatch_offline.main(batches=20 if args.quick else 200)
     help_roundtrip.main(trips=40 if args.quick else 200)
+    ask_relay.main(questions=40 if args.quick else 200)
 
 
 if __name__ == "__main__":
