@@ -454,7 +454,8 @@ class App:
                     return
                 await asyncio.sleep(0.05)
 
-        await asyncio.wait_for(until_empty(), timeout)
+        async with asyncio.timeout(timeout):
+            await until_empty()
 
 
 __all__ = ["AfterCommit", "App"]

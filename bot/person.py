@@ -76,7 +76,8 @@ class Person:
                 if left <= 0:
                     raise TimeoutError(f"{self.user_id}: condition not met in {timeout} s")
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), left)
+                    async with asyncio.timeout(left):
+                        await self._changed.wait()
 
     async def wait_for_event(
         self, room_id: str, match: Callable[[Event], bool], timeout: float = 30, after: int = 0

@@ -63,8 +63,11 @@ class Sender:
                 continue
             self._backoff = 0.5
             self.idle.set()
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+            # arrives just as the event is set, and stop() would then wait forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=10)
+                async with asyncio.timeout(10):
+                    await self._wake.wait()
             self._wake.clear()
 
     async def drain(self) -> bool:
