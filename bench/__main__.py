@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from bench import ask_relay, dispatch_offline, help_roundtrip
+from bench import ask_relay, catalogue, checkins, dispatch_offline, help_roundtrip
 
 
 def main() -> None:
@@ -16,6 +16,8 @@ def main() -> None:
     dispatch_offline.main(batches=20 if args.quick else 200)
     help_roundtrip.main(trips=40 if args.quick else 200)
     ask_relay.main(questions=40 if args.quick else 200)
+    catalogue.main(items=10_000 if args.quick else 100_000, searches=200 if args.quick else 1_000)
+    checkins.main(quick=args.quick)
 
 
 if __name__ == "__main__":

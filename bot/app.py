@@ -9,6 +9,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -19,7 +20,7 @@ from nio import AsyncClient, AsyncClientConfig, InviteInfo, SyncError, SyncRespo
 from bot import i18n, messages
 from bot.context import AfterCommit, BaseContext
 from bot.dispatcher import Dispatcher
-from bot.registry import REGISTRY, Registry, load_command_modules
+from bot.registry import REGISTRY, PeriodicFn, Registry, load_command_modules
 from bot.rooms import RoomManager, RoomReport, wanted_rooms
 from bot.sender import Sender
 from bot.session import log_in
@@ -184,6 +185,12 @@ class App:
         ]
         self.ready.set()
         log.info("natverk is running as %s", cfg.bot.user_id)
+        # Periodic work once now (schedules taken in, reminders due while down), not in a
+        # minute; a failure here is logged like any periodic failure, never fatal.
+        try:
+            await self.run_periodic()
+        except Exception:
+            log.exception("Periodic work at start failed")
 
     async def _upload_filter(self) -> None:
         """Store the sync filter on the server once, so each long-poll names it by id."""
@@ -278,14 +285,8 @@ class App:
         async with self.db.transaction() as tx:
             await state_store.prune_processed(tx, now)
         for name, fn in self._registry.periodic.items():
-            async with self.db.transaction() as tx:
-                ctx = BaseContext(services=self, tx=tx, lang=self._config.bot.language)
-                await fn(ctx, now)
-            for task in ctx.after_commit_tasks:
-                self._spawn(task())
+            await self.in_transaction(partial(_at, fn, now))
             log.debug("Periodic task %s done", name)
-        if self.sender is not None:
-            self.sender.wake()
 
     def _spawn(self, work: Awaitable[None]) -> None:
         async def guarded() -> None:
@@ -341,12 +342,7 @@ class App:
                     await state_store.set_managed_room(self.db, wanted.key, room_id, alias)
                     self.managed[wanted.key] = room_id
             for admin in cfg.admins:
-                if admin not in self.direct:
-                    room_id = await manager.create_direct(admin, "natverk")
-                    if room_id is not None:
-                        async with self.db.transaction() as tx:
-                            await state_store.set_direct_room(tx, admin, room_id)
-                        self.direct[admin] = room_id
+                await self.open_direct(UserID(admin))
             await self._report(report)
             return report
 
@@ -459,3 +455,7 @@ class App:
 
 
 __all__ = ["AfterCommit", "App"]
+
+
+async def _at(fn: PeriodicFn, now_ms: int, ctx: BaseContext) -> None:
+    await fn(ctx, now_ms)

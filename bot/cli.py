@@ -9,7 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
-from config import ConfigError, load_config
+from config import Config, ConfigError, load_config
 
 log = logging.getLogger("natverk")
 
@@ -25,13 +25,20 @@ def _setup_logging(verbose: bool) -> None:
     logging.getLogger("nio.responses").setLevel(logging.ERROR)
 
 
-def cmd_check(args: argparse.Namespace) -> int:
+def _config_or_report(path: Path, failure: str = "") -> Config | None:
+    """The checked configuration, or None after printing every problem (file:line: path)."""
     try:
-        config = load_config(args.config)
+        return load_config(path)
     except ConfigError as err:
         for problem in err.problems:
             print(problem, file=sys.stderr)
-        print(f"{len(err.problems)} problem(s) found.", file=sys.stderr)
+        print(failure or f"{len(err.problems)} problem(s) found.", file=sys.stderr)
+        return None
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    config = _config_or_report(args.config)
+    if config is None:
         return 2
     print(
         f"{args.config}: OK ({len(config.cohorts)} cohorts, "
@@ -66,12 +73,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from storage import DatabaseTooNewError
 
     _setup_logging(args.verbose)
-    try:
-        load_config(args.config)
-    except ConfigError as err:
-        for problem in err.problems:
-            print(problem, file=sys.stderr)
-        print("natverk did not start: the configuration is invalid.", file=sys.stderr)
+    if (
+        _config_or_report(args.config, "natverk did not start: the configuration is invalid.")
+        is None
+    ):
         return 2
     try:
         asyncio.run(_run(Path(args.config)))
@@ -84,10 +89,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_backup(args: argparse.Namespace) -> int:
     from storage import Database
 
-    try:
-        config = load_config(args.config)
-    except ConfigError as err:
-        print(err, file=sys.stderr)
+    config = _config_or_report(args.config)
+    if config is None:
         return 2
 
     async def backup() -> None:
@@ -109,10 +112,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
 def cmd_user(args: argparse.Namespace) -> int:
     from storage import Database, privacy
 
-    try:
-        config = load_config(args.config)
-    except ConfigError as err:
-        print(err, file=sys.stderr)
+    config = _config_or_report(args.config)
+    if config is None:
         return 2
     if args.action == "erase" and not args.yes:
         print(f"This erases what natverk keeps about {args.user}; add --yes.", file=sys.stderr)
@@ -130,6 +131,42 @@ def cmd_user(args: argparse.Namespace) -> int:
             await db.close()
 
     print(asyncio.run(act()))
+    return 0
+
+
+def cmd_catalogue_export(args: argparse.Namespace) -> int:
+    """Write the materials catalogue of a cohort or the whole network as md, csv or html."""
+    from commands.materials import export_catalogue
+
+    config = _config_or_report(args.config)
+    if config is None:
+        return 2
+    if args.cohort is not None and config.cohort(args.cohort) is None:
+        known = ", ".join(c.id for c in config.cohorts) or "none"
+        print(f"no cohort {args.cohort!r} in {args.config} (cohorts: {known})", file=sys.stderr)
+        return 2
+    if not Path(config.bot.database).exists():
+        print(f"no database at {config.bot.database}: has the bot run yet?", file=sys.stderr)
+        return 1
+    text = asyncio.run(export_catalogue(config, args.format, args.cohort))
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        Path(args.output).write_text(text, "utf-8")
+        print(f"Catalogue written to {args.output}", file=sys.stderr)
+    return 0
+
+
+def cmd_survey(args: argparse.Namespace) -> int:
+    from commands.survey_export import export_csv
+
+    config = _config_or_report(args.config)
+    if config is None:
+        return 2
+    if config.survey(args.survey) is None:
+        print(f"there is no survey {args.survey!r} in {args.config}", file=sys.stderr)
+        return 1
+    sys.stdout.write(asyncio.run(export_csv(config, args.survey)))
     return 0
 
 
@@ -168,6 +205,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("user", help="the person's Matrix id, e.g. @anna:example.org")
     p.add_argument("--yes", action="store_true", help="confirm erasure")
     p.set_defaults(func=cmd_user)
+
+    p = sub.add_parser("catalogue", help="the materials catalogue")
+    catalogue_sub = p.add_subparsers(dest="catalogue_command", required=True)
+    p = catalogue_sub.add_parser("export", help="write the catalogue as Markdown, CSV or HTML")
+    p.add_argument("config", type=Path)
+    p.add_argument("--format", choices=["md", "csv", "html"], default="md")
+    p.add_argument("--cohort", default=None, help="one cohort's catalogue (default: all)")
+    p.add_argument("--output", type=Path, default=None, help="file to write (default: stdout)")
+    p.set_defaults(func=cmd_catalogue_export)
+
+    p = sub.add_parser("survey", help="export a survey's responses (no names if anonymous)")
+    p.add_argument("action", choices=["export"])
+    p.add_argument("config", type=Path)
+    p.add_argument("survey", help="the survey id")
+    p.add_argument("--format", choices=["csv"], default="csv")
+    p.set_defaults(func=cmd_survey)
 
     p = sub.add_parser("demo", help="run a demo network on an embedded Synapse")
     p.add_argument("--data-dir", default="demo-data", help="where the demo keeps its state")

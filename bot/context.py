@@ -43,6 +43,16 @@ class Services(Protocol):
 
     async def apply_config(self, new: Config) -> None: ...
 
+    async def download(self, mxc: str, max_bytes: int) -> bytes | None:
+        """A file from the homeserver's media repository; None if over ``max_bytes``."""
+        ...
+
+    async def upload(self, data: bytes, mime: str, filename: str) -> str | None: ...
+
+    async def open_direct(self, user_id: UserID) -> RoomID | None: ...
+
+    async def in_transaction(self, work: Callable[[BaseContext], Awaitable[None]]) -> None: ...
+
 
 AfterCommit = Callable[[], Awaitable[None]]
 

@@ -1,7 +1,17 @@
 """The network configuration: the admins' YAML file as checked, typed objects."""
 
 from config.loader import ConfigError, Problem, load_config
-from config.model import Advisers, BotSettings, Category, Cohort, Config, Role, UserID
+from config.model import (
+    Advisers,
+    BotSettings,
+    Category,
+    Cohort,
+    Config,
+    Role,
+    Theme,
+    ThemeEntry,
+    UserID,
+)
 
 __all__ = [
     "Advisers",
@@ -12,6 +22,8 @@ __all__ = [
     "ConfigError",
     "Problem",
     "Role",
+    "Theme",
+    "ThemeEntry",
     "UserID",
     "load_config",
 ]

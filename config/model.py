@@ -8,6 +8,7 @@ offending item with its own key path, so the loader can point at the right line.
 from __future__ import annotations
 
 import re
+from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal, NewType, Self
@@ -83,9 +84,34 @@ def parse_duration(text: str) -> int:
     return int(match[1]) * _UNIT_SECONDS[match[2]]
 
 
+def _web_url(value: str) -> str:
+    url = urlsplit(value)
+    bad = any(c.isspace() or c in '<>"' for c in value)
+    if url.scheme not in ("http", "https") or not url.hostname or bad:
+        raise PydanticCustomError(
+            "url",
+            "'{value}' is not an http(s) URL (expected e.g. https://www.spsm.se/...)",
+            {"value": value},
+        )
+    return value
+
+
+def _tag(value: str) -> str:
+    tag = value.removeprefix("#")
+    if not tag or len(tag) > 50 or not all(c.isalnum() or c in "-_" for c in tag):
+        raise PydanticCustomError(
+            "tag",
+            "'{value}' is not a tag (letters, digits, - and _; e.g. läsförståelse)",
+            {"value": value},
+        )
+    return tag
+
+
 MatrixUser = Annotated[str, AfterValidator(_user_id)]
 RoomAddress = Annotated[str, AfterValidator(_room)]
 Slug = Annotated[str, AfterValidator(_slug)]
+WebURL = Annotated[str, AfterValidator(_web_url)]
+Tag = Annotated[str, AfterValidator(_tag)]
 
 
 def _problems(found: list[tuple[Loc, str]]) -> ValidationError:
@@ -184,6 +210,152 @@ class Advisers(_Model):
         return parse_duration(self.reminder_after)
 
 
+# --- check-ins and surveys -------------------------------------------------------------------
+
+_EVERY = re.compile(r"([0-9]+) *(day|week|month|year)s?")
+
+
+def _duration(value: str) -> str:
+    try:
+        parse_duration(value)
+    except ValueError:
+        raise PydanticCustomError(
+            "duration",
+            "'{value}' is not a duration (expected e.g. 30m, 4h or 2d)",
+            {"value": value},
+        ) from None
+    return value
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise PydanticCustomError(
+            "timezone", "'{value}' is not a known time zone", {"value": value}
+        ) from None
+    return value
+
+
+def parse_every(text: str) -> tuple[int, str]:
+    """``'6 months'`` -> ``(6, 'month')``; ValueError if it is not a calendar interval."""
+    match = _EVERY.fullmatch(text.strip())
+    if match is None or int(match[1]) == 0:
+        raise ValueError(text)
+    return int(match[1]), match[2]
+
+
+def _cron(value: str) -> str:
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(value, timezone="UTC")
+    except ValueError as err:
+        raise PydanticCustomError(
+            "cron",
+            "'{value}' is not a cron expression (minute hour day month weekday, e.g. "
+            "'0 9 * * MON'): {reason}",
+            {"value": value, "reason": str(err)},
+        ) from None
+    return value
+
+
+def _every(value: str) -> str:
+    try:
+        parse_every(value)
+    except ValueError:
+        raise PydanticCustomError(
+            "every",
+            "'{value}' is not a calendar interval (expected e.g. '1 week', '6 months')",
+            {"value": value},
+        ) from None
+    return value
+
+
+Duration = Annotated[str, AfterValidator(_duration)]
+TimeZone = Annotated[str, AfterValidator(_timezone)]
+
+
+class PollSpec(_Model):
+    """A native Matrix poll (single choice) posted with a check-in."""
+
+    question: str
+    answers: list[str] = Field(min_length=2, max_length=20)
+    close_after: Duration = "2d"
+    disclosed: bool = True
+
+
+class Schedule(_Model):
+    """When a cohort gets a check-in: exactly one of cron, every (+ start) or at."""
+
+    id: Slug
+    cron: Annotated[str, AfterValidator(_cron)] | None = None
+    every: Annotated[str, AfterValidator(_every)] | None = None
+    start: datetime | None = None
+    at: datetime | None = None
+    timezone: TimeZone | None = None
+    text: str | None = None
+    message: str | None = None
+    poll: PollSpec | None = None
+    survey: Slug | None = None
+    remind_after: Duration | None = None
+    missed: Literal["late", "skip"] = "late"
+    grace: Duration = "6h"
+    quiet_dates: list[date] = []
+
+    @property
+    def kind(self) -> str:
+        return "cron" if self.cron else "every" if self.every else "at"
+
+
+class SurveyQuestion(_Model):
+    id: Slug
+    type: Literal["scale", "single", "multiple", "text"]
+    text: str
+    choices: list[str] = []
+    min: int = 1
+    max: int = 5
+    labels: list[str] = []
+
+
+class Survey(_Model):
+    """A questionnaire answered one question at a time in a direct chat with the bot."""
+
+    id: Slug
+    title: str
+    intro: str = ""
+    anonymous: bool = False
+    # Repeated in rounds; each participant compares their answers with the previous round.
+    self_assessment: bool = False
+    opens: datetime | None = None
+    closes: datetime | None = None
+    open_for: Duration = "7d"
+    remind_after: Duration | None = None
+    questions: list[SurveyQuestion] = Field(min_length=1)
+
+
+class ThemeEntry(_Model):
+    """A curated entry material of a theme: a link with a short description."""
+
+    title: str = Field(min_length=1)
+    url: WebURL
+    description: str = ""
+
+
+class Theme(_Model):
+    """A theme (tema) of the materials catalogue. Items tagged with the theme's id or one of its
+    ``tags`` (compared without case and diacritics) belong to it."""
+
+    id: Slug
+    name: str = Field(min_length=1)
+    tags: list[Tag] = []
+    entries: list[ThemeEntry] = []
+
+
+def _theme_duplicates(themes: list[Theme], where: Loc) -> list[tuple[Loc, str]]:
+    return _duplicates("theme id", [((*where, i, "id"), t.id) for i, t in enumerate(themes)])
+
+
 class Cohort(_Model):
     id: Slug
     name: str
@@ -191,6 +363,11 @@ class Cohort(_Model):
     language: Literal["sv", "en"] | None = None
     facilitators: list[MatrixUser] = []
     participants: list[MatrixUser] = []
+    themes: list[Theme] = []
+    # Every item shared in this cohort's room is visible to the whole network.
+    share_materials: bool = False
+    timezone: TimeZone | None = None
+    schedules: list[Schedule] = []
 
 
 class Config(_Model):
@@ -199,6 +376,8 @@ class Config(_Model):
     admins: list[MatrixUser] = []
     advisers: Advisers
     cohorts: list[Cohort] = []
+    themes: list[Theme] = []
+    surveys: list[Survey] = []
     source: Path | None = None
 
     @field_validator("homeserver")
@@ -228,6 +407,8 @@ class Config(_Model):
             *_duplicates("room", self._rooms()),
             *self._participant_conflicts(),
             *self._bot_as_member(),
+            *self._checkin_problems(),
+            *self._theme_problems(),
         ]
         if found:
             raise _problems(found)
@@ -295,6 +476,99 @@ class Config(_Model):
         bot = self.bot.user_id
         message = f"'{bot}' is the bot's own user id and cannot be listed as a member"
         return [(loc, message) for loc, user in self._members() if user == bot]
+
+    def _checkin_problems(self) -> list[tuple[Loc, str]]:
+        """Schedules and surveys: one trigger each, known survey ids, sensible questions."""
+        found = _duplicates(
+            "survey id", [(("surveys", i, "id"), s.id) for i, s in enumerate(self.surveys)]
+        )
+        surveys = {s.id for s in self.surveys}
+        for i, cohort in enumerate(self.cohorts):
+            found += _duplicates(
+                "schedule id",
+                [
+                    (("cohorts", i, "schedules", j, "id"), s.id)
+                    for j, s in enumerate(cohort.schedules)
+                ],
+            )
+            for j, sched in enumerate(cohort.schedules):
+                loc: Loc = ("cohorts", i, "schedules", j)
+                kinds = [k for k in ("cron", "every", "at") if getattr(sched, k) is not None]
+                if len(kinds) != 1:
+                    found.append((loc, "a schedule needs exactly one of cron, every or at"))
+                if sched.every is not None and sched.start is None:
+                    found.append((loc, "'every' needs a 'start' (e.g. 2027-03-01 09:00)"))
+                if sched.start is not None and sched.every is None:
+                    found.append(((*loc, "start"), "'start' is only used with 'every'"))
+                if not (sched.text or sched.message or sched.poll or sched.survey):
+                    found.append((loc, "a check-in needs a text, message, poll or survey"))
+                if sched.text and sched.message:
+                    found.append(((*loc, "message"), "give either text or message, not both"))
+                if sched.survey is not None and sched.survey not in surveys:
+                    found.append(((*loc, "survey"), f"there is no survey '{sched.survey}'"))
+        for i, survey in enumerate(self.surveys):
+            loc = ("surveys", i)
+            if survey.self_assessment and survey.anonymous:
+                found.append(
+                    (
+                        (*loc, "anonymous"),
+                        "a self-assessment cannot be anonymous: its answers must be linked to"
+                        " the person across rounds to show their progress (set anonymous: false)",
+                    )
+                )
+            if survey.self_assessment and all(q.type == "text" for q in survey.questions):
+                found.append(
+                    (
+                        (*loc, "questions"),
+                        "a self-assessment needs at least one scale or choice question to compare",
+                    )
+                )
+            if survey.opens and survey.closes and survey.closes <= survey.opens:
+                found.append(((*loc, "closes"), "'closes' must be after 'opens'"))
+            found += _duplicates(
+                "question id",
+                [((*loc, "questions", j, "id"), q.id) for j, q in enumerate(survey.questions)],
+            )
+            for j, q in enumerate(survey.questions):
+                qloc: Loc = (*loc, "questions", j)
+                if q.type in ("single", "multiple") and len(q.choices) < 2:
+                    found.append(((*qloc, "choices"), "a choice question needs at least 2 choices"))
+                if q.type not in ("single", "multiple") and q.choices:
+                    found.append(((*qloc, "choices"), f"a {q.type} question has no choices"))
+                if q.type == "scale" and not (q.min < q.max <= q.min + 10):
+                    found.append(((*qloc, "max"), "a scale needs min < max, at most 10 steps"))
+                if q.labels and (q.type != "scale" or len(q.labels) != 2):
+                    found.append(((*qloc, "labels"), "labels are two end labels of a scale"))
+        return found
+
+    def survey(self, survey_id: str) -> Survey | None:
+        return next((s for s in self.surveys if s.id == survey_id), None)
+
+    def cohort_timezone(self, cohort: Cohort) -> str:
+        return cohort.timezone or self.bot.timezone
+
+    def _theme_problems(self) -> list[tuple[Loc, str]]:
+        found = _theme_duplicates(self.themes, ("themes",))
+        network = {t.id: i for i, t in enumerate(self.themes)}
+        for i, cohort in enumerate(self.cohorts):
+            found += _theme_duplicates(cohort.themes, ("cohorts", i, "themes"))
+            found += [
+                (
+                    ("cohorts", i, "themes", j, "id"),
+                    f"theme id '{t.id}' is already a network theme (themes[{network[t.id]}])",
+                )
+                for j, t in enumerate(cohort.themes)
+                if t.id in network
+            ]
+        return found
+
+    def themes_for(self, cohorts: list[Cohort]) -> list[Theme]:
+        """The network's themes, then those of ``cohorts``."""
+        return [*self.themes, *(t for c in cohorts for t in c.themes)]
+
+    def shared_cohorts(self) -> list[Cohort]:
+        """Cohorts whose whole catalogue is shared with the network (``share_materials``)."""
+        return [c for c in self.cohorts if c.share_materials]
 
     def cohort(self, cohort_id: str) -> Cohort | None:
         return next((c for c in self.cohorts if c.id == cohort_id), None)

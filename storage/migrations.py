@@ -121,4 +121,205 @@ MIGRATIONS: list[Migration] = [
             )""",
         ),
     ),
+    Migration(
+        3,
+        "Materials catalogue: items, tags, full-text index, remembered queries",
+        (
+            # One row per file, image, video or audio message, per link in a message, and per
+            # published question. ``part`` tells the items of one event apart ('' for a file,
+            # the URL for a link, 'answer' for a published question).
+            """CREATE TABLE materials (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                cohort_id TEXT NOT NULL,
+                room_id TEXT NOT NULL,
+                event_id TEXT NOT NULL,
+                part TEXT NOT NULL DEFAULT '',
+                kind TEXT NOT NULL
+                    CHECK (kind IN ('file', 'image', 'video', 'audio', 'link', 'answer')),
+                title TEXT NOT NULL,
+                filename TEXT,
+                description TEXT NOT NULL DEFAULT '',
+                described INTEGER NOT NULL DEFAULT 0,
+                url TEXT,
+                mxc TEXT,
+                mimetype TEXT,
+                size INTEGER,
+                uploader TEXT NOT NULL,
+                uploader_name TEXT NOT NULL DEFAULT '',
+                created_at INTEGER NOT NULL,
+                shared INTEGER NOT NULL DEFAULT 0,
+                -- The tags: JSON [[folded, as written, 'hashtag' or 'manual'], ...]; ``folded``
+                -- has no case or diacritics (#Läsförståelse = #lasforstaelse). ``tags`` (as
+                -- written) and ``tag_keys`` (one exact token per folded tag) mirror it for the
+                -- full-text index; storage/materials.py writes the three together.
+                tag_data TEXT NOT NULL DEFAULT '[]',
+                tags TEXT NOT NULL DEFAULT '',
+                tag_keys TEXT NOT NULL DEFAULT '',
+                text_state TEXT NOT NULL DEFAULT 'none'
+                    CHECK (text_state IN ('none', 'pending', 'done', 'skipped')),
+                text_reason TEXT,
+                UNIQUE (event_id, part)
+            )""",
+            "CREATE INDEX materials_cohort_time ON materials (cohort_id, created_at)",
+            "CREATE INDEX materials_uploader ON materials (uploader, created_at)",
+            "CREATE INDEX materials_text_pending ON materials (id) WHERE text_state = 'pending'",
+            # The full-text index; rowid = materials.id. ``scope`` holds the cohort's token
+            # ('c' + hex of its id) and 'xshared', so visibility is part of the match; ``tagkeys``
+            # finds items by tag. The triggers below keep everything but the document text
+            # (``content``, written by storage/materials.py) in step with ``materials``, so
+            # recording an item is one statement.
+            """CREATE VIRTUAL TABLE materials_fts USING fts5(
+                title, tags, description, content, tagkeys, scope,
+                tokenize = 'unicode61 remove_diacritics 2',
+                prefix = '2 3'
+            )""",
+            "INSERT INTO materials_fts (materials_fts, rank)"
+            " VALUES ('rank', 'bm25(10.0, 6.0, 3.0, 1.0, 0.0, 0.0)')",
+            """CREATE TRIGGER materials_fts_insert AFTER INSERT ON materials BEGIN
+                INSERT INTO materials_fts
+                    (rowid, title, tags, description, content, tagkeys, scope)
+                VALUES (
+                    new.id,
+                    CASE WHEN new.filename IS NULL OR new.filename = new.title THEN new.title
+                        ELSE new.title || ' ' || new.filename END,
+                    new.tags,
+                    new.description,
+                    '',
+                    new.tag_keys,
+                    'c' || lower(hex(new.cohort_id))
+                        || CASE WHEN new.shared THEN ' xshared' ELSE '' END
+                );
+            END""",
+            """CREATE TRIGGER materials_fts_update
+            AFTER UPDATE OF title, filename, description, tags, tag_keys, shared, cohort_id
+            ON materials
+            BEGIN
+                UPDATE materials_fts SET
+                    title = CASE WHEN new.filename IS NULL OR new.filename = new.title
+                        THEN new.title ELSE new.title || ' ' || new.filename END,
+                    tags = new.tags,
+                    tagkeys = new.tag_keys,
+                    description = new.description,
+                    scope = 'c' || lower(hex(new.cohort_id))
+                        || CASE WHEN new.shared THEN ' xshared' ELSE '' END
+                WHERE rowid = new.id;
+            END""",
+            """CREATE TRIGGER materials_fts_delete AFTER DELETE ON materials BEGIN
+                DELETE FROM materials_fts WHERE rowid = old.id;
+            END""",
+            # The last listing per person and room, so that '!materials more' continues it.
+            """CREATE TABLE material_queries (
+                user_id TEXT NOT NULL,
+                room_id TEXT NOT NULL,
+                mode TEXT NOT NULL,
+                query TEXT NOT NULL,
+                next_offset INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL,
+                PRIMARY KEY (user_id, room_id)
+            )""",
+        ),
+    ),
+    Migration(
+        4,
+        "Check-ins, native polls and surveys",
+        (
+            # One row per configured schedule: the next run not yet handled, and pauses.
+            """CREATE TABLE checkin_schedules (
+                cohort_id TEXT NOT NULL,
+                schedule_id TEXT NOT NULL,
+                fingerprint TEXT NOT NULL,
+                next_due INTEGER,
+                paused INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (cohort_id, schedule_id)
+            )""",
+            "CREATE INDEX checkin_schedules_due ON checkin_schedules (paused, next_due)",
+            # Every run handled, once: posted, posted late, missed, skipped or on a quiet date.
+            """CREATE TABLE checkin_runs (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                cohort_id TEXT NOT NULL,
+                schedule_id TEXT NOT NULL,
+                due_at INTEGER NOT NULL,
+                status TEXT NOT NULL
+                    CHECK (status IN ('posted', 'late', 'missed', 'skipped', 'quiet', 'manual')),
+                handled_at INTEGER NOT NULL,
+                room_id TEXT,
+                root_outbox INTEGER,
+                root_event TEXT,
+                remind_at INTEGER,
+                reminded_at INTEGER,
+                UNIQUE (cohort_id, schedule_id, due_at)
+            )""",
+            "CREATE INDEX checkin_runs_root ON checkin_runs (root_event)",
+            "CREATE INDEX checkin_runs_remind ON checkin_runs (reminded_at, remind_at)",
+            # Who answered a check-in (in its thread or in its poll): never what they wrote.
+            """CREATE TABLE checkin_replies (
+                run_id INTEGER NOT NULL REFERENCES checkin_runs (id) ON DELETE CASCADE,
+                user_id TEXT NOT NULL,
+                PRIMARY KEY (run_id, user_id)
+            )""",
+            """CREATE TABLE polls (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                run_id INTEGER REFERENCES checkin_runs (id) ON DELETE SET NULL,
+                cohort_id TEXT NOT NULL,
+                room_id TEXT NOT NULL,
+                start_outbox INTEGER NOT NULL,
+                start_event TEXT UNIQUE,
+                question TEXT NOT NULL,
+                answers TEXT NOT NULL,
+                close_at INTEGER NOT NULL,
+                end_ts INTEGER,
+                closed_at INTEGER,
+                result TEXT
+            )""",
+            "CREATE INDEX polls_open ON polls (closed_at, close_at)",
+            # Raw responses until the poll closes (then only the counts in polls.result stay).
+            """CREATE TABLE poll_responses (
+                event_id TEXT PRIMARY KEY,
+                poll_id INTEGER NOT NULL REFERENCES polls (id) ON DELETE CASCADE,
+                sender TEXT NOT NULL,
+                ts INTEGER NOT NULL,
+                selections TEXT NOT NULL
+            )""",
+            "CREATE INDEX poll_responses_poll ON poll_responses (poll_id)",
+            """CREATE TABLE survey_rounds (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                survey_id TEXT NOT NULL,
+                cohort_id TEXT NOT NULL,
+                run_id INTEGER UNIQUE REFERENCES checkin_runs (id) ON DELETE SET NULL,
+                anonymous INTEGER NOT NULL,
+                opened_at INTEGER NOT NULL,
+                closes_at INTEGER NOT NULL,
+                remind_at INTEGER,
+                reminded_at INTEGER,
+                closed_at INTEGER
+            )""",
+            # Who is asked and how far they are. ``draft`` holds the answers so far only while
+            # the questionnaire is in progress (to go back and to resume); it is emptied when
+            # the answers become a response, and when the survey closes.
+            """CREATE TABLE survey_invites (
+                round_id INTEGER NOT NULL REFERENCES survey_rounds (id) ON DELETE CASCADE,
+                user_id TEXT NOT NULL,
+                state TEXT NOT NULL DEFAULT 'waiting'
+                    CHECK (state IN ('waiting', 'asking', 'stopped', 'done', 'expired')),
+                position INTEGER NOT NULL DEFAULT 0,
+                draft TEXT,
+                PRIMARY KEY (round_id, user_id)
+            )""",
+            "CREATE INDEX survey_invites_user ON survey_invites (user_id, state)",
+            # A random id, no time and no row order (WITHOUT ROWID); user_id only when the
+            # survey is not anonymous.
+            """CREATE TABLE survey_responses (
+                response_id TEXT PRIMARY KEY,
+                round_id INTEGER NOT NULL REFERENCES survey_rounds (id) ON DELETE CASCADE,
+                user_id TEXT
+            ) WITHOUT ROWID""",
+            """CREATE TABLE survey_answers (
+                response_id TEXT NOT NULL
+                    REFERENCES survey_responses (response_id) ON DELETE CASCADE,
+                question_id TEXT NOT NULL,
+                value TEXT NOT NULL,
+                PRIMARY KEY (response_id, question_id)
+            ) WITHOUT ROWID""",
+        ),
+    ),
 ]

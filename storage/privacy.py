@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from storage import materials
 from storage.db import Database, Tx
 from storage.outbox import enqueue
 
@@ -31,13 +32,32 @@ async def export_user(db: Database, user_id: str) -> dict[str, Any]:
     )
     direct = await db.fetchall("SELECT room_id FROM direct_rooms WHERE user_id = ?", (user_id,))
     notes = await db.fetchall("SELECT key FROM kv WHERE key LIKE ?", (f"%{user_id}%",))
+    replies = await db.fetchall("SELECT run_id FROM checkin_replies WHERE user_id = ?", (user_id,))
+    votes = await db.fetchall(
+        "SELECT poll_id, ts, selections FROM poll_responses WHERE sender = ?", (user_id,)
+    )
+    invites = await db.fetchall(
+        "SELECT round_id, state, position, draft FROM survey_invites WHERE user_id = ?",
+        (user_id,),
+    )
+    # Only surveys that are not anonymous link answers to a person.
+    answers = await db.fetchall(
+        "SELECT r.round_id, a.question_id, a.value FROM survey_responses r"
+        " JOIN survey_answers a ON a.response_id = r.response_id WHERE r.user_id = ?",
+        (user_id,),
+    )
     return {
+        **await materials.export_user(db, user_id),
         "user_id": user_id,
         "questions": _rows(tickets),
         "messages_relayed": _rows(links),
         "questions_claimed": _rows(claimed),
         "direct_chat": [r["room_id"] for r in direct],
         "notes": [r["key"] for r in notes],
+        "checkins_answered": [r["run_id"] for r in replies],
+        "poll_votes": _rows(votes),
+        "surveys_invited": _rows(invites),
+        "survey_answers": _rows(answers),
     }
 
 
@@ -59,6 +79,24 @@ async def erase_user(db: Database, user_id: str) -> dict[str, int]:
             "DELETE FROM direct_rooms WHERE user_id = ?", (user_id,)
         )
         counts["notes"] = await tx.execute("DELETE FROM kv WHERE key LIKE ?", (f"%{user_id}%",))
+        counts["materials"] = await materials.erase_user(tx, user_id)
+        counts["checkins"] = await tx.execute(
+            "DELETE FROM checkin_replies WHERE user_id = ?", (user_id,)
+        )
+        counts["poll_votes"] = await tx.execute(
+            "DELETE FROM poll_responses WHERE sender = ?", (user_id,)
+        )
+        counts["surveys"] = await tx.execute(
+            "DELETE FROM survey_invites WHERE user_id = ?", (user_id,)
+        )
+        await tx.execute(
+            "DELETE FROM survey_answers WHERE response_id IN"
+            " (SELECT response_id FROM survey_responses WHERE user_id = ?)",
+            (user_id,),
+        )
+        counts["survey_answers"] = await tx.execute(
+            "DELETE FROM survey_responses WHERE user_id = ?", (user_id,)
+        )
     return counts
 
 

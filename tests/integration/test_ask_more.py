@@ -65,12 +65,18 @@ async def test_a_person_can_be_exported_and_erased(
     root = await adviser.wait_for_event(adv_room, lambda e: "Kalle" in body(e))
     await p.say(cohort_room, "Han går i årskurs 3.", thread_root=q)
     detail = await adviser.wait_for_event(adv_room, lambda e: "årskurs 3" in body(e))
+    await p.say(cohort_room, "Bra stöd om Kalle: https://example.org/overgangar #övergångar")
     await app.wait_idle()
+    for _ in range(100):  # the link is indexed once the bot has synced it
+        if await app.db.fetchone("SELECT 1 FROM materials WHERE url LIKE '%overgangar'"):
+            break
+        await asyncio.sleep(0.1)
 
     assert await cli(["user", "export", str(net.config_path), asker.user_id]) == 0
     exported = json.loads(capsys.readouterr().out)
     assert exported["questions"][0]["question"] == "Min elev Kalle har svårt med övergångar."
     assert exported["messages_relayed"][0]["kind"] == "detail"
+    assert exported["materials"][0]["url"] == "https://example.org/overgangar"
 
     assert await cli(["user", "erase", str(net.config_path), asker.user_id]) == 1  # needs --yes
     assert await cli(["user", "erase", str(net.config_path), asker.user_id, "--yes"]) == 0
@@ -86,7 +92,7 @@ async def test_a_person_can_be_exported_and_erased(
         )
     # Nothing of the person is left in the database.
     rows = []
-    for table in ("tickets", "ticket_links", "outbox", "direct_rooms", "kv"):
+    for table in ("tickets", "ticket_links", "outbox", "direct_rooms", "kv", "materials"):
         rows += await app.db.fetchall(f"SELECT * FROM {table}")
     dump = "\n".join(str(tuple(row)) for row in rows)
     assert asker.user_id not in dump

@@ -169,7 +169,8 @@ def test_unknown_key_names_file_line_and_path(tmp_path: Path) -> None:
 
     assert [str(p) for p in caught.value.problems] == [
         f"{path}:19: cohorts[0].participantz: unknown key; allowed keys are "
-        "id, name, room, language, facilitators, participants"
+        "id, name, room, language, facilitators, participants, themes, share_materials, "
+        "timezone, schedules"
     ]
     assert str(caught.value) == str(caught.value.problems[0])
 
@@ -390,7 +391,12 @@ def test_source_is_set_by_the_loader_not_by_the_file(tmp_path: Path) -> None:
     text = BASE + "source: /etc/other.yaml\n"
 
     assert _problems(tmp_path, text) == [
-        (22, "source", "unknown key; allowed keys are homeserver, bot, admins, advisers, cohorts")
+        (
+            22,
+            "source",
+            "unknown key; allowed keys are homeserver, bot, admins, advisers, cohorts, themes, "
+            "surveys",
+        )
     ]
 
 
@@ -482,3 +488,78 @@ def test_known_users_are_everyone_configured_but_the_bot(tmp_path: Path) -> None
         "@bertil:example.org",
         "@cecilia:example.org",
     }
+
+
+# --- materials catalogue: themes and sharing -------------------------------------------------
+
+THEMES = """\
+themes:                                 # 22
+  - id: lasforstaelse                   # 23
+    name: Läsförståelse                 # 24
+    tags: ["#läsning", lasstrategier]   # 25
+    entries:                            # 26
+      - title: Lässtrategier            # 27
+        url: https://www.spsm.se/lasforstaelse/  # 28
+        description: Ingång             # 29
+"""
+
+COHORT_THEME = """\
+    share_materials: true               # 22
+    themes:                             # 23
+      - id: npf                         # 24
+        name: NPF i klassrummet         # 25
+"""
+
+
+def test_themes_for_the_network_and_for_a_cohort(tmp_path: Path) -> None:
+    config = _load(tmp_path, BASE + COHORT_THEME + THEMES.replace("# 22", "# 26"))
+
+    theme = config.themes[0]
+    assert (theme.id, theme.name, theme.tags) == (
+        "lasforstaelse",
+        "Läsförståelse",
+        ["läsning", "lasstrategier"],
+    )
+    assert theme.entries[0].url == "https://www.spsm.se/lasforstaelse/"
+    npf = config.cohorts[0]
+    assert npf.share_materials and [t.id for t in npf.themes] == ["npf"]
+    assert [t.id for t in config.themes_for([npf])] == ["lasforstaelse", "npf"]
+    assert config.shared_cohorts() == [npf]
+    # Without the keys: no themes, and nothing shared beyond the cohort.
+    plain = _load(tmp_path, BASE)
+    assert plain.themes == [] and plain.cohorts[0].themes == [] and plain.shared_cohorts() == []
+
+
+def test_theme_entry_url_must_be_http_with_its_line(tmp_path: Path) -> None:
+    text = BASE + THEMES.replace("https://www.spsm.se/lasforstaelse/", "javascript:alert(1)")
+    assert _problems(tmp_path, text) == [
+        (
+            28,
+            "themes[0].entries[0].url",
+            "'javascript:alert(1)' is not an http(s) URL (expected e.g. https://www.spsm.se/...)",
+        )
+    ]
+
+
+def test_theme_tags_and_unknown_theme_keys_are_reported(tmp_path: Path) -> None:
+    text = BASE + THEMES.replace("lasstrategier]", "två ord]").replace(
+        "description: Ingång", "beskrivning: Ingång"
+    )
+    problems = _problems(tmp_path, text)
+    assert problems[0][:2] == (25, "themes[0].tags[1]")
+    assert "is not a tag" in problems[0][2]
+    assert problems[1][:2] == (29, "themes[0].entries[0].beskrivning")
+    assert "allowed keys are title, url, description" in problems[1][2]
+
+
+def test_duplicate_theme_ids_in_the_network_and_in_a_cohort(tmp_path: Path) -> None:
+    twice = THEMES + THEMES.split("\n", 1)[1]
+    assert _problems(tmp_path, BASE + twice)[0][:2] == (30, "themes[1].id")
+    clash = BASE + COHORT_THEME.replace("id: npf", "id: lasforstaelse") + THEMES
+    assert _problems(tmp_path, clash) == [
+        (
+            24,
+            "cohorts[0].themes[0].id",
+            "theme id 'lasforstaelse' is already a network theme (themes[0])",
+        )
+    ]

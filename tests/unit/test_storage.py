@@ -144,3 +144,47 @@ async def test_processed_event_ids_are_forgotten_after_thirty_days(tmp_path: Pat
         assert (kept, gone) == (0, 1)
     finally:
         await db.close()
+
+
+async def test_export_and_erase_cover_checkins_polls_and_surveys(tmp_path: Path) -> None:
+    from storage import privacy
+
+    db = await Database.open(tmp_path / "n.db")
+    try:
+        async with db.transaction() as tx:
+            run = await tx.execute(
+                "INSERT INTO checkin_runs (cohort_id, schedule_id, due_at, status, handled_at)"
+                " VALUES ('c', 's', 1, 'posted', 1)"
+            )
+            await tx.execute(
+                "INSERT INTO checkin_replies (run_id, user_id) VALUES (?, '@anna:x')", (run,)
+            )
+            rnd = await tx.execute(
+                "INSERT INTO survey_rounds (survey_id, cohort_id, anonymous, opened_at, closes_at)"
+                " VALUES ('s', 'c', 0, 1, 2)"
+            )
+            await tx.execute(
+                "INSERT INTO survey_invites (round_id, user_id, draft) VALUES (?, '@anna:x', 'x')",
+                (rnd,),
+            )
+            await tx.execute(
+                "INSERT INTO survey_responses (response_id, round_id, user_id)"
+                " VALUES ('r1', ?, '@anna:x')",
+                (rnd,),
+            )
+            await tx.execute(
+                "INSERT INTO survey_answers (response_id, question_id, value)"
+                " VALUES ('r1', 'q1', '4')"
+            )
+        data = await privacy.export_user(db, "@anna:x")
+        assert data["checkins_answered"] == [run]
+        assert data["survey_answers"] == [{"round_id": rnd, "question_id": "q1", "value": "4"}]
+        counts = await privacy.erase_user(db, "@anna:x")
+        assert counts["checkins"] == 1 and counts["survey_answers"] == 1
+        left = await privacy.export_user(db, "@anna:x")
+        assert not left["checkins_answered"] and not left["survey_answers"]
+        assert not left["surveys_invited"]
+        assert await db.fetchall("SELECT * FROM survey_answers") == []
+        assert "materials" in data and counts["materials"] == 0
+    finally:
+        await db.close()

@@ -1,0 +1,55 @@
+"""Messages to one person in their direct chat with the bot, opening it when there is none."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from bot import messages
+from bot.context import BaseContext
+from bot.types import RoomID, UserID
+
+Work = Callable[[BaseContext, RoomID], Awaitable[None]]
+
+# People whose direct chat this process is creating, with what to do once it exists.
+_opening: dict[str, list[Work]] = {}
+
+
+def send_direct(ctx: BaseContext, user: str, work: Work) -> Awaitable[None] | None:
+    """Run ``work(ctx, room)`` now if the person has a direct chat with the bot; otherwise
+    open one after this transaction commits and run ``work`` in a new transaction."""
+    room = ctx.services.direct_room_of(UserID(user))
+    if room is not None:
+        return work(ctx, room)
+    if user in _opening:
+        _opening[user].append(work)
+        return None
+    _opening[user] = [work]
+    services = ctx.services
+
+    async def later() -> None:
+        try:
+            opened = await services.open_direct(UserID(user))
+        finally:
+            works = _opening.pop(user, [])
+        if opened is None:
+            return
+
+        async def run(c: BaseContext) -> None:
+            for each in works:
+                await each(c, opened)
+
+        await services.in_transaction(run)
+
+    ctx.after_commit(later)
+    return None
+
+
+async def tell(ctx: BaseContext, user: str, body: str, html_body: str | None = None) -> None:
+    """A notice in the person's direct chat (opened if needed)."""
+
+    async def work(c: BaseContext, room: RoomID) -> None:
+        await c.send(room, messages.notice(body, html_body=html_body))
+
+    pending = send_direct(ctx, user, work)
+    if pending is not None:
+        await pending

@@ -1,0 +1,598 @@
+"""The materials catalogue: what is shared in cohort rooms, found again with ``!materials``.
+
+Indexing (listeners, cohort rooms only): every file, image, video and audio message becomes an
+item, and so does every http(s) link in an ordinary message, with the text around it as its
+description. Hashtags become tags. Edits update an item, redactions remove it. Replying to an
+item with ``!tag``, ``!describe``, ``!share`` or ``!unshare`` adds to it.
+
+Document text (PDF, DOCX, ODT, text, Markdown) is fetched outside the sync transaction: the item
+is recorded as ``pending``; after the commit the file is downloaded and its text extracted in a
+worker thread; the periodic task stores the result in its own transaction and picks up anything
+still pending (after a restart, or a failed download). The text is therefore searchable within
+about a minute of the upload; titles, captions and tags at once.
+
+Visibility: a cohort sees its own items, those of cohorts with ``share_materials: true`` and
+items a facilitator or adviser shared with ``!share``. A direct chat sees the cohorts the person
+belongs to, the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot import i18n
+from bot.context import BaseContext, CommandContext, EventContext, Services
+from bot.registry import Arg, ArgKind, command, listener, periodic, split_command
+from bot.types import EventID, Place, RoomEvent, redacted_event_id
+from commands import catalogue_text as text
+from commands import extract_text
+from config import Config, Role
+from storage import materials as store
+from storage.materials import Item, Listing, NewItem, PendingText
+from storage.tickets import Ticket
+
+log = logging.getLogger(__name__)
+
+PAGE = 5
+THEME_ITEMS = 5
+PENDING_BATCH = 10
+DOWNLOAD_TRIES = 3
+EDITORS = {Role.FACILITATOR, Role.ADVISER}
+
+# Subcommand words (folded) of !materials, in both languages.
+SUBCOMMANDS = {
+    "search": "search",
+    "sok": "search",
+    "recent": "recent",
+    "senaste": "recent",
+    "nya": "recent",
+    "tag": "tag",
+    "tagg": "tag",
+    "mine": "mine",
+    "mina": "mine",
+    "theme": "theme",
+    "tema": "theme",
+    "teman": "theme",
+    "themes": "theme",
+    "more": "more",
+    "mer": "more",
+}
+
+
+# --- visibility --------------------------------------------------------------------------------
+
+
+def visible_cohorts(ctx: EventContext) -> list[str]:
+    """The cohorts whose items the reader sees here (items shared one by one come on top)."""
+    config = ctx.config
+    own = [ctx.cohort] if ctx.cohort is not None else config.cohorts_of(ctx.event.sender)
+    return sorted({c.id for c in own} | {c.id for c in config.shared_cohorts()})
+
+
+def _shown(ctx: EventContext, item: Item) -> text.Shown:
+    name = item.uploader_name or ctx.services.display_name(item.room_id, item.uploader)
+    return text.shown(item, name, ctx.config.bot.timezone)
+
+
+# --- !materials ----------------------------------------------------------------------------------
+
+
+@command(
+    "materials",
+    args=[Arg("what", required=False), Arg("words", ArgKind.REST, required=False)],
+    places=(Place.COHORT, Place.DIRECT),
+    aliases={"sv": ["material"]},
+)
+async def materials(ctx: CommandContext, args: dict[str, Any]) -> None:
+    what, words = args["what"], args["words"] or ""
+    if what is None:
+        await ctx.reply(ctx.t("materials.usage"))
+        return
+    sub = SUBCOMMANDS.get(text.fold(what))
+    if sub is None:  # '!material läsförståelse' searches
+        sub, words = "search", f"{what} {words}".strip()
+    if sub == "more":
+        await _more(ctx)
+    elif sub == "theme":
+        await _theme(ctx, words)
+    else:
+        await _list(ctx, Listing(sub, words, 0))
+
+
+async def _fetch(ctx: EventContext, listing: Listing, limit: int) -> list[Item] | None:
+    """Items of a listing; None if its words do not make a query."""
+    cohorts = visible_cohorts(ctx)
+    offset = listing.next_offset
+    if listing.mode == "search":
+        words = text.query_words(listing.query)
+        if not words:
+            return None
+        return await store.search(ctx.tx, words, cohorts, limit, offset)
+    if listing.mode == "tag":
+        tags = text.parse_tags(listing.query)
+        if tags is None:
+            return None
+        return await store.listing(ctx.tx, cohorts, limit, offset, tags=[f for f, _ in tags])
+    uploader = ctx.event.sender if listing.mode == "mine" else None
+    return await store.listing(ctx.tx, cohorts, limit, offset, uploader=uploader)
+
+
+def _heading(ctx: EventContext, listing: Listing, first: int, last: int) -> str:
+    key = f"materials.heading.{listing.mode}"
+    return ctx.t(key, query=listing.query.strip(), first=first, last=last)
+
+
+async def _list(ctx: CommandContext, listing: Listing) -> None:
+    items = await _fetch(ctx, listing, PAGE + 1)
+    if items is None:
+        await ctx.reply(ctx.t(f"materials.usage_{listing.mode}"))
+        return
+    more, items = len(items) > PAGE, items[:PAGE]
+    room, sender = ctx.event.room_id, ctx.event.sender
+    following = Listing(listing.mode, listing.query, listing.next_offset + len(items))
+    await store.remember(ctx.tx, sender, room, following)
+    if not items:
+        key = "materials.nothing_more" if listing.next_offset else f"materials.none.{listing.mode}"
+        await ctx.reply(ctx.t(key, query=listing.query.strip()))
+        return
+    first = listing.next_offset + 1
+    heading = _heading(ctx, listing, first, first + len(items) - 1)
+    footer = ctx.t("materials.more_hint", command=_more_command(ctx)) if more else ""
+    body, html = text.render_page(ctx.lang, heading, [_shown(ctx, i) for i in items], first, footer)
+    await ctx.reply(body, html_body=html)
+
+
+def _more_command(ctx: CommandContext) -> str:
+    assert ctx.spec is not None
+    return f"!{ctx.spec.display_name(ctx.lang)} {ctx.t('materials.more_word')}"
+
+
+async def _more(ctx: CommandContext) -> None:
+    last = await store.last_listing(ctx.tx, ctx.event.sender, ctx.event.room_id)
+    if last is None or last.mode not in ("search", "recent", "tag", "mine"):
+        await ctx.reply(ctx.t("materials.nothing_to_continue"))
+        return
+    await _list(ctx, last)
+
+
+async def _theme(ctx: CommandContext, name: str) -> None:
+    config = ctx.config
+    cohorts = [ctx.cohort] if ctx.cohort is not None else config.cohorts_of(ctx.event.sender)
+    themes = config.themes_for(cohorts)
+    assert ctx.spec is not None
+    usage = f"!{ctx.spec.display_name(ctx.lang)} {ctx.t('materials.theme_word')}"
+    if not name.strip():
+        body, html = text.render_theme_list(ctx.lang, themes, usage)
+        await ctx.reply(body, html_body=html)
+        return
+    found = text.find_themes(themes, name)
+    if len(found) != 1:
+        key = "materials.theme_unknown" if not found else "materials.theme_ambiguous"
+        names = ", ".join(f"{t.id} ({t.name})" for t in (found or themes))
+        await ctx.reply(ctx.t(key, name=name.strip(), themes=names or "—"))
+        return
+    theme = found[0]
+    keys = text.theme_keys(theme)
+    items = await store.with_any_tag(ctx.tx, visible_cohorts(ctx), keys, THEME_ITEMS + 1)
+    hint = ""
+    if len(items) > THEME_ITEMS:
+        command_word = f"!{ctx.spec.display_name(ctx.lang)} {ctx.t('materials.tag_word')}"
+        hint = ctx.t("materials.theme_more", command=command_word, tag=keys[0])
+    shown = [_shown(ctx, i) for i in items[:THEME_ITEMS]]
+    body, html = text.render_theme(ctx.lang, theme, shown, hint)
+    await ctx.reply(body, html_body=html)
+
+
+# --- replies to an item: !tag, !describe, !share, !unshare ---------------------------------------
+
+
+def reply_target(event: RoomEvent) -> EventID | None:
+    """The event a message replies to (a real reply, or the root of its thread)."""
+    rel = event.relates_to
+    in_reply = rel.get("m.in_reply_to")
+    target = in_reply.get("event_id") if isinstance(in_reply, dict) else None
+    if rel.get("rel_type") == "m.thread" and (rel.get("is_falling_back") or not target):
+        target = rel.get("event_id")
+    return EventID(target) if isinstance(target, str) else None
+
+
+async def _replied_items(ctx: CommandContext) -> list[Item] | None:
+    target = reply_target(ctx.event)
+    if target is None:
+        await ctx.reply(ctx.t("materials.reply_needed"))
+        return None
+    items = await store.of_event(ctx.tx, ctx.event.room_id, target)
+    if not items:
+        await ctx.reply(ctx.t("materials.not_an_item"))
+        return None
+    return items
+
+
+async def _editable_items(ctx: CommandContext) -> list[Item] | None:
+    """The items replied to, if the sender may change them: uploader, facilitator, adviser."""
+    items = await _replied_items(ctx)
+    if items is None:
+        return None
+    if ctx.event.sender not in {i.uploader for i in items} and not EDITORS & ctx.roles:
+        await ctx.reply(ctx.t("materials.not_yours", title=items[0].title))
+        return None
+    return items
+
+
+@command(
+    "tag",
+    args=[Arg("tags", ArgKind.REST)],
+    places=(Place.COHORT,),
+    aliases={"sv": ["tagga"]},
+)
+async def tag(ctx: CommandContext, args: dict[str, Any]) -> None:
+    tags = text.parse_tags(args["tags"])
+    if tags is None:
+        await ctx.reply(ctx.t("materials.bad_tags"))
+        return
+    items = await _editable_items(ctx)
+    if items is None:
+        return
+    for item in items:
+        await store.add_tags(ctx.tx, item.id, tags)
+    updated = await store.get(ctx.tx, items[0].id)
+    all_tags = " ".join(f"#{t}" for t in (updated.tags if updated else ()))
+    await ctx.reply(ctx.t("materials.tagged", title=items[0].title, tags=all_tags))
+
+
+@command(
+    "describe",
+    args=[Arg("text", ArgKind.REST)],
+    places=(Place.COHORT,),
+    aliases={"sv": ["beskriv"]},
+)
+async def describe(ctx: CommandContext, args: dict[str, Any]) -> None:
+    items = await _editable_items(ctx)
+    if items is None:
+        return
+    description = text.short(args["text"], text.DESCRIPTION_MAX)
+    for item in items:
+        await store.update(ctx.tx, item.id, description=description, described=True)
+        tags = text.hashtags(description)
+        if tags:
+            await store.add_tags(ctx.tx, item.id, tags)
+    await ctx.reply(ctx.t("materials.described", title=items[0].title))
+
+
+async def _set_shared(ctx: CommandContext, shared: bool) -> None:
+    items = await _replied_items(ctx)
+    if items is None:
+        return
+    for item in items:
+        await store.update(ctx.tx, item.id, shared=shared)
+    key = "materials.shared" if shared else "materials.unshared"
+    await ctx.reply(ctx.t(key, title=items[0].title))
+
+
+@command("share", roles=EDITORS, places=(Place.COHORT,), aliases={"sv": ["dela"]})
+async def share(ctx: CommandContext, args: dict[str, Any]) -> None:
+    await _set_shared(ctx, True)
+
+
+@command("unshare", roles=EDITORS, places=(Place.COHORT,), aliases={"sv": ["sluta-dela"]})
+async def unshare(ctx: CommandContext, args: dict[str, Any]) -> None:
+    await _set_shared(ctx, False)
+
+
+# --- indexing ------------------------------------------------------------------------------------
+
+
+def _uploader_name(ctx: EventContext) -> str:
+    return ctx.services.display_name(ctx.event.room_id, ctx.event.sender)
+
+
+def _text_state(file: text.FileMessage) -> tuple[str, str | None]:
+    """Whether a file's text is to be extracted ('pending'), or why not."""
+    if file.kind != "file" or extract_text.document_kind(file.mimetype, file.filename) is None:
+        return "none", None
+    limit = extract_text.LIMITS.max_download
+    if file.size is not None and file.size > limit:
+        return "skipped", f"larger than {limit} bytes ({file.size})"
+    return "pending", None
+
+
+async def _index_file(ctx: EventContext, file: text.FileMessage) -> None:
+    assert ctx.cohort is not None
+    event = ctx.event
+    state, reason = _text_state(file)
+    added = await store.add(
+        ctx.tx,
+        NewItem(
+            cohort_id=ctx.cohort.id,
+            room_id=event.room_id,
+            event_id=event.event_id,
+            kind=file.kind,
+            title=file.title,
+            filename=file.filename,
+            description=file.description,
+            mxc=file.mxc,
+            mimetype=file.mimetype,
+            size=file.size,
+            uploader=event.sender,
+            uploader_name=_uploader_name(ctx),
+            created_at=event.origin_server_ts,
+            text_state=state,
+            text_reason=reason,
+            tags=tuple(text.hashtags(file.caption)),
+        ),
+    )
+    item_id = await store.id_of(ctx.tx, event.event_id) if added else None
+    if item_id is not None and reason is not None:
+        log.warning("Material %d: text not extracted: %s", item_id, reason)
+    if item_id is not None and state == "pending":
+        pending = PendingText(item_id, file.mxc, file.mimetype, file.filename, file.size)
+        ctx.after_commit(partial(fetch_text, ctx.services, pending))
+
+
+async def _index_links(ctx: EventContext, event_id: str, body: str, ts: int) -> None:
+    """Bring the link items of a message in line with its (possibly edited) text."""
+    assert ctx.cohort is not None
+    links = text.find_links(body)
+    tags = tuple(text.hashtags(text.strip_reply_fallback(body)))
+    existing = {i.part: i for i in await store.of_event(ctx.tx, ctx.event.room_id, event_id)}
+    for link in links:
+        old = existing.pop(link.url, None)
+        if old is None:
+            await store.add(
+                ctx.tx,
+                NewItem(
+                    cohort_id=ctx.cohort.id,
+                    room_id=ctx.event.room_id,
+                    event_id=event_id,
+                    part=link.url,
+                    kind="link",
+                    title=text.link_title(link.url),
+                    description=link.context,
+                    url=link.url,
+                    uploader=ctx.event.sender,
+                    uploader_name=_uploader_name(ctx),
+                    created_at=ts,
+                    tags=tags,
+                ),
+            )
+            continue
+        if not old.described and old.description != link.context:
+            await store.update(ctx.tx, old.id, description=link.context)
+        await store.set_hashtags(ctx.tx, old.id, tags)
+    for gone in existing.values():
+        if gone.kind == "link":
+            await store.delete(ctx.tx, gone.id)
+
+
+async def _edit(ctx: EventContext) -> None:
+    event = ctx.event
+    original = event.relates_to.get("event_id")
+    new = event.content.get("m.new_content")
+    if not isinstance(original, str) or not isinstance(new, dict):
+        return
+    items = await store.of_event(ctx.tx, event.room_id, original)
+    if any(i.uploader != event.sender for i in items):
+        return  # only the author can edit a message; clients ignore anyone else's edit
+    file = text.file_message(new)
+    if file is not None:
+        for item in items:
+            if item.kind not in text.FILE_MSGTYPES.values():
+                continue
+            await store.update(
+                ctx.tx,
+                item.id,
+                title=file.title,
+                filename=file.filename,
+                description=file.description,
+            )
+            await store.set_hashtags(ctx.tx, item.id, text.hashtags(file.caption))
+            if file.mxc != item.mxc:  # the file itself was replaced
+                state, reason = _text_state(file)
+                await store.update(
+                    ctx.tx,
+                    item.id,
+                    mxc=file.mxc,
+                    mimetype=file.mimetype,
+                    size=file.size,
+                    text_state=state,
+                    text_reason=reason,
+                )
+                await store.clear_text(ctx.tx, item.id)
+        return
+    if new.get("msgtype") in ("m.text", "m.emote"):
+        body = new.get("body")
+        if isinstance(body, str) and split_command(body) is None:
+            await _index_links(ctx, original, body, event.origin_server_ts)
+
+
+@listener("m.room.message")
+async def index_message(ctx: EventContext) -> None:
+    if ctx.place != Place.COHORT or ctx.cohort is None:
+        return
+    event = ctx.event
+    if event.is_edit:
+        await _edit(ctx)
+        return
+    file = text.file_message(event.content)
+    if file is not None:
+        await _index_file(ctx, file)
+    elif event.content.get("msgtype") in ("m.text", "m.emote") and "http" in event.body:
+        await _index_links(ctx, event.event_id, event.body, event.origin_server_ts)
+
+
+@listener("m.room.redaction")
+async def remove_redacted(ctx: EventContext) -> None:
+    if ctx.place != Place.COHORT:
+        return
+    target = redacted_event_id(ctx.event)
+    if target is not None:
+        await store.delete_event(ctx.tx, ctx.event.room_id, target)
+
+
+# --- published questions -----------------------------------------------------------------------
+
+
+async def add_published_answer(ctx: EventContext, ticket: Ticket) -> bool:
+    """A question-and-answer entry in the cohort's catalogue for a published question: the
+    question is its title and text, and it links to the question's thread in the cohort room,
+    where the answer is. False if the question has no cohort (or is recorded already)."""
+    if ticket.cohort_id is None or ticket.private or not ticket.question:
+        return False
+    category = ctx.config.category(ticket.category)
+    first_line = ticket.question.strip().split("\n", 1)[0]
+    return await store.add(
+        ctx.tx,
+        NewItem(
+            cohort_id=ticket.cohort_id,
+            room_id=ticket.origin_room,
+            event_id=ticket.origin_event,
+            part="answer",
+            kind="answer",
+            title=text.short(first_line, text.TITLE_MAX),
+            description=category.name if category else ticket.category,
+            uploader=ctx.event.sender,
+            uploader_name=_uploader_name(ctx),
+            created_at=store.now_ms(),
+            content=ticket.question,
+            tags=tuple(text.hashtags(ticket.question)),
+        ),
+    )
+
+
+# --- document text, outside the sync transaction -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TextResult:
+    mxc: str
+    text: str | None
+    reason: str | None  # why there is no text
+
+
+@dataclass
+class TextWork:
+    """Per running bot: documents being fetched, and results waiting to be stored."""
+
+    in_flight: set[int] = field(default_factory=set)
+    results: dict[int, TextResult] = field(default_factory=dict)
+    failures: dict[int, int] = field(default_factory=dict)
+    one_at_a_time: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
+
+
+_WORK: weakref.WeakKeyDictionary[object, TextWork] = weakref.WeakKeyDictionary()
+
+
+def text_work(services: Services) -> TextWork:
+    work = _WORK.get(services)
+    if work is None:
+        work = _WORK[services] = TextWork()
+    return work
+
+
+async def _text_of(services: Services, pending: PendingText) -> TextResult:
+    limits = extract_text.LIMITS
+    kind = extract_text.document_kind(pending.mimetype, pending.filename)
+    if kind is None:
+        return TextResult(pending.mxc, None, "not a text document")
+    try:
+        data = await services.download(pending.mxc, limits.max_download)
+    except FileNotFoundError:
+        return TextResult(pending.mxc, None, "the file is no longer on the server")
+    except ValueError as err:
+        return TextResult(pending.mxc, None, str(err))
+    if data is None:
+        return TextResult(pending.mxc, None, f"larger than {limits.max_download} bytes")
+    try:
+        return TextResult(pending.mxc, await extract_text.extract_async(data, kind, limits), None)
+    except extract_text.ExtractionError as err:
+        return TextResult(pending.mxc, None, str(err))
+
+
+async def fetch_text(services: Services, pending: PendingText) -> None:
+    """Download and read one document; the periodic task stores the result."""
+    work = text_work(services)
+    if pending.id in work.in_flight or pending.id in work.results:
+        return
+    work.in_flight.add(pending.id)
+    try:
+        async with work.one_at_a_time:
+            try:
+                result = await _text_of(services, pending)
+            except Exception as err:  # network trouble: leave it pending, try again later
+                tries = work.failures[pending.id] = work.failures.get(pending.id, 0) + 1
+                log.warning("Material %d: download failed (%s), try %d", pending.id, err, tries)
+                if tries < DOWNLOAD_TRIES:
+                    return
+                result = TextResult(pending.mxc, None, f"download failed {tries} times")
+        if result.reason is not None:
+            log.warning("Material %d: text not extracted: %s", pending.id, result.reason)
+        work.results[pending.id] = result
+    finally:
+        work.in_flight.discard(pending.id)
+
+
+@periodic("materials_text")
+async def store_document_texts(ctx: BaseContext, now_ms: int) -> None:
+    """Store extracted texts; start on documents still pending (e.g. after a restart)."""
+    work = text_work(ctx.services)
+    done, work.results = work.results, {}
+    for item_id, result in done.items():
+        work.failures.pop(item_id, None)
+        if result.text is not None:
+            await store.set_text(ctx.tx, item_id, result.mxc, result.text)
+        else:
+            await store.skip_text(ctx.tx, item_id, result.mxc, result.reason or "unknown")
+    for pending in await store.pending_text(ctx.tx, PENDING_BATCH + len(work.in_flight)):
+        if pending.id not in work.in_flight:
+            ctx.after_commit(partial(fetch_text, ctx.services, pending))
+
+
+# --- export (natverk catalogue export) -----------------------------------------------------------
+
+
+async def export_catalogue(config: Config, fmt: str, cohort_id: str | None = None) -> str:
+    """The catalogue of one cohort (what its members see: its own items and those shared with
+    the network) or of the whole network, as md, csv or html."""
+    from storage import Database
+
+    cohort = config.cohort(cohort_id) if cohort_id is not None else None
+    if cohort_id is not None and cohort is None:
+        raise ValueError(f"no cohort {cohort_id!r}")
+    lang = config.cohort_language(cohort) if cohort is not None else config.bot.language
+    db = await Database.open(config.bot.database)
+    try:
+        if cohort is None:
+            items = await store.catalogue(db, None)
+        else:
+            ids = sorted({cohort.id} | {c.id for c in config.shared_cohorts()})
+            items = await store.catalogue(db, ids)
+    finally:
+        await db.close()
+    names = {c.id: c.name for c in config.cohorts}
+    if cohort is not None:
+        heading = i18n.t(lang, "materials.export.cohort", name=cohort.name)
+        themes = [text.ExportTheme(t, None) for t in config.themes_for([cohort])]
+    else:
+        whole = i18n.t(lang, "materials.export.whole_network")
+        heading = i18n.t(lang, "materials.export.network", name=whole)
+        themes = [text.ExportTheme(t, None) for t in config.themes] + [
+            text.ExportTheme(t, c.name) for c in config.cohorts for t in c.themes
+        ]
+    tz = ZoneInfo(config.bot.timezone)
+    catalogue = text.Catalogue(
+        lang=lang,
+        heading=heading,
+        timezone=config.bot.timezone,
+        themes=themes,
+        items=items,
+        cohort_names=names if cohort is None else {cohort.id: cohort.name},
+        exported_at=datetime.now(tz).strftime("%Y-%m-%d %H:%M"),
+    )
+    return text.export(catalogue, fmt)

@@ -1,0 +1,467 @@
+"""Surveys: a questionnaire in each participant's direct chat, one question at a time, and a
+summary (with a bar chart) for facilitators and advisers when the survey closes.
+
+Progress lives in SQLite (``survey_invites``), so an interrupted questionnaire resumes where it
+stopped, across restarts too. See storage/surveys.py for how anonymous answers are kept apart.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+import time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot import i18n, messages
+from bot import questionnaire as qn
+from bot.charts import bar_chart
+from bot.context import BaseContext, CommandContext, EventContext
+from bot.messages import escape
+from bot.registry import Arg, command, listener, periodic
+from bot.types import Place, RoomID, UserID
+from commands import direct, progress
+from config import Cohort, Config, Role
+from config.model import Survey, parse_duration
+from storage import Tx
+from storage import surveys as store
+
+log = logging.getLogger(__name__)
+
+SEE_RESULTS = {Role.FACILITATOR, Role.ADVISER, Role.ADMIN}
+MANAGERS = {Role.FACILITATOR, Role.ADMIN}
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _local_ms(config: Config, cohort: Cohort, when: Any) -> int:
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=ZoneInfo(config.cohort_timezone(cohort)))
+    return int(when.timestamp() * 1000)
+
+
+def _lang(config: Config, cohort_id: str) -> str:
+    cohort = config.cohort(cohort_id)
+    return config.cohort_language(cohort) if cohort else config.bot.language
+
+
+# --- opening a round -----------------------------------------------------------------------------
+
+
+async def open_round(
+    ctx: BaseContext, survey: Survey, cohort: Cohort, run_id: int | None, now: int
+) -> int | None:
+    """Open ``survey`` for the cohort's participants and start their questionnaires."""
+    if survey.opens is not None and now < _local_ms(ctx.config, cohort, survey.opens):
+        log.info("Survey %s is not open yet; not started for %s", survey.id, cohort.id)
+        return None
+    closes_at = now + parse_duration(survey.open_for) * 1000
+    if survey.closes is not None:
+        closes_at = min(closes_at, _local_ms(ctx.config, cohort, survey.closes))
+    if closes_at <= now:
+        log.info("Survey %s has closed; not started for %s", survey.id, cohort.id)
+        return None
+    remind_at = now + parse_duration(survey.remind_after) * 1000 if survey.remind_after else None
+    if remind_at is not None and remind_at >= closes_at:
+        remind_at = None
+    round_id = await store.open_round(
+        ctx.tx,
+        survey.id,
+        cohort.id,
+        run_id,
+        survey.anonymous,
+        now,
+        closes_at,
+        remind_at,
+        list(cohort.participants),
+    )
+    for user in cohort.participants:
+        await start_next(ctx, user)
+    return round_id
+
+
+async def done_users_of_run(tx: Tx, run_id: int) -> set[str]:
+    rnd = await store.round_of_run(tx, run_id)
+    if rnd is None:
+        return set()
+    return {i.user_id for i in await store.invites(tx, rnd.id) if i.state == "done"}
+
+
+async def start_next(ctx: BaseContext, user: str) -> None:
+    """Unless the person is in the middle of a questionnaire, start their next waiting one."""
+    if await store.current_invite(ctx.tx, user) is not None:
+        return
+    if await store.next_waiting(ctx.tx, user) is None:
+        return
+
+    async def work(c: BaseContext, room: RoomID) -> None:
+        if await store.current_invite(c.tx, user) is not None:
+            return
+        invite = await store.next_waiting(c.tx, user)
+        if invite is None:
+            return
+        found = await _survey_of(c, invite)
+        if found is None:
+            return
+        rnd, survey, lang = found
+        await store.save_progress(c.tx, invite.round_id, user, "asking", 0, {})
+        closes = _show_time(c.config, rnd.cohort_id, rnd.closes_at)
+        intro = [i18n.t(lang, "surveys.intro", title=survey.title, closes=closes)]
+        if survey.intro:
+            intro.append(survey.intro)
+        intro.append(
+            i18n.t(lang, "surveys.anonymous" if survey.anonymous else "surveys.not_anonymous")
+        )
+        await c.send(room, messages.notice("\n".join(intro)))
+        await _ask(c, room, survey, 0, lang)
+
+    pending = direct.send_direct(ctx, user, work)
+    if pending is not None:
+        await pending
+
+
+def _show_time(config: Config, cohort_id: str, ms: int) -> str:
+    cohort = config.cohort(cohort_id)
+    tz = config.cohort_timezone(cohort) if cohort else config.bot.timezone
+    return time.strftime("%Y-%m-%d %H:%M", _tm(ms, tz))
+
+
+def _tm(ms: int, tz: str) -> time.struct_time:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ms / 1000, UTC).astimezone(ZoneInfo(tz)).timetuple()
+
+
+async def _survey_of(
+    ctx: BaseContext, invite: store.Invite
+) -> tuple[store.Round, Survey, str] | None:
+    rnd = await store.get_round(ctx.tx, invite.round_id)
+    survey = ctx.config.survey(rnd.survey_id) if rnd else None
+    if rnd is None or survey is None:
+        return None
+    return rnd, survey, _lang(ctx.config, rnd.cohort_id)
+
+
+async def _ask(
+    ctx: BaseContext, room: RoomID, survey: Survey, position: int, lang: str, prefix: str = ""
+) -> None:
+    q = survey.questions[position]
+    text = qn.render_question(q, position, len(survey.questions), lang)
+    await ctx.send(room, messages.notice(f"{prefix}\n{text}" if prefix else text))
+
+
+# --- answering -----------------------------------------------------------------------------------
+
+
+@listener("m.room.message")
+async def answer(ctx: EventContext) -> None:
+    event = ctx.event
+    if ctx.place != Place.DIRECT or not event.is_text_message or event.is_edit:
+        return
+    if event.thread_root is not None:
+        return  # thread messages in a direct chat belong to private questions (!ask)
+    invite = await store.current_invite(ctx.tx, event.sender)
+    if invite is None:
+        return
+    found = await _survey_of(ctx, invite)
+    if found is None:
+        return
+    _, survey, lang = found
+    room = event.room_id
+    if invite.state == "stopped":
+        await store.save_progress(
+            ctx.tx, invite.round_id, invite.user_id, "asking", invite.position, invite.draft
+        )
+        await _ask(ctx, room, survey, invite.position, lang, i18n.t(lang, "surveys.welcome_back"))
+        return
+    q = survey.questions[invite.position]
+    try:
+        value = qn.parse_answer(q, event.body)
+    except qn.InvalidAnswerError:
+        await ctx.send(
+            room, messages.notice(i18n.t(lang, "surveys.invalid", valid=qn.valid_choices(q, lang)))
+        )
+        return
+    draft = dict(invite.draft)
+    draft[q.id] = value
+    await _advance(ctx, invite, survey, lang, room, draft, invite.position + 1)
+
+
+async def _advance(
+    ctx: BaseContext,
+    invite: store.Invite,
+    survey: Survey,
+    lang: str,
+    room: RoomID,
+    draft: dict[str, Any],
+    position: int,
+) -> None:
+    if position < len(survey.questions):
+        await store.save_progress(
+            ctx.tx, invite.round_id, invite.user_id, "asking", position, draft
+        )
+        await _ask(ctx, room, survey, position, lang)
+        return
+    rnd = await store.get_round(ctx.tx, invite.round_id)
+    anonymous = rnd.anonymous if rnd else True
+    await store.submit(ctx.tx, invite.round_id, invite.user_id, anonymous, draft)
+    thanks = i18n.t(lang, "surveys.thanks", title=survey.title)
+    if survey.self_assessment:
+        thanks += " " + i18n.t(lang, "progress.hint")
+    await ctx.send(room, messages.notice(thanks))
+    await start_next(ctx, invite.user_id)
+
+
+async def _current(ctx: CommandContext) -> tuple[store.Invite, Survey, str] | None:
+    invite = await store.current_invite(ctx.tx, ctx.event.sender)
+    found = await _survey_of(ctx, invite) if invite else None
+    if invite is None or found is None:
+        await ctx.reply(ctx.t("surveys.nothing"))
+        return None
+    return invite, found[1], found[2]
+
+
+@command("skip", places=(Place.DIRECT,), aliases={"sv": ["hoppa"]})
+async def skip(ctx: CommandContext, args: dict[str, Any]) -> None:
+    current = await _current(ctx)
+    if current is None:
+        return
+    invite, survey, lang = current
+    draft = dict(invite.draft)
+    draft.pop(survey.questions[invite.position].id, None)
+    await _advance(ctx, invite, survey, lang, ctx.event.room_id, draft, invite.position + 1)
+
+
+@command("back", places=(Place.DIRECT,), aliases={"sv": ["tillbaka"]})
+async def back(ctx: CommandContext, args: dict[str, Any]) -> None:
+    current = await _current(ctx)
+    if current is None:
+        return
+    invite, survey, lang = current
+    position = max(0, invite.position - 1)
+    await store.save_progress(
+        ctx.tx, invite.round_id, invite.user_id, "asking", position, invite.draft
+    )
+    q = survey.questions[position]
+    prefix = ""
+    if q.id in invite.draft:
+        prefix = i18n.t(lang, "surveys.previous", answer=qn.show_value(q, invite.draft[q.id]))
+    await _ask(ctx, ctx.event.room_id, survey, position, lang, prefix)
+
+
+@command("stop", places=(Place.DIRECT,), aliases={"sv": ["stopp"]})
+async def stop(ctx: CommandContext, args: dict[str, Any]) -> None:
+    current = await _current(ctx)
+    if current is None:
+        return
+    invite, _survey, lang = current
+    await store.save_progress(
+        ctx.tx, invite.round_id, invite.user_id, "stopped", invite.position, invite.draft
+    )
+    await ctx.reply(i18n.t(lang, "surveys.stopped"))
+
+
+# --- !survey -------------------------------------------------------------------------------------
+
+
+@command(
+    "survey",
+    args=[Arg("survey_action", required=False), Arg("survey_id", required=False)],
+    places=(Place.DIRECT, Place.ADVISERS, Place.COHORT),
+    aliases={"sv": ["enkät"]},
+)
+async def survey_command(ctx: CommandContext, args: dict[str, Any]) -> None:
+    action = (args.get("survey_action") or "").casefold()
+    if not action:
+        await _resume(ctx)
+        return
+    if action in ("results", "resultat") and args.get("survey_id"):
+        await _results_command(ctx, args["survey_id"])
+        return
+    if action == "start" and args.get("survey_id"):
+        await _start_command(ctx, args["survey_id"])
+        return
+    assert ctx.spec is not None
+    await ctx.reply(ctx.t("errors.usage", usage=ctx.spec.usage(ctx.lang)))
+
+
+async def _resume(ctx: CommandContext) -> None:
+    if ctx.place != Place.DIRECT:
+        await ctx.reply(ctx.t("surveys.in_direct_chat"))
+        return
+    user = ctx.event.sender
+    invite = await store.current_invite(ctx.tx, user)
+    if invite is None:
+        if await store.next_waiting(ctx.tx, user) is None:
+            await ctx.reply(ctx.t("surveys.nothing"))
+            return
+        await start_next(ctx, user)
+        return
+    found = await _survey_of(ctx, invite)
+    if found is None:
+        return
+    _, survey, lang = found
+    await store.save_progress(
+        ctx.tx, invite.round_id, user, "asking", invite.position, invite.draft
+    )
+    await _ask(
+        ctx, ctx.event.room_id, survey, invite.position, lang, i18n.t(lang, "surveys.welcome_back")
+    )
+
+
+async def _start_command(ctx: CommandContext, survey_id: str) -> None:
+    if ctx.place != Place.COHORT or ctx.cohort is None or not ctx.roles & MANAGERS:
+        await ctx.reply(ctx.t("surveys.start_where"))
+        return
+    survey = ctx.config.survey(survey_id)
+    if survey is None:
+        await ctx.reply(ctx.t("surveys.unknown", id=survey_id, ids=_ids(ctx.config)))
+        return
+    round_id = await open_round(ctx, survey, ctx.cohort, None, now_ms())
+    key = "surveys.started" if round_id is not None else "surveys.not_open"
+    await ctx.reply(ctx.t(key, title=survey.title))
+
+
+def _ids(config: Config) -> str:
+    return ", ".join(s.id for s in config.surveys) or "–"
+
+
+async def _results_command(ctx: CommandContext, survey_id: str) -> None:
+    if ctx.place == Place.COHORT:
+        await ctx.reply(ctx.t("surveys.results_where"))
+        return
+    roles = ctx.config.global_roles(ctx.event.sender)
+    if not roles & SEE_RESULTS:
+        await ctx.reply(
+            ctx.t("errors.not_allowed", command=ctx.spec.name if ctx.spec else "survey")
+        )
+        return
+    survey = ctx.config.survey(survey_id)
+    if survey is None:
+        await ctx.reply(ctx.t("surveys.unknown", id=survey_id, ids=_ids(ctx.config)))
+        return
+    rounds = await store.rounds_of(ctx.tx, survey.id)
+    if not {Role.ADVISER, Role.ADMIN} & roles:
+        mine = {c.id for c in ctx.config.cohorts if ctx.event.sender in c.facilitators}
+        rounds = [r for r in rounds if r.cohort_id in mine]
+    if not rounds:
+        await ctx.reply(ctx.t("surveys.no_rounds", title=survey.title))
+        return
+    await send_results(ctx, survey, rounds, [ctx.event.room_id], ctx.lang)
+
+
+# --- results -------------------------------------------------------------------------------------
+
+
+async def send_results(
+    ctx: BaseContext, survey: Survey, rounds: list[store.Round], rooms: list[RoomID], lang: str
+) -> None:
+    """The summary (no names) and a bar chart, to each room."""
+    invited = 0
+    for rnd in rounds:
+        invited += len(await store.invites(ctx.tx, rnd.id))
+    answers = [r.answers for r in await store.responses(ctx.tx, [r.id for r in rounds])]
+    summary = qn.summarize(survey, invited, answers)
+    names = sorted(
+        {(c.name if (c := ctx.config.cohort(r.cohort_id)) else r.cohort_id) for r in rounds}
+    )
+    text = qn.render_summary(summary, lang, names)
+    if survey.self_assessment:
+        text += await _progress_of(ctx, survey, rounds, lang)
+    html = "<br>".join(escape(line) for line in text.splitlines())
+    for room in rooms:
+        await ctx.send(room, messages.notice(text, html_body=html))
+    groups = [[n for _, n in qs.counts] for qs in summary.questions if qs.counts]
+    if not groups or not rooms:
+        return
+    png = bar_chart(groups)
+    services = ctx.services
+    filename = f"{survey.id}.png"
+
+    async def post_chart() -> None:
+        uri = await services.upload(png, "image/png", filename)
+        if uri is None:
+            return
+        width, height = struct.unpack(">II", png[16:24])
+
+        async def post(c: BaseContext) -> None:
+            for room in rooms:
+                await c.send(
+                    room,
+                    {
+                        "msgtype": "m.image",
+                        "body": filename,
+                        "filename": filename,
+                        "url": uri,
+                        "info": {
+                            "mimetype": "image/png",
+                            "size": len(png),
+                            "w": width,
+                            "h": height,
+                        },
+                        "m.mentions": {},
+                    },
+                )
+
+        await services.in_transaction(post)
+
+    ctx.after_commit(post_chart)
+
+
+async def _progress_of(
+    ctx: BaseContext, survey: Survey, rounds: list[store.Round], lang: str
+) -> str:
+    """A self-assessment's results add each cohort's change since its previous round."""
+    texts = []
+    for cohort_id in sorted({r.cohort_id for r in rounds}):
+        cohort = ctx.config.cohort(cohort_id)
+        if cohort is not None:
+            texts.append(await progress.cohort_text(ctx, survey, cohort, lang))
+    return "".join(f"\n\n{t}" for t in texts)
+
+
+async def _result_rooms(ctx: BaseContext, cohort_id: str) -> list[RoomID]:
+    rooms: list[RoomID] = []
+    advisers = ctx.services.room_of("advisers")
+    if advisers is not None:
+        rooms.append(advisers)
+    cohort = ctx.config.cohort(cohort_id)
+    for user in cohort.facilitators if cohort else []:
+        room = ctx.services.direct_room_of(UserID(user))
+        if room is not None:
+            rooms.append(room)
+    return rooms
+
+
+@periodic("surveys")
+async def tick(ctx: BaseContext, now: int) -> None:
+    """Remind once, close what is due (with results), start waiting questionnaires."""
+    for rnd in await store.rounds_to_remind(ctx.tx, now):
+        await store.set_round(ctx.tx, rnd.id, reminded_at=now)
+        survey = ctx.config.survey(rnd.survey_id)
+        if survey is None:
+            continue
+        lang = _lang(ctx.config, rnd.cohort_id)
+        body = i18n.t(
+            lang,
+            "surveys.reminder",
+            title=survey.title,
+            closes=_show_time(ctx.config, rnd.cohort_id, rnd.closes_at),
+        )
+        for invite in await store.invites(ctx.tx, rnd.id):
+            if invite.state not in ("done", "expired"):
+                await direct.tell(ctx, invite.user_id, body)
+    for rnd in await store.rounds_to_close(ctx.tx, now):
+        await store.close_round(ctx.tx, rnd.id, now)
+        survey = ctx.config.survey(rnd.survey_id)
+        if survey is None:
+            continue
+        closed = await store.get_round(ctx.tx, rnd.id)
+        assert closed is not None
+        rooms = await _result_rooms(ctx, rnd.cohort_id)
+        await send_results(ctx, survey, [closed], rooms, ctx.config.bot.language)
+    for user in await store.waiting_users(ctx.tx):
+        if ctx.services.direct_room_of(UserID(user)) is not None:
+            await start_next(ctx, user)

@@ -1,0 +1,406 @@
+"""The materials catalogue end to end on a real Synapse: files and links shared in a cohort room
+are found again with !materials, by the words in them, their tags and their themes."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from nio import UploadResponse
+
+from bot.app import App
+from bot.cli import main as natverk
+from bot.person import Person
+from commands import extract_text, materials
+from commands.extract_text import Limits
+from tests.documents import make_pdf
+from tests.integration.test_ask import body
+
+SENTENCE = "Samtal om bilderböcker stärker läsförståelsen i förskolan."
+
+
+async def upload(p: Person, data: bytes, filename: str, mimetype: str) -> str:
+    resp, _ = await p.client.upload(
+        io.BytesIO(data), content_type=mimetype, filename=filename, filesize=len(data)
+    )
+    assert isinstance(resp, UploadResponse), resp
+    return str(resp.content_uri)
+
+
+async def share_file(
+    p: Person, room: str, data: bytes, filename: str, mimetype: str, caption: str = ""
+) -> str:
+    """What Element sends for a file with an optional caption (Matrix v1.10)."""
+    uri = await upload(p, data, filename, mimetype)
+    content: dict[str, Any] = {
+        "msgtype": "m.file",
+        "body": caption or filename,
+        "filename": filename,
+        "url": uri,
+        "info": {"mimetype": mimetype, "size": len(data)},
+    }
+    return await p.send(room, content)
+
+
+async def command(p: Person, room: str, text: str, bot: str, reply_to: str | None = None) -> str:
+    """Send a command (optionally as a reply to an event) and return the bot's answer."""
+    content: dict[str, Any] = {"msgtype": "m.text", "body": text}
+    if reply_to is not None:
+        content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
+    sent = await p.send(room, content)
+    return body(await p.reply_to(room, sent, bot))
+
+
+async def indexed(app: App, event_id: str, timeout: float = 30) -> list[Any]:
+    """Wait until the bot has recorded the items of an event."""
+    assert app.db is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rows = await app.db.fetchall("SELECT * FROM materials WHERE event_id = ?", (event_id,))
+        if rows:
+            return rows
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"{event_id} was not indexed")
+
+
+async def texts_settled(app: App, timeout: float = 30) -> None:
+    """Run the periodic work until no document waits for its text."""
+    assert app.db is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        await app.run_periodic()
+        row = await app.db.fetchone(
+            "SELECT COUNT(*) AS n FROM materials WHERE text_state = 'pending'"
+        )
+        if row is not None and row["n"] == 0:
+            return
+        await asyncio.sleep(0.2)
+    raise TimeoutError("document texts were not extracted")
+
+
+async def test_a_shared_pdf_is_found_by_a_word_in_its_text(network: Any) -> None:
+    net = network(participants=2)
+    app = await net.start_bot()
+    bot = net.bot.user_id
+    room = net.room("cohort:kohort0")
+    bertil = await net.person(net.participants[0][0], room)
+    cecilia = await net.person(net.participants[0][1], room)
+
+    pdf = make_pdf("Rapport från nätverksträffen", SENTENCE)
+    event = await share_file(
+        bertil, room, pdf, "rapport.pdf", "application/pdf", "Rapport från träffen #Läsförståelse"
+    )
+    (row,) = await indexed(app, event)
+    assert (row["title"], row["filename"], row["kind"]) == (
+        "Rapport från träffen #Läsförståelse",
+        "rapport.pdf",
+        "file",
+    )
+    assert (row["mimetype"], row["size"], row["uploader"]) == (
+        "application/pdf",
+        len(pdf),
+        bertil.user_id,
+    )
+    assert row["mxc"].startswith("mxc://") and row["cohort_id"] == "kohort0"
+    await texts_settled(app)
+    row = await app.db.fetchone("SELECT text_state FROM materials WHERE event_id = ?", (event,))
+    assert row is not None and row["text_state"] == "done"
+
+    # A word that is only in the PDF's text, typed without å, ä, ö, and with them.
+    for query in (
+        "!material sök bilderbocker",
+        "!materials search Bilderböcker",
+        "!material förskolan",
+    ):
+        answer = await command(cecilia, room, query, bot)
+        assert "1. Rapport från träffen #Läsförståelse (rapport.pdf)" in answer, answer
+        assert f"https://matrix.to/#/{room}/{event}" in answer
+        assert "#Läsförståelse" in answer
+    assert "bilderböcker" in answer.casefold()  # the matching words of the text
+    # Its tag finds it too, however it is written.
+    answer = await command(cecilia, room, "!material tagg #lasforstaelse", bot)
+    assert "Rapport från träffen" in answer
+    answer = await command(cecilia, room, "!material sök dinosaurier", bot)
+    assert "Inget material matchar ”dinosaurier”" in answer
+
+
+async def test_links_and_hashtags_tagging_and_describing_by_reply(network: Any) -> None:
+    net = network(participants=2)
+    app = await net.start_bot()
+    bot = net.bot.user_id
+    room = net.room("cohort:kohort0")
+    bertil = await net.person(net.participants[0][0], room)
+    cecilia = await net.person(net.participants[0][1], room)
+    facilitator = await net.person(net.facilitators[0], room)
+
+    url = "https://www.spsm.se/stod-i-skolan/lasforstaelse/"
+    event = await bertil.say(room, f"Bra genomgång av lässtrategier: {url} #läsning")
+    (row,) = await indexed(app, event)
+    assert (row["kind"], row["url"], row["title"]) == (
+        "link",
+        url,
+        "spsm.se/stod-i-skolan/lasforstaelse",
+    )
+    assert row["description"] == "Bra genomgång av lässtrategier: #läsning"
+    answer = await command(cecilia, room, "!material tagg #läsning", bot)
+    assert url in answer and f"https://matrix.to/#/{room}/{event}" in answer
+
+    # Someone else may not tag it; the uploader and the facilitator may.
+    answer = await command(cecilia, room, "!tagga #fel", bot, reply_to=event)
+    assert "Bara den som delade" in answer
+    answer = await command(bertil, room, "!tagga #förskola #NPF", bot, reply_to=event)
+    assert "#förskola" in answer and "#NPF" in answer and "#läsning" in answer
+    answer = await command(facilitator, room, "!beskriv Översikt av strategier, åk 1-3", bot, event)
+    assert "Beskrivningen" in answer
+    answer = await command(cecilia, room, "!material sök oversikt", bot)
+    assert url in answer and "Översikt av strategier" in answer
+    answer = await command(cecilia, room, "!material tagg #npf", bot)
+    assert url in answer
+    answer = await command(cecilia, room, "!material tagg #fel", bot)
+    assert "Inget material har taggen #fel" in answer
+    # A command that replies to nothing, or to something that is not a material.
+    answer = await command(bertil, room, "!tagga #x", bot)
+    assert "Svara på materialets meddelande" in answer
+    other = await bertil.say(room, "Bara en vanlig mening.")
+    answer = await command(bertil, room, "!tagga #x", bot, reply_to=other)
+    assert "finns inte i materialkatalogen" in answer
+
+
+async def test_recent_mine_and_paging_with_more(network: Any) -> None:
+    net = network(participants=2)
+    app = await net.start_bot()
+    bot = net.bot.user_id
+    room = net.room("cohort:kohort0")
+    bertil = await net.person(net.participants[0][0], room)
+    cecilia = await net.person(net.participants[0][1], room)
+    last = ""
+    for n in range(1, 8):
+        last = await bertil.say(room, f"Tips {n}: https://example.org/tips/{n}")
+    await cecilia.say(room, "Mitt tips: https://example.org/cecilia")
+    await indexed(app, last)
+
+    answer = await command(bertil, room, "!material senaste", bot)
+    assert "(1–5)" in answer and "example.org/cecilia" in answer and "Fler: !material mer" in answer
+    answer = await command(bertil, room, "!material mer", bot)
+    assert "(6–8)" in answer and "example.org/tips/1" in answer and "Fler" not in answer
+    answer = await command(bertil, room, "!material mer", bot)
+    assert "inga fler" in answer
+    answer = await command(cecilia, room, "!material mina", bot)
+    assert "example.org/cecilia" in answer and "example.org/tips" not in answer
+    # Each person and room has their own place in a list.
+    answer = await command(bertil, room, "!material sök tips", bot)
+    assert "(1–5)" in answer
+    answer = await command(cecilia, room, "!material mer", bot)
+    assert "inga fler" in answer  # her own list ended
+    answer = await command(bertil, room, "!material mer", bot)
+    assert "(6–8)" in answer
+
+
+async def test_an_edited_caption_updates_and_a_redaction_removes(network: Any) -> None:
+    net = network(participants=1)
+    app = await net.start_bot()
+    bot = net.bot.user_id
+    room = net.room("cohort:kohort0")
+    p = await net.person(net.participants[0][0], room)
+    uri = await upload(p, b"Anteckningar om skrivande", "skrivande.txt", "text/plain")
+    file = {"msgtype": "m.file", "filename": "skrivande.txt", "url": uri}
+    event = await p.send(room, {**file, "body": "Gammal rubrik"})
+    await indexed(app, event)
+    await p.send(
+        room,
+        {
+            **file,
+            "body": "* Ny rubrik #skrivande",
+            "m.new_content": {**file, "body": "Ny rubrik #skrivande"},
+            "m.relates_to": {"rel_type": "m.replace", "event_id": event},
+        },
+    )
+    answer = await command(p, room, "!material tagg #skrivande", bot)
+    assert "Ny rubrik #skrivande (skrivande.txt)" in answer
+    assert "Inget material" in await command(p, room, "!material sök gammal", bot)
+
+    link = await p.say(room, "Läs https://example.org/a")
+    await indexed(app, link)
+    await p.edit(room, link, "Läs hellre https://example.org/b")
+    answer = await command(p, room, "!material sök hellre", bot)
+    assert "example.org/b" in answer and "example.org/a" not in answer
+
+    await p.redact(room, event)
+    await p.redact(room, link)
+    answer = await command(p, room, "!material senaste", bot)
+    assert "Inget har delats här än" in answer
+    assert app.db is not None
+    row = await app.db.fetchone("SELECT COUNT(*) AS n FROM materials_fts")
+    assert row is not None and row["n"] == 0
+
+
+async def test_a_cohort_sees_only_its_own_materials_unless_shared(network: Any) -> None:
+    net = network(cohorts=2, participants=1)
+    net.data["themes"] = [
+        {
+            "id": "lasforstaelse",
+            "name": "Läsförståelse",
+            "entries": [
+                {
+                    "title": "Läsförståelse – stödmaterial",
+                    "url": "https://www.spsm.se/lasforstaelse",
+                    "description": "Ingång till SPSM:s material",
+                }
+            ],
+        }
+    ]
+    net.write()
+    app = await net.start_bot()
+    bot = net.bot.user_id
+    room0, room1 = net.room("cohort:kohort0"), net.room("cohort:kohort1")
+    anna = await net.person(net.participants[0][0], room0)
+    erik = await net.person(net.participants[1][0], room1)
+    facilitator0 = await net.person(net.facilitators[0], room0)
+
+    event = await anna.say(room0, "Förskolans läsmiljö: https://example.org/miljo #läsförståelse")
+    await indexed(app, event)
+    assert "example.org/miljo" in await command(anna, room0, "!material sök forskolans", bot)
+    # The other cohort (English) finds nothing with the same word.
+    answer = await command(erik, room1, "!materials search förskolans", bot)
+    assert "No materials match" in answer
+    # A direct chat searches the cohorts the person belongs to.
+    dm = await anna.open_direct_chat(bot)
+    assert "example.org/miljo" in await command(anna, dm, "!material sök förskolans", bot)
+    dm_erik = await erik.open_direct_chat(bot)
+    # (direct chats speak the bot's language, bot.language: sv)
+    assert "Inget material" in await command(erik, dm_erik, "!materials search förskolans", bot)
+
+    # A participant may not share with the network; a facilitator may.
+    answer = await command(anna, room0, "!dela", bot, reply_to=event)
+    assert "behörighet" in answer
+    answer = await command(facilitator0, room0, "!dela", bot, reply_to=event)
+    assert "hela nätverket" in answer
+    assert "example.org/miljo" in await command(erik, room1, "!materials search förskolans", bot)
+    await command(facilitator0, room0, "!sluta-dela", bot, reply_to=event)
+    assert "No materials" in await command(erik, room1, "!materials search förskolans", bot)
+
+    # Themes: listed, and shown with their entry materials and the cohort's tagged items.
+    answer = await command(anna, room0, "!material tema", bot)
+    assert "Läsförståelse (lasforstaelse)" in answer
+    answer = await command(anna, room0, "!material tema läsförst", bot)
+    assert "Läsförståelse – stödmaterial — https://www.spsm.se/lasforstaelse" in answer
+    assert "example.org/miljo" in answer
+    answer = await command(erik, room1, "!materials theme lasforstaelse", bot)
+    assert "www.spsm.se/lasforstaelse" in answer and "example.org/miljo" not in answer
+
+
+async def test_malformed_and_huge_files_are_skipped_and_the_bot_keeps_running(
+    network: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(extract_text, "LIMITS", Limits(max_download=4000))
+    caplog.set_level(logging.WARNING, logger="commands.materials")
+    net = network(participants=1)
+    app = await net.start_bot()
+    bot = net.bot.user_id
+    room = net.room("cohort:kohort0")
+    p = await net.person(net.participants[0][0], room)
+
+    broken = await share_file(p, room, b"%PDF-1.4\nbroken", "trasig.pdf", "application/pdf")
+    # Too big to download (it does not say its size, so the bot finds out while downloading).
+    uri = await upload(p, b"stor " * 2000, "stor.txt", "text/plain")
+    huge = await p.send(room, {"msgtype": "m.file", "body": "stor.txt", "url": uri})
+    # A file that says it is huge is not even downloaded.
+    uri = await upload(p, b"liten", "ljuger.md", "text/markdown")
+    claims = await p.send(
+        room,
+        {
+            "msgtype": "m.file",
+            "body": "ljuger.md",
+            "url": uri,
+            "info": {"mimetype": "text/markdown", "size": 10**9},
+        },
+    )
+    good = await share_file(p, room, SENTENCE.encode(), "bra.md", "text/markdown")
+    for event in (broken, huge, claims, good):
+        await indexed(app, event)
+    await texts_settled(app)
+    assert app.db is not None
+    rows = await app.db.fetchall("SELECT filename, text_state, text_reason FROM materials")
+    states = {r["filename"]: (r["text_state"], r["text_reason"]) for r in rows}
+    assert states["trasig.pdf"] == ("skipped", "unreadable PDF (PdfStreamError)")
+    assert states["stor.txt"] == ("skipped", "larger than 4000 bytes")
+    assert states["ljuger.md"] == ("skipped", "larger than 4000 bytes (1000000000)")
+    assert states["bra.md"] == ("done", None)
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "unreadable PDF" in logged and "larger than 4000 bytes" in logged
+    # The bot goes on: the skipped files are still listed by name, the good one by its text.
+    answer = await command(p, room, "!material sök bilderböcker", bot)
+    assert "bra.md" in answer
+    answer = await command(p, room, "!material sök trasig", bot)
+    assert "trasig.pdf" in answer
+
+
+async def test_document_text_is_extracted_after_a_restart(
+    network: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    net = network(participants=1)
+
+    async def down(*args: Any) -> None:
+        return None  # the bot stops before it gets to the file
+
+    monkeypatch.setattr(materials, "fetch_text", down)
+    app = await net.start_bot()
+    bot = net.bot.user_id
+    room = net.room("cohort:kohort0")
+    p = await net.person(net.participants[0][0], room)
+    event = await share_file(p, room, make_pdf(SENTENCE), "plan.pdf", "application/pdf")
+    (row,) = await indexed(app, event)
+    assert row["text_state"] == "pending"
+    await net.stop_bot()
+
+    monkeypatch.undo()
+    app = await net.start_bot()
+    await texts_settled(app)
+    answer = await command(p, room, "!material sök bilderbocker", bot)
+    assert "plan.pdf" in answer
+
+
+async def test_a_published_answer_becomes_a_question_and_answer_material(network: Any) -> None:
+    net = network(participants=1)
+    await net.start_bot()
+    bot = net.bot.user_id
+    room, adv_room = net.room("cohort:kohort0"), net.room("advisers")
+    p = await net.person(net.participants[0][0], room)
+    adviser = await net.person(net.advisers[0], adv_room)
+    question = await p.say(room, "!fråga Hur ordnar jag högläsning med #bildstöd?")
+    root = await adviser.wait_for_event(adv_room, lambda e: "högläsning" in body(e))
+    await adviser.say(adv_room, "Välj korta böcker och visa bilderna.", root["event_id"])
+    await p.wait_for_event(room, lambda e: "korta böcker" in body(e))
+    answer = await command(adviser, adv_room, "!publicera", bot, reply_to=None)
+    assert "tråd" in answer  # only in the question's thread
+    sent = await adviser.say(adv_room, "!publicera", root["event_id"])
+    assert "delbar" in body(await adviser.reply_to(adv_room, sent, bot))
+
+    answer = await command(p, room, "!material sök hogläsning", bot)
+    assert "Hur ordnar jag högläsning med #bildstöd?" in answer
+    assert f"https://matrix.to/#/{room}/{question}" in answer
+    assert "Allmän fråga" in answer
+    assert "högläsning" in await command(p, room, "!material tagg #bildstod", bot)
+
+
+async def test_catalogue_export_writes_the_cohort_page(network: Any, tmp_path: Path) -> None:
+    net = network(participants=1)
+    app = await net.start_bot()
+    room = net.room("cohort:kohort0")
+    p = await net.person(net.participants[0][0], room)
+    event = await p.say(room, "Se <b>detta</b>: https://example.org/sida #npf")
+    await indexed(app, event)
+    out = tmp_path / "katalog.html"
+    args = ["catalogue", "export", str(net.config_path), "--format", "html"]
+    code = await asyncio.to_thread(natverk, [*args, "--cohort", "kohort0", "--output", str(out)])
+    assert code == 0
+    page = out.read_text("utf-8")
+    assert "<h3>#npf</h3>" in page and 'href="https://example.org/sida"' in page
+    assert "&lt;b&gt;detta&lt;/b&gt;" in page and "<b>detta</b>" not in page
+    code = await asyncio.to_thread(natverk, [*args, "--cohort", "finns-inte"])
+    assert code == 2
