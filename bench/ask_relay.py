@@ -42,7 +42,6 @@ from bot.homeserver import EmbeddedSynapse, RegisteredUser
 from bot.person import Event, Person
 from bot.session import ENV_PASSWORD
 from config import load_config
-from storage import state as state_store
 
 ROUND = 20
 WARMUP = 5
@@ -146,7 +145,13 @@ async def settle_bot(app: App, watchers: dict[str, Person]) -> None:
     )
     if rows:
         last = str(rows[0]["event_id"])
-        await _poll(lambda: state_store.was_processed(db, last))
+        syncer = app.syncer
+        assert syncer is not None
+
+        async def synced_back() -> bool:
+            return last in syncer.recent
+
+        await _poll(synced_back)
     for row in rows:
         room_id, event_id = str(row["room_id"]), str(row["event_id"])
         person = watchers.get(room_id)

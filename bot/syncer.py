@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -56,6 +57,8 @@ class Syncer:
         self.events_handled = 0
         self.backfilled = 0
         self._checkpoint_ms = 0
+        # Ids of the latest timeline events seen, the bot's own included (for tests/benches).
+        self.recent: deque[str] = deque(maxlen=1000)
 
     async def load(self) -> None:
         self.joined = await state_store.joined_rooms(self.db)
@@ -63,6 +66,7 @@ class Syncer:
     async def process(self, resp: SyncResponse, had_token: bool) -> list[AfterCommit]:
         batches: list[tuple[str, list[RoomEvent], int | None]] = []
         for room_id, info in resp.rooms.join.items():
+            self.recent.extend(getattr(e, "event_id", "") for e in info.timeline.events)
             events = [
                 ev
                 for ev in (RoomEvent.from_source(room_id, e.source) for e in info.timeline.events)
