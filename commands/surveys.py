@@ -462,6 +462,7 @@ async def tick(ctx: BaseContext, now: int) -> None:
         assert closed is not None
         rooms = await _result_rooms(ctx, rnd.cohort_id)
         await send_results(ctx, survey, [closed], rooms, ctx.config.bot.language)
+    # Every waiting questionnaire, also of people without a direct chat yet: if the bot died
+    # between deciding to start one and opening the chat, this tick opens it again.
     for user in await store.waiting_users(ctx.tx):
-        if ctx.services.direct_room_of(UserID(user)) is not None:
-            await start_next(ctx, user)
+        await start_next(ctx, user)

@@ -87,6 +87,7 @@ async def _connect(path: Path) -> aiosqlite.Connection:
     await conn.execute("PRAGMA foreign_keys=ON")
     await conn.execute("PRAGMA busy_timeout=5000")
     await conn.execute("PRAGMA synchronous=FULL")
+    await conn.execute("PRAGMA cache_size=-32768")  # 32 MiB: the full-text index writes in bulk
     return conn
 
 

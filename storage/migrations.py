@@ -171,7 +171,7 @@ MIGRATIONS: list[Migration] = [
             """CREATE VIRTUAL TABLE materials_fts USING fts5(
                 title, tags, description, content, tagkeys, scope,
                 tokenize = 'unicode61 remove_diacritics 2',
-                prefix = '2 3'
+                prefix = '3'
             )""",
             "INSERT INTO materials_fts (materials_fts, rank)"
             " VALUES ('rank', 'bm25(10.0, 6.0, 3.0, 1.0, 0.0, 0.0)')",
