@@ -174,7 +174,7 @@ class App:
         self.sync_token = await state_store.sync_token(self.db)
         self.syncer = Syncer(self.client, self.db, cfg.bot.user_id, self.dispatcher.dispatch)
         await self.syncer.load()
-        self.sender = Sender(self.client, self.db, self._registry)
+        self.sender = Sender(self.client, self.db, self._registry, self.open_direct)
         # The first sync asks for full state: nio keeps room state only in memory.
         await self._sync_once(timeout=0, full_state=True)
         await self.reconcile()

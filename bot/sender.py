@@ -2,7 +2,9 @@
 
 Rate limits (429) are waited out by matrix-nio; other failures are retried with backoff and
 keep the order within a room. Content may refer to the event id of an earlier outbox row as
-the string ``"$outbox:<id>"`` (e.g. a thread reply whose root is not sent yet).
+the string ``"$outbox:<id>"`` (e.g. a thread reply whose root is not sent yet). A row whose
+room is a user id (``@anna:example.org``) goes to that person's direct chat, opened on demand:
+so a message to someone the bot has never talked to is as durable as any other.
 """
 
 from __future__ import annotations
@@ -10,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from nio import AsyncClient, RoomRedactResponse, RoomSendResponse
 
 from bot.registry import Registry
+from bot.types import RoomID, UserID
 from storage import Database
 from storage import outbox as outbox_store
 
@@ -42,10 +46,17 @@ async def _resolve(db: Database, value: Any) -> Any:
 
 
 class Sender:
-    def __init__(self, client: AsyncClient, db: Database, registry: Registry) -> None:
+    def __init__(
+        self,
+        client: AsyncClient,
+        db: Database,
+        registry: Registry,
+        open_direct: Callable[[UserID], Awaitable[RoomID | None]] | None = None,
+    ) -> None:
         self.client = client
         self.db = db
         self.registry = registry
+        self.open_direct = open_direct
         self._wake = asyncio.Event()
         self._backoff = 0.5
         self.idle = asyncio.Event()
@@ -90,15 +101,20 @@ class Sender:
             content = await _resolve(self.db, item.content)
         except UnresolvedReferenceError as err:
             return await self._failed(item, f"refers to unsent {err}", permanent=False)
+        room_id: str | None = item.room_id
+        if item.room_id.startswith("@") and self.open_direct is not None:
+            # Addressed to a person: their direct chat, opened now if there is none yet.
+            room_id = await self.open_direct(UserID(item.room_id))
+            if room_id is None:
+                return await self._failed(item, "cannot open a direct chat", permanent=False)
+        assert room_id is not None
         resp: Any
         if item.event_type == "m.room.redaction":
             resp = await self.client.room_redact(
-                item.room_id, content["redacts"], content.get("reason"), tx_id=item.txn_id
+                room_id, content["redacts"], content.get("reason"), tx_id=item.txn_id
             )
         else:
-            resp = await self.client.room_send(
-                item.room_id, item.event_type, content, tx_id=item.txn_id
-            )
+            resp = await self.client.room_send(room_id, item.event_type, content, tx_id=item.txn_id)
         if isinstance(resp, RoomSendResponse | RoomRedactResponse):
             async with self.db.transaction() as tx:
                 await outbox_store.mark_sent(tx, item.id, resp.event_id)

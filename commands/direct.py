@@ -45,11 +45,7 @@ def send_direct(ctx: BaseContext, user: str, work: Work) -> Awaitable[None] | No
 
 
 async def tell(ctx: BaseContext, user: str, body: str, html_body: str | None = None) -> None:
-    """A notice in the person's direct chat (opened if needed)."""
-
-    async def work(c: BaseContext, room: RoomID) -> None:
-        await c.send(room, messages.notice(body, html_body=html_body))
-
-    pending = send_direct(ctx, user, work)
-    if pending is not None:
-        await pending
+    """A notice in the person's direct chat. Queued in this transaction, addressed to the
+    person when they have no chat yet: the sender opens it, so a crash loses nothing."""
+    room = ctx.services.direct_room_of(UserID(user))
+    await ctx.send(room or user, messages.notice(body, html_body=html_body))

@@ -80,6 +80,11 @@ async def erase_user(db: Database, user_id: str) -> dict[str, int]:
         )
         counts["notes"] = await tx.execute("DELETE FROM kv WHERE key LIKE ?", (f"%{user_id}%",))
         counts["materials"] = await materials.erase_user(tx, user_id)
+        # Messages addressed to the person (their direct chat not opened yet) are dropped.
+        counts["unsent"] = await tx.execute(
+            "DELETE FROM outbox WHERE room_id = ? AND state != 'sent'", (user_id,)
+        )
+        await tx.execute("UPDATE outbox SET room_id = ? WHERE room_id = ?", (ERASED, user_id))
         counts["checkins"] = await tx.execute(
             "DELETE FROM checkin_replies WHERE user_id = ?", (user_id,)
         )

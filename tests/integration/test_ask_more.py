@@ -98,3 +98,37 @@ async def test_a_person_can_be_exported_and_erased(
     assert asker.user_id not in dump
     assert "Kalle" not in dump and "årskurs" not in dump
     assert rel(detail)["event_id"] == root["event_id"]
+
+
+async def test_a_message_to_someone_without_a_direct_chat_survives_a_restart(
+    network: Any,
+) -> None:
+    """Decided while the bot was up, not yet sent when it stopped: on restart the sender opens
+    the person's direct chat and delivers it, once."""
+    from bot import messages
+    from storage import Database
+    from storage import outbox as outbox_store
+
+    net = network(participants=1)
+    await net.start_bot()
+    await net.stop_bot()
+    anna = net.participants[0][0]
+    db = await Database.open(net.dir / "natverk.db")
+    try:
+        async with db.transaction() as tx:
+            await outbox_store.enqueue(
+                tx, anna.user_id, messages.notice("Välkommen till nätverket")
+            )
+    finally:
+        await db.close()
+    app = await net.start_bot()
+    p = await net.person(anna)
+    cohort_room = net.room("cohort:kohort0")
+    await p.wait_until(lambda: bool(p.invites - {cohort_room}), timeout=30)
+    dm = next(iter(p.invites - {cohort_room}))
+    await p.join(dm)
+    got = await p.wait_for_event(dm, lambda e: "Välkommen" in body(e))
+    assert got["sender"] == net.bot.user_id
+    assert app.direct[anna.user_id] == dm
+    await app.wait_idle()
+    assert len([e for e in await p.history(dm) if "Välkommen" in body(e)]) == 1
