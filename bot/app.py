@@ -65,8 +65,6 @@ class App:
         self._background: set[asyncio.Task[None]] = set()
         self._reconcile_lock = asyncio.Lock()
         self.sync_token: str | None = None
-        self.ready = asyncio.Event()
-        self.synced = asyncio.Event()  # set after every processed sync
         self.periodic_interval = 60.0
         self.sync_filter: str | dict[str, Any] = SYNC_FILTER
 
@@ -183,7 +181,6 @@ class App:
             asyncio.create_task(self.sender.run(), name="natverk-sender"),
             asyncio.create_task(self._periodic_loop(), name="natverk-periodic"),
         ]
-        self.ready.set()
         log.info("natverk is running as %s", cfg.bot.user_id)
         # Periodic work once now (schedules taken in, reminders due while down), not in a
         # minute; a failure here is logged like any periodic failure, never fatal.
@@ -264,8 +261,6 @@ class App:
             self.sender.wake()
         for task in after:
             self._spawn(task())
-        self.synced.set()
-        self.synced = asyncio.Event()
 
     async def _periodic_loop(self) -> None:
         while True:

@@ -57,11 +57,6 @@ async def set_sync_token(tx: Tx, token: str) -> None:
     )
 
 
-async def is_processed(tx: Tx, event_id: str) -> bool:
-    row = await tx.fetchone("SELECT 1 FROM processed_events WHERE event_id = ?", (event_id,))
-    return row is not None
-
-
 async def mark_processed(tx: Tx, event_id: str, room_id: str) -> bool:
     """Record an event as handled; False if it already was (the dedup check in one step)."""
     inserted = await tx.changes(
@@ -75,11 +70,6 @@ async def prune_processed(tx: Tx, now_ms: int) -> int:
     return await tx.execute(
         "DELETE FROM processed_events WHERE handled_at < ?", (now_ms - PROCESSED_EVENTS_KEEP_MS,)
     )
-
-
-async def processed_count(db: Database) -> int:
-    row = await db.fetchone("SELECT COUNT(*) AS n FROM processed_events")
-    return int(row["n"]) if row else 0
 
 
 async def managed_rooms(db: Database) -> dict[str, str]:

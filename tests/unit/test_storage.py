@@ -91,11 +91,10 @@ async def test_processed_events_deduplicate(tmp_path: Path) -> None:
     db = await Database.open(tmp_path / "n.db")
     try:
         async with db.transaction() as tx:
-            assert not await state_store.is_processed(tx, "$a")
-            await state_store.mark_processed(tx, "$a", "!r:x")
-            await state_store.mark_processed(tx, "$a", "!r:x")
-            assert await state_store.is_processed(tx, "$a")
-        assert await state_store.processed_count(db) == 1
+            assert await state_store.mark_processed(tx, "$a", "!r:x")
+            assert not await state_store.mark_processed(tx, "$a", "!r:x")
+        assert await state_store.was_processed(db, "$a")
+        assert not await state_store.was_processed(db, "$b")
     finally:
         await db.close()
 
