@@ -8,6 +8,7 @@ offending item with its own key path, so the loader can point at the right line.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -46,34 +47,28 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
-def _user_id(value: str) -> str:
-    if not _USER_ID.fullmatch(value):
-        raise PydanticCustomError(
-            "user_id",
-            "'{value}' is not a Matrix user id (expected @local:server)",
-            {"value": value},
-        )
-    return value
+def _matching(pattern: re.Pattern[str], kind: str, message: str) -> Callable[[str], str]:
+    """A validator that accepts values matching ``pattern`` and names the problem otherwise."""
+
+    def check(value: str) -> str:
+        if not pattern.fullmatch(value):
+            raise PydanticCustomError(kind, message, {"value": value})
+        return value
+
+    return check
 
 
-def _room(value: str) -> str:
-    if not _ROOM.fullmatch(value):
-        raise PydanticCustomError(
-            "room",
-            "'{value}' is not a room alias or room id (expected #alias:server or !id:server)",
-            {"value": value},
-        )
-    return value
-
-
-def _slug(value: str) -> str:
-    if not _SLUG.fullmatch(value):
-        raise PydanticCustomError(
-            "slug",
-            "'{value}' is not a valid id (use lowercase letters, digits, - and _)",
-            {"value": value},
-        )
-    return value
+_user_id = _matching(
+    _USER_ID, "user_id", "'{value}' is not a Matrix user id (expected @local:server)"
+)
+_room = _matching(
+    _ROOM,
+    "room",
+    "'{value}' is not a room alias or room id (expected #alias:server or !id:server)",
+)
+_slug = _matching(
+    _SLUG, "slug", "'{value}' is not a valid id (use lowercase letters, digits, - and _)"
+)
 
 
 def parse_duration(text: str) -> int:
