@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from datetime import datetime, timedelta
 from typing import Any
@@ -51,14 +50,10 @@ async def settle(app: Any) -> None:
 
 
 async def restart(net: Any, start: bool = True) -> Any:
-    """Stop the bot (and start it again on the same database).
-
-    The pause before stopping works around a race in the shared Sender: on Python 3.11,
-    ``asyncio.wait_for`` swallows a cancellation that arrives just after ``wake()``, and
-    ``App.stop`` then waits for the sender forever."""
+    """Stop the bot once everything it decided is sent (and start it again on the same
+    database)."""
     if net.app is not None:
         await net.app.wait_idle()
-    await asyncio.sleep(0.5)
     await net.stop_bot()
     return await net.start_bot() if start else None
 
@@ -233,6 +228,12 @@ async def test_reload_adds_changes_and_removes_schedules_without_duplicates(
     participant_try = await bertil.say(room, "!schema kör weekly")
     refused = await bertil.reply_to(room, participant_try, net.bot.user_id)
     assert "Bara gruppens handledare" in body(refused)
+    resumed = await fac.reply_to(
+        room, await fac.say(room, "!schema återuppta weekly"), net.bot.user_id
+    )
+    assert "är igång igen" in body(resumed) and "09:00" in body(resumed)
+    listing = await fac.reply_to(room, await fac.say(room, "!schema"), net.bot.user_id)
+    assert "weekly (pausat)" not in body(listing) and "weekly" in body(listing)
 
 
 def poll_response(start: str, answers: Any, stable: bool = False) -> dict[str, Any]:
