@@ -3,10 +3,14 @@ anonymous answers that cannot be traced, reminders once, results with a chart.""
 
 from __future__ import annotations
 
+import csv
+import io
 import sqlite3
 from typing import Any
 
 from bot.person import Person
+from commands.survey_export import export_csv
+from config import load_config
 from tests.integration.test_checkins import MIN, body, direct_chat_with_bot, restart, settle
 
 SURVEY = {
@@ -155,6 +159,12 @@ async def test_questionnaire_in_direct_chat_with_invalid_answer_restart_and_resu
         net.participants[0][0].user_id: "done",
         net.participants[0][1].user_id: "expired",
     }
+    # The CSV export: one row for the one response, the free text in it, nobody's id.
+    exported = await export_csv(load_config(net.config_path), "kvalitet")
+    rows = list(csv.reader(io.StringIO(exported)))
+    assert len(rows) == 2 and rows[0][:3] == ["response", "cohort", "opened"]
+    assert FREE_TEXT in rows[1]
+    assert "@" not in exported
 
 
 SELF = {
