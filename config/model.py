@@ -79,6 +79,18 @@ def parse_duration(text: str) -> int:
     return int(match[1]) * _UNIT_SECONDS[match[2]]
 
 
+def _duration(value: str) -> str:
+    try:
+        parse_duration(value)
+    except ValueError:
+        raise PydanticCustomError(
+            "duration",
+            "'{value}' is not a duration (expected e.g. 30m, 4h or 2d)",
+            {"value": value},
+        ) from None
+    return value
+
+
 def _web_url(value: str) -> str:
     url = urlsplit(value)
     bad = any(c.isspace() or c in '<>"' for c in value)
@@ -107,6 +119,7 @@ RoomAddress = Annotated[str, AfterValidator(_room)]
 Slug = Annotated[str, AfterValidator(_slug)]
 WebURL = Annotated[str, AfterValidator(_web_url)]
 Tag = Annotated[str, AfterValidator(_tag)]
+Duration = Annotated[str, AfterValidator(_duration)]
 
 
 def _problems(found: list[tuple[Loc, str]]) -> ValidationError:
@@ -185,20 +198,7 @@ class Advisers(_Model):
     members: list[MatrixUser]
     categories: list[Category] = Field(default_factory=_builtin_categories)
     attribution: Literal["team", "name"] = "team"
-    reminder_after: str = "24h"
-
-    @field_validator("reminder_after")
-    @classmethod
-    def _duration(cls, value: str) -> str:
-        try:
-            parse_duration(value)
-        except ValueError:
-            raise PydanticCustomError(
-                "duration",
-                "'{value}' is not a duration (expected e.g. 30m, 4h or 2d)",
-                {"value": value},
-            ) from None
-        return value
+    reminder_after: Duration = "24h"
 
     @property
     def reminder_after_seconds(self) -> int:
@@ -208,18 +208,6 @@ class Advisers(_Model):
 # --- check-ins and surveys -------------------------------------------------------------------
 
 _EVERY = re.compile(r"([0-9]+) *(day|week|month|year)s?")
-
-
-def _duration(value: str) -> str:
-    try:
-        parse_duration(value)
-    except ValueError:
-        raise PydanticCustomError(
-            "duration",
-            "'{value}' is not a duration (expected e.g. 30m, 4h or 2d)",
-            {"value": value},
-        ) from None
-    return value
 
 
 def _timezone(value: str) -> str:
@@ -267,7 +255,6 @@ def _every(value: str) -> str:
     return value
 
 
-Duration = Annotated[str, AfterValidator(_duration)]
 TimeZone = Annotated[str, AfterValidator(_timezone)]
 
 
