@@ -12,7 +12,8 @@ import contextlib
 import logging
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +34,12 @@ class DatabaseTooNewError(RuntimeError):
 class Tx:
     """An open write transaction. Only storage modules call its methods."""
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: aiosqlite.Connection, db: Database | None = None) -> None:
         self._conn = conn
+        self._db = db
         self._savepoints = 0
-        self.after_commit: list[Any] = []
+        self._unopened: list[str] = []  # savepoints entered but not yet needed (no write yet)
+        self.after_commit: list[Callable[[], None]] = []
 
     # Each call below is one hop to aiosqlite's thread: on the hot path (every event of every
     # sync) the hops, not SQLite, are what costs.
@@ -44,40 +47,65 @@ class Tx:
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run one statement; return lastrowid (for INSERT) or the number of rows changed."""
         if sql.lstrip()[:6].upper() == "INSERT":
+            await self._open_savepoints()
             row = await self._conn.execute_insert(sql, params)
             return int(row[0]) if row else 0
         return await self.changes(sql, params)
 
     async def changes(self, sql: str, params: Params = ()) -> int:
         """Run one statement; return how many rows it inserted, changed or deleted."""
+        await self._open_savepoints()
         before = self._conn.total_changes
         await self._conn.execute_fetchall(sql, params)
         return int(self._conn.total_changes - before)
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        await self._open_savepoints()
         await self._conn.executemany(sql, rows)
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
-        rows = await self._conn.execute_fetchall(sql, params)
-        return next(iter(rows), None)
+        return next(iter(await self.fetchall(sql, params)), None)
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
+        if sql.lstrip()[:6].upper() != "SELECT":
+            await self._open_savepoints()  # e.g. INSERT ... RETURNING
         return list(await self._conn.execute_fetchall(sql, params))
+
+    def publish(self, topic: str, value: Any) -> None:
+        """Hand ``value`` to the database's subscribers to ``topic`` once this transaction has
+        committed; never if it (or the savepoint it was published in) is rolled back."""
+        if self._db is not None:
+            self.after_commit.append(partial(self._db.publish, topic, value))
 
     @contextlib.asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
-        """A nested unit of work: an exception inside undoes only this part."""
+        """A nested unit of work: an exception inside undoes only this part.
+
+        The SAVEPOINT statement is only sent before the first write inside, so a unit that
+        writes nothing (most listeners, for most events) costs no round trip at all."""
         self._savepoints += 1
         name = f"sp{self._savepoints}"
-        await self._conn.execute_fetchall(f"SAVEPOINT {name}")
+        self._unopened.append(name)
+        callbacks = len(self.after_commit)
         try:
             yield
         except BaseException:
-            await self._conn.execute_fetchall(f"ROLLBACK TO {name}")
-            await self._conn.execute_fetchall(f"RELEASE {name}")
+            del self.after_commit[callbacks:]
+            if name in self._unopened:
+                self._unopened.remove(name)
+            else:
+                await self._conn.execute_fetchall(f"ROLLBACK TO {name}")
+                await self._conn.execute_fetchall(f"RELEASE {name}")
             raise
         else:
-            await self._conn.execute_fetchall(f"RELEASE {name}")
+            if name in self._unopened:
+                self._unopened.remove(name)
+            else:
+                await self._conn.execute_fetchall(f"RELEASE {name}")
+
+    async def _open_savepoints(self) -> None:
+        while self._unopened:
+            await self._conn.execute_fetchall(f"SAVEPOINT {self._unopened.pop(0)}")
 
 
 async def _connect(path: Path) -> aiosqlite.Connection:
@@ -99,6 +127,7 @@ class Database:
         self._writer = writer
         self._reader = reader
         self._lock = asyncio.Lock()
+        self._subscribers: dict[str, list[Callable[[Any], None]]] = {}
 
     @classmethod
     async def open(cls, path: Path, migrations: Sequence[Migration] = MIGRATIONS) -> Database:
@@ -126,7 +155,7 @@ class Database:
     async def transaction(self) -> AsyncIterator[Tx]:
         async with self._lock:
             await self._writer.execute_fetchall("BEGIN IMMEDIATE")
-            tx = Tx(self._writer)
+            tx = Tx(self._writer, self)
             try:
                 yield tx
             except BaseException:
@@ -136,6 +165,15 @@ class Database:
                 await self._writer.execute_fetchall("COMMIT")
         for callback in tx.after_commit:
             callback()
+
+    def subscribe(self, topic: str, callback: Callable[[Any], None]) -> None:
+        """Call ``callback`` with every value published to ``topic`` by a committed
+        transaction of this process (see :meth:`Tx.publish`)."""
+        self._subscribers.setdefault(topic, []).append(callback)
+
+    def publish(self, topic: str, value: Any) -> None:
+        for callback in self._subscribers.get(topic, ()):
+            callback(value)
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
         rows = await self._reader.execute_fetchall(sql, params)

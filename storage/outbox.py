@@ -15,6 +15,8 @@ from typing import Any
 
 from storage.db import Database, Tx
 
+TOPIC = "outbox"  # what Tx.publish calls a committed new row (an OutboxItem)
+
 
 @dataclass(frozen=True)
 class OutboxItem:
@@ -37,20 +39,27 @@ async def enqueue(
     purpose: str | None = None,
     ref: str | None = None,
 ) -> int:
+    """Add a message to send; once the transaction commits, the row is also published as
+    :data:`TOPIC`, so the sender can start at once without reading it back."""
     txn_id = f"natverk.{uuid.uuid4().hex}"
-    return await tx.execute(
+    serialized = json.dumps(content, ensure_ascii=False)
+    item_id = await tx.execute(
         "INSERT INTO outbox (txn_id, room_id, event_type, content, purpose, ref, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
         (
             txn_id,
             room_id,
             event_type,
-            json.dumps(content, ensure_ascii=False),
+            serialized,
             purpose,
             ref,
             int(time.time() * 1000),
         ),
     )
+    # The stored text, not the caller's dict (which the caller could still change).
+    item = OutboxItem(item_id, txn_id, room_id, event_type, json.loads(serialized), purpose, ref, 0)
+    tx.publish(TOPIC, item)
+    return item_id
 
 
 def _item(row: Any) -> OutboxItem:

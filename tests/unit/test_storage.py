@@ -66,6 +66,61 @@ async def test_transaction_rolls_back_on_error_and_savepoint_undoes_only_its_par
         await db.close()
 
 
+async def test_nested_savepoints_undo_exactly_their_own_writes(tmp_path: Path) -> None:
+    # Savepoints are only opened at their first write; the undo must still be exact.
+    db = await Database.open(tmp_path / "n.db")
+    try:
+        async with db.transaction() as tx:
+            async with tx.savepoint():  # outer: no write before the inner unit
+                with pytest.raises(ValueError):
+                    async with tx.savepoint():
+                        await state_store.set_value(tx, "inner", "1")
+                        raise ValueError
+                await state_store.set_value(tx, "outer", "1")
+            with pytest.raises(KeyError):
+                async with tx.savepoint():  # reads only, then fails: nothing to undo
+                    assert await state_store.get_value_tx(tx, "outer") == "1"
+                    raise KeyError
+            with pytest.raises(ValueError):
+                async with tx.savepoint():
+                    await state_store.set_value(tx, "outer", "changed")
+                    async with tx.savepoint():
+                        await state_store.set_value(tx, "deep", "1")
+                    raise ValueError
+            await state_store.set_value(tx, "after", "1")
+        keys = ("inner", "outer", "deep", "after")
+        values = {k: await state_store.get_value(db, k) for k in keys}
+        assert values == {"inner": None, "outer": "1", "deep": None, "after": "1"}
+    finally:
+        await db.close()
+
+
+async def test_outbox_rows_are_published_only_when_committed(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "n.db")
+    seen: list[outbox_store.OutboxItem] = []
+    db.subscribe(outbox_store.TOPIC, seen.append)
+    try:
+        with pytest.raises(RuntimeError):
+            async with db.transaction() as tx:
+                await outbox_store.enqueue(tx, "!r:x", {"body": "rolled back"})
+                raise RuntimeError
+        async with db.transaction() as tx:
+            with pytest.raises(ValueError):
+                async with tx.savepoint():
+                    await outbox_store.enqueue(tx, "!r:x", {"body": "undone"})
+                    raise ValueError
+            content = {"body": "kept"}
+            kept = await outbox_store.enqueue(tx, "!r:x", content)
+            content["body"] = "changed by the caller afterwards"
+            assert seen == []  # not before the commit
+        assert [(i.id, i.content["body"]) for i in seen] == [(kept, "kept")]
+        assert [(p.id, p.txn_id) for p in await outbox_store.pending(db)] == [
+            (seen[0].id, seen[0].txn_id)
+        ]
+    finally:
+        await db.close()
+
+
 async def test_outbox_keeps_order_and_stable_transaction_ids(tmp_path: Path) -> None:
     db = await Database.open(tmp_path / "n.db")
     try:
