@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -25,6 +26,8 @@ from storage import outbox as outbox_store
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
+BATCH = 100
+REREAD_AFTER = 10.0  # seconds
 PERMANENT_ERRORS = {"M_BAD_JSON", "M_NOT_JSON", "M_TOO_LARGE", "M_INVALID_PARAM"}
 
 
@@ -60,8 +63,20 @@ class Sender:
         self._wake = asyncio.Event()
         self._backoff = 0.5
         self.idle = asyncio.Event()
+        # Rows committed by this process and not sent yet, as published by the outbox. While
+        # ``_complete`` is true they are every pending row there is, and the sender starts on
+        # them without reading them back. It reads the table at start, after a failure, and
+        # at least every REREAD_AFTER seconds: other processes (`natverk user erase`) add rows.
+        self._fresh: dict[int, outbox_store.OutboxItem] = {}
+        self._complete = False
+        self._read_at = 0.0
+        db.subscribe(outbox_store.TOPIC, self._offer)
 
     def wake(self) -> None:
+        self._wake.set()
+
+    def _offer(self, item: outbox_store.OutboxItem) -> None:
+        self._fresh[item.id] = item
         self._wake.set()
 
     async def run(self) -> None:
@@ -77,7 +92,7 @@ class Sender:
             # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
             # arrives just as the event is set, and stop() would then wait forever.
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(10):
+                async with asyncio.timeout(REREAD_AFTER):
                     await self._wake.wait()
             self._wake.clear()
 
@@ -85,9 +100,7 @@ class Sender:
         """Send everything pending; return True if something failed and must be retried."""
         blocked: set[str] = set()
         while True:
-            items = [
-                i for i in await outbox_store.pending(self.db, 100) if i.room_id not in blocked
-            ]
+            items = [i for i in await self._pending() if i.room_id not in blocked]
             if not items:
                 return bool(blocked)
             for item in items:
@@ -95,6 +108,16 @@ class Sender:
                     continue
                 if not await self._send(item):
                     blocked.add(item.room_id)
+
+    async def _pending(self) -> list[outbox_store.OutboxItem]:
+        if not self._complete or time.monotonic() - self._read_at > REREAD_AFTER:
+            self._fresh.clear()
+            self._complete = True  # rows published from now on are kept, even during the read
+            self._read_at = time.monotonic()
+            rows = await outbox_store.pending(self.db, BATCH)
+            self._fresh.update((i.id, i) for i in rows)
+            self._complete = len(rows) < BATCH
+        return sorted(self._fresh.values(), key=lambda i: i.id)[:BATCH]
 
     async def _send(self, item: outbox_store.OutboxItem) -> bool:
         try:
@@ -121,6 +144,7 @@ class Sender:
                 hook = self.registry.sent_hooks.get(item.purpose or "")
                 if hook is not None:
                     await hook(tx, item, resp.event_id)
+            self._fresh.pop(item.id, None)
             return True
         code = str(getattr(resp, "status_code", "") or "")
         return await self._failed(
@@ -129,6 +153,7 @@ class Sender:
 
     async def _failed(self, item: outbox_store.OutboxItem, error: str, permanent: bool) -> bool:
         give_up = permanent or item.attempts + 1 >= MAX_ATTEMPTS
+        self._complete = False  # the row's attempts changed: read the table again
         log.warning(
             "Sending outbox #%d to %s failed (attempt %d%s): %s",
             item.id,

@@ -1,0 +1,133 @@
+"""The sender with a fake homeserver client: what it sends, in which order, and when."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from nio import AsyncClient, ErrorResponse, RoomSendResponse
+
+from bot import sender as sender_module
+from bot.registry import Registry
+from bot.sender import Sender
+from storage import Database
+from storage import outbox as outbox_store
+
+
+class FakeClient:
+    """Records every send; fails the sends whose body is in ``fail``."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, str]] = []  # (room, body, txn id)
+        self.fail: set[str] = set()
+        self.changed = asyncio.Event()
+
+    async def room_send(
+        self, room_id: str, event_type: str, content: dict[str, Any], tx_id: str
+    ) -> Any:
+        body = str(content.get("body"))
+        if body in self.fail:
+            return ErrorResponse("busy", "M_UNKNOWN")
+        self.sent.append((room_id, body, tx_id))
+        self.changed.set()
+        return RoomSendResponse(f"$e{len(self.sent)}", room_id)
+
+
+async def _until(client: FakeClient, n: int) -> None:
+    async with asyncio.timeout(5):
+        while len(client.sent) < n:
+            client.changed.clear()
+            await client.changed.wait()
+
+
+@contextlib.asynccontextmanager
+async def running(tmp_path: Path, client: FakeClient) -> Any:
+    db = await Database.open(tmp_path / "n.db")
+    sender = Sender(cast(AsyncClient, client), db, Registry())
+    task = asyncio.create_task(sender.run())
+    try:
+        yield db, sender
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await db.close()
+
+
+async def test_committed_rows_go_out_once_in_order_and_rolled_back_ones_never(
+    tmp_path: Path,
+) -> None:
+    client = FakeClient()
+    async with running(tmp_path, client) as (db, _):
+        async with db.transaction() as tx:
+            await outbox_store.enqueue(tx, "!a:x", {"body": "1"})
+            with pytest.raises(ValueError):
+                async with tx.savepoint():
+                    await outbox_store.enqueue(tx, "!a:x", {"body": "undone"})
+                    raise ValueError
+            await outbox_store.enqueue(tx, "!b:x", {"body": "2"})
+        async with db.transaction() as tx:
+            await outbox_store.enqueue(tx, "!a:x", {"body": "3"})
+        await _until(client, 3)
+        await asyncio.sleep(0.05)
+        assert [(room, body) for room, body, _ in client.sent] == [
+            ("!a:x", "1"),
+            ("!b:x", "2"),
+            ("!a:x", "3"),
+        ]
+        rows = {p.txn_id for p in await outbox_store.pending(db)}
+        assert rows == set()
+        assert await outbox_store.counts(db) == {"sent": 3}
+
+
+async def test_rows_written_by_another_process_are_sent_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # e.g. the redactions `natverk user erase` queues while the bot runs.
+    monkeypatch.setattr(sender_module, "REREAD_AFTER", 0.2)
+    client = FakeClient()
+    async with running(tmp_path, client) as (db, sender):
+        async with db.transaction() as tx:
+            await outbox_store.enqueue(tx, "!a:x", {"body": "from the bot"})
+        await _until(client, 1)
+
+        def other_process() -> None:
+            with sqlite3.connect(db.path, timeout=5) as other:
+                other.execute(
+                    "INSERT INTO outbox (txn_id, room_id, event_type, content, created_at)"
+                    " VALUES ('cli.1', '!a:x', 'm.room.message', '{\"body\": \"from the cli\"}', 0)"
+                )
+
+        await asyncio.to_thread(other_process)  # not on the loop: the bot may hold the lock
+        # A busy bot: its own rows keep coming, and the other process's row still goes out.
+        for n in range(6):
+            async with db.transaction() as tx:
+                await outbox_store.enqueue(tx, "!b:x", {"body": f"busy {n}"})
+            sender.wake()
+            await asyncio.sleep(0.05)
+        await _until(client, 8)
+        bodies = [body for _, body, _ in client.sent]
+        assert "from the cli" in bodies
+        assert ("!a:x", "from the cli", "cli.1") in client.sent
+
+
+async def test_a_failed_send_keeps_its_room_in_order_and_is_retried(tmp_path: Path) -> None:
+    client = FakeClient()
+    client.fail.add("first")
+    async with running(tmp_path, client) as (db, _):
+        async with db.transaction() as tx:
+            await outbox_store.enqueue(tx, "!a:x", {"body": "first"})
+            await outbox_store.enqueue(tx, "!a:x", {"body": "second"})
+            await outbox_store.enqueue(tx, "!b:x", {"body": "other room"})
+        await _until(client, 1)
+        await asyncio.sleep(0.1)
+        assert [body for _, body, _ in client.sent] == ["other room"]
+        client.fail.clear()
+        await _until(client, 3)
+        assert [body for _, body, _ in client.sent] == ["other room", "first", "second"]
+        first = await db.fetchone("SELECT attempts FROM outbox ORDER BY id LIMIT 1")
+        assert first is not None and first["attempts"] >= 2
