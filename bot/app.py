@@ -44,6 +44,12 @@ SYNC_FILTER: dict[str, Any] = {
     "account_data": {"types": []},
 }
 LONG_POLL_MS = 30_000
+# After a sync that produced replies, the next long poll waits (at most this long) until the
+# sender has handed them to the homeserver. A sync request arriving at the same moment would
+# compete with them there (Synapse is one process), and every reply a user waits for would
+# come later; events that arrive meanwhile are not lost, only fetched a little later. A bare
+# matrix-nio bot (sync_forever runs its callbacks before the next sync) behaves the same.
+SEND_BEFORE_SYNC = 0.5  # seconds
 
 
 class App:
@@ -234,6 +240,7 @@ class App:
         while True:
             try:
                 await self._sync_once(timeout=LONG_POLL_MS)
+                await self._replies_out()
                 backoff = 1.0
             except asyncio.CancelledError:
                 raise
@@ -261,6 +268,14 @@ class App:
             self.sender.wake()
         for task in after:
             self._spawn(task())
+
+    async def _replies_out(self) -> None:
+        """Until the sender has handed what is pending to the homeserver (see SEND_BEFORE_SYNC)."""
+        assert self.sender is not None
+        await asyncio.sleep(0)  # the sender starts now (and clears ``idle`` if it has work)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(SEND_BEFORE_SYNC):
+                await self.sender.idle.wait()
 
     async def _periodic_loop(self) -> None:
         while True:
