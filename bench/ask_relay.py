@@ -6,124 +6,51 @@ measured in the same run:
 - answer -> asker: the adviser answers in that root's thread until the relayed answer is
   visible to the asker's client in the cohort room.
 
-The baseline forwarder sees a message in one room and sends its body to another; it is timed
-over the same two paths, in two rooms of its own. Between steps both systems are left to
-settle (everything sent, their own echoes synced) outside the timed part, so each figure is
-one relay and not the tail of the previous step's traffic.
+The bot runs as deployed, as its own ``natverk run`` process; the baseline forwarder
+(``bench.forwarder``) runs in a process of its own too, and is timed over the same two paths in
+two rooms of its own, with the same stimulus: the adviser answers in the thread of what they
+were shown (the bot's root, or the forwarded question). Only the people's clients run in this
+process, so their work does not
+queue on the event loop of the system under test. Between steps both systems are left to
+settle (everything sent and seen, then a short pause for their own echoes) outside the timed
+part, so each figure is one relay and not the tail of the previous step's traffic.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import json
 import os
+import sqlite3
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
-from nio import (
-    AsyncClient,
-    RoomCreateResponse,
-    RoomMessageNotice,
-    RoomMessageText,
-    RoomSendResponse,
-    SyncResponse,
-)
+from nio import AsyncClient, RoomCreateResponse, RoomResolveAliasResponse
 
+from bench.forwarder import MARKER
 from bench.stats import pct, summary
-from bot.app import App
-from bot.homeserver import EmbeddedSynapse, RegisteredUser
+from bot.homeserver import EmbeddedSynapse, RegisteredUser, terminate
 from bot.person import Event, Person
 from bot.session import ENV_PASSWORD
-from config import load_config
 
-ROUND = 20
 WARMUP = 5
-MARKER = "fwd:"  # the forwarder relays only messages that start with this
 SETTLE_TIMEOUT = 30.0
+SETTLE_PAUSE = 0.05  # after the last relayed event is seen: time for the relay's own echoes
 POLL = 0.01
+ROOT = Path(__file__).resolve().parent.parent
 
 
-class Forwarder:
-    """The baseline: sees a marked message in one room, sends its body to the paired room."""
-
-    def __init__(self, hs: EmbeddedSynapse, user: RegisteredUser) -> None:
-        self.client = AsyncClient(hs.base_url, user.user_id)
-        self.client.restore_login(user.user_id, user.device_id, user.access_token)
-        self.pairs: dict[str, str] = {}  # room id -> room id to forward to
-        self.last_sent: str | None = None
-        self.seen: set[str] = set()  # its own forwarded events, as they come back in sync
-        self.task: asyncio.Task[None] | None = None
-
-    async def create_pair(self, left_member: str, right_member: str) -> tuple[str, str]:
-        """Two rooms, each with one invited member, forwarding into each other."""
-        left = await self._create_room(left_member)
-        right = await self._create_room(right_member)
-        self.pairs[left] = right
-        self.pairs[right] = left
-        return left, right
-
-    async def _create_room(self, member: str) -> str:
-        resp = await self.client.room_create(invite=[member])
-        if not isinstance(resp, RoomCreateResponse):
-            raise RuntimeError(f"forwarder cannot create a room: {resp}")
-        return str(resp.room_id)
-
-    async def start(self) -> None:
-        first = await self.client.sync(timeout=0)
-        assert isinstance(first, SyncResponse)
-
-        async def on_message(room: Any, event: RoomMessageText) -> None:
-            target = self.pairs.get(room.room_id)
-            if (
-                target is None
-                or event.sender == self.client.user_id
-                or not event.body.startswith(MARKER)
-            ):
-                return
-            # The same shape any well-behaved bot sends (MATRIX_NOTES: always m.mentions);
-            # Synapse charges ~2 ms for it, which is protocol cost, not natverk's.
-            resp = await self.client.room_send(
-                target,
-                "m.room.message",
-                {"msgtype": "m.notice", "body": event.body, "m.mentions": {}},
-            )
-            if isinstance(resp, RoomSendResponse):
-                self.last_sent = resp.event_id
-
-        async def on_own_notice(room: Any, event: RoomMessageNotice) -> None:
-            if event.sender == self.client.user_id:
-                self.seen.add(event.event_id)
-
-        self.client.add_event_callback(on_message, RoomMessageText)
-        self.client.add_event_callback(on_own_notice, RoomMessageNotice)
-        self.task = asyncio.create_task(self.client.sync_forever(timeout=30_000))
-
-    async def settle(self) -> None:
-        """Until its last forwarded event has come back to it in sync."""
-
-        async def echoed() -> bool:
-            return self.last_sent is None or self.last_sent in self.seen
-
-        await _poll(echoed)
-
-    async def stop(self) -> None:
-        if self.task:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
-        await self.client.close()
-
-
-async def _poll(check: Callable[[], Awaitable[bool]]) -> None:
+async def _poll(check: Callable[[], bool]) -> None:
     deadline = time.monotonic() + SETTLE_TIMEOUT
-    while not await check():
+    while not check():
         if time.monotonic() > deadline:
             raise TimeoutError("did not settle")
         await asyncio.sleep(POLL)
@@ -133,30 +60,30 @@ def _has_id(event_id: str) -> Callable[[Event], bool]:
     return lambda ev: ev.get("event_id") == event_id
 
 
-async def settle_bot(app: App, watchers: dict[str, Person]) -> None:
-    """Until the outbox is empty, the bot has synced back the last event it sent, and the
-    people in each room have seen what it sent there."""
-    db = app.db
-    assert db is not None
-    await app.wait_idle()
-    rows = await db.fetchall(
-        "SELECT room_id, event_id FROM outbox WHERE state = 'sent' AND event_id IS NOT NULL"
-        " ORDER BY id DESC LIMIT 10"
-    )
-    if rows:
-        last = str(rows[0]["event_id"])
-        syncer = app.syncer
-        assert syncer is not None
+async def settle_bot(db_path: Path, watchers: dict[str, Person]) -> None:
+    """Until the bot's outbox has nothing pending and the people in each room have seen the
+    last events it sent there; then the same pause as the forwarder gets."""
+    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as db:
 
-        async def synced_back() -> bool:
-            return last in syncer.recent
+        def drained() -> bool:
+            row = db.execute("SELECT COUNT(*) FROM outbox WHERE state = 'pending'").fetchone()
+            return int(row[0]) == 0
 
-        await _poll(synced_back)
-    for row in rows:
-        room_id, event_id = str(row["room_id"]), str(row["event_id"])
-        person = watchers.get(room_id)
+        await _poll(drained)
+        rows = db.execute(
+            "SELECT room_id, event_id FROM outbox WHERE state = 'sent' AND event_id IS NOT NULL"
+            " ORDER BY id DESC LIMIT 10"
+        ).fetchall()
+    for room_id, event_id in rows:
+        person = watchers.get(str(room_id))
         if person is not None:
-            await person.wait_for_event(room_id, _has_id(event_id))
+            await person.wait_for_event(str(room_id), _has_id(str(event_id)))
+    await asyncio.sleep(SETTLE_PAUSE)
+
+
+async def settle_forwarder() -> None:
+    """The forwarded event was seen by the timed step itself; the same pause as the bot's."""
+    await asyncio.sleep(SETTLE_PAUSE)
 
 
 @dataclass
@@ -170,7 +97,6 @@ class Side:
     settle: Callable[[], Awaitable[None]]
     ask_prefix: str
     answer_prefix: str
-    threaded: bool  # answers go in the thread of the question's root
     to_root: list[float] = field(default_factory=list)
     to_asker: list[float] = field(default_factory=list)
 
@@ -207,7 +133,7 @@ async def one_question(side: Side, asker: Person, adviser: Person, record: bool)
     start = time.perf_counter()
     await asker.say(side.asker_room, f"{side.ask_prefix}Hur bokar jag lokalen? q-{q}")
     root = await _await_message(
-        adviser, side.adviser_room, side.relay_user, f"q-{q}", seen, root_only=side.threaded
+        adviser, side.adviser_room, side.relay_user, f"q-{q}", seen, root_only=True
     )
     to_root = (time.perf_counter() - start) * 1000
     await side.settle()
@@ -218,7 +144,7 @@ async def one_question(side: Side, asker: Person, adviser: Person, record: bool)
     await adviser.say(
         side.adviser_room,
         f"{side.answer_prefix}Boka via kalendern. a-{a}",
-        thread_root=str(root["event_id"]) if side.threaded else None,
+        thread_root=str(root["event_id"]),
     )
     await _await_message(asker, side.asker_room, side.relay_user, f"a-{a}", seen)
     to_asker = (time.perf_counter() - start) * 1000
@@ -233,10 +159,74 @@ async def questions_on(side: Side, asker: Person, adviser: Person, n: int, recor
         await one_question(side, asker, adviser, record)
 
 
+async def _create_pair(
+    hs: EmbeddedSynapse, fwd: RegisteredUser, left: str, right: str
+) -> list[str]:
+    """Two rooms of the forwarder's, one with each member invited."""
+    client = AsyncClient(hs.base_url, fwd.user_id)
+    client.restore_login(fwd.user_id, fwd.device_id, fwd.access_token)
+    try:
+        rooms = []
+        for member in (left, right):
+            resp = await client.room_create(invite=[member])
+            if not isinstance(resp, RoomCreateResponse):
+                raise RuntimeError(f"forwarder cannot create a room: {resp}")
+            rooms.append(str(resp.room_id))
+        return rooms
+    finally:
+        await client.close()
+
+
+def _start_forwarder(
+    hs: EmbeddedSynapse, fwd: RegisteredUser, pairs: dict[str, str]
+) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.forwarder", json.dumps(pairs)],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "FWD_HOMESERVER": hs.base_url,
+            "FWD_USER": fwd.user_id,
+            "FWD_DEVICE": fwd.device_id,
+            "FWD_TOKEN": fwd.access_token,
+        },
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    if proc.stdout.readline().strip() != "ready":
+        proc.kill()
+        raise RuntimeError("the forwarder did not start")
+    return proc
+
+
+def _start_bot(config: Path, password: str, log: Path) -> subprocess.Popen[bytes]:
+    """The real ``natverk run``, as deployed."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "run", str(config)],
+        cwd=ROOT,
+        env={**os.environ, ENV_PASSWORD: password},
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("ab"),
+    )
+
+
+async def _resolve(person: Person, alias: str) -> str:
+    deadline = time.monotonic() + 60
+    while True:
+        resp = await person.client.room_resolve_alias(alias)
+        if isinstance(resp, RoomResolveAliasResponse):
+            return str(resp.room_id)
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the bot did not create {alias}")
+        await asyncio.sleep(0.2)
+
+
 async def run(questions: int) -> tuple[Side, Side]:
     with tempfile.TemporaryDirectory() as tmp:
         hs = EmbeddedSynapse(Path(tmp) / "hs")
         hs.start()
+        procs: list[subprocess.Popen[str] | subprocess.Popen[bytes]] = []
         try:
             admin = hs.register_user("admin", "pw-admin", admin=True)
             bot = hs.register_user("natverk", "pw-bot")
@@ -245,12 +235,13 @@ async def run(questions: int) -> tuple[Side, Side]:
             bert = hs.register_user("bert", "pw-bert")
             for u in (bot, fwd, anna, bert):
                 hs.override_ratelimit(admin.access_token, u.user_id)
+            db_path = Path(tmp) / "natverk.db"
             cfg_path = Path(tmp) / "natverk.yaml"
             cfg_path.write_text(
                 yaml.safe_dump(
                     {
                         "homeserver": hs.base_url,
-                        "bot": {"user_id": bot.user_id, "database": "natverk.db", "language": "sv"},
+                        "bot": {"user_id": bot.user_id, "database": str(db_path), "language": "sv"},
                         "admins": [admin.user_id],
                         "advisers": {"room": "#adv:localhost", "members": [bert.user_id]},
                         "cohorts": [
@@ -264,65 +255,61 @@ async def run(questions: int) -> tuple[Side, Side]:
                     }
                 )
             )
-            os.environ[ENV_PASSWORD] = bot.password
-            app = App(load_config(cfg_path), cfg_path)
-            await app.start()
-            forwarder = Forwarder(hs, fwd)
+            procs.append(_start_bot(cfg_path, bot.password, Path(tmp) / "bot.log"))
             asker = Person(hs.base_url, anna.user_id, anna.access_token, anna.device_id)
             adviser = Person(hs.base_url, bert.user_id, bert.access_token, bert.device_id)
             try:
-                base_cohort, base_advisers = await forwarder.create_pair(anna.user_id, bert.user_id)
                 await asker.start()
                 await adviser.start()
-                await asker.join(app.managed["cohort:c"])
+                cohort_room = await _resolve(asker, "#c:localhost")
+                adviser_room = await _resolve(adviser, "#adv:localhost")
+                await asker.join(cohort_room)
+                await adviser.join(adviser_room)
+                base_cohort, base_advisers = await _create_pair(hs, fwd, anna.user_id, bert.user_id)
                 await asker.join(base_cohort)
-                await adviser.join(app.managed["advisers"])
                 await adviser.join(base_advisers)
-                await forwarder.start()
-
-                watchers = {
-                    app.managed["cohort:c"]: asker,
-                    app.managed["advisers"]: adviser,
-                }
+                procs.append(
+                    _start_forwarder(
+                        hs, fwd, {base_cohort: base_advisers, base_advisers: base_cohort}
+                    )
+                )
+                watchers = {cohort_room: asker, adviser_room: adviser}
 
                 async def settle_natverk() -> None:
-                    await settle_bot(app, watchers)
+                    await settle_bot(db_path, watchers)
 
                 base = Side(
                     name="baseline",
                     asker_room=base_cohort,
                     adviser_room=base_advisers,
                     relay_user=fwd.user_id,
-                    settle=forwarder.settle,
+                    settle=settle_forwarder,
                     ask_prefix=MARKER,
                     answer_prefix=MARKER,
-                    threaded=False,
                 )
                 ours = Side(
                     name="natverk",
-                    asker_room=app.managed["cohort:c"],
-                    adviser_room=app.managed["advisers"],
+                    asker_room=cohort_room,
+                    adviser_room=adviser_room,
                     relay_user=bot.user_id,
                     settle=settle_natverk,
                     ask_prefix="!ask ",
                     answer_prefix="",
-                    threaded=True,
                 )
                 await settle_natverk()
-                # Warm up both, then interleave rounds (alternating which goes first) so
-                # drift hits both alike.
+                # Warm up both, then alternate question by question (and which goes first),
+                # so the machine's drift hits both alike.
                 await questions_on(base, asker, adviser, WARMUP, record=False)
                 await questions_on(ours, asker, adviser, WARMUP, record=False)
-                for i in range(max(1, -(-questions // ROUND))):
-                    pair = (base, ours) if i % 2 == 0 else (ours, base)
-                    for side in pair:
-                        await questions_on(side, asker, adviser, ROUND, record=True)
+                for i in range(questions):
+                    for side in (base, ours) if i % 2 == 0 else (ours, base):
+                        await one_question(side, asker, adviser, record=True)
             finally:
-                await forwarder.stop()
                 await asker.stop()
                 await adviser.stop()
-                await app.stop()
         finally:
+            for proc in reversed(procs):
+                terminate(proc)
             hs.stop()
     return base, ours
 
@@ -333,7 +320,7 @@ def _ratios(ours: list[float], base: list[float]) -> tuple[float, float]:
 
 def report(base: Side, ours: Side, target: float = 1.10) -> None:
     n = len(ours.to_root)
-    print(f"\n== !ask relay on a local Synapse ({n} questions each, interleaved) ==")
+    print(f"\n== !ask relay on a local Synapse ({n} questions each, alternating) ==")
     verdicts: list[tuple[str, float, float]] = []
     for title, b, o in (
         (

@@ -115,6 +115,18 @@ def _tail(path: Path, since: int = 0, lines: int = 40) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+def terminate(proc: subprocess.Popen[Any], grace: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL if the process is still there after ``grace`` seconds."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
 class EmbeddedSynapse:
     """A Synapse subprocess with its config, database and log in ``data_dir``.
 
@@ -196,13 +208,8 @@ class EmbeddedSynapse:
     def stop(self) -> None:
         """Terminate Synapse (SIGTERM, then SIGKILL after 10 s). Safe to call repeatedly."""
         proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+        if proc is not None:
+            terminate(proc)
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None

@@ -1,0 +1,55 @@
+"""The baseline for the relay benchmarks: a bare matrix-nio forwarder in a process of its own.
+
+It sees a message that starts with the marker in one room and sends its body to the paired
+room, and nothing else. Run as ``python -m bench.forwarder PAIRS_JSON`` with the homeserver,
+user id, device id and access token in the environment (``FWD_*``); it prints ``ready`` once
+its first sync is done, so history is not forwarded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from typing import Any
+
+from nio import AsyncClient, AsyncClientConfig, RoomMessageText, SyncResponse
+
+MARKER = "fwd:"  # the forwarder relays only messages that start with this
+
+
+async def forward(pairs: dict[str, str]) -> None:
+    client = AsyncClient(
+        os.environ["FWD_HOMESERVER"],
+        os.environ["FWD_USER"],
+        config=AsyncClientConfig(max_limit_exceeded=None, max_timeouts=None),
+    )
+    client.restore_login(os.environ["FWD_USER"], os.environ["FWD_DEVICE"], os.environ["FWD_TOKEN"])
+
+    async def on_message(room: Any, event: RoomMessageText) -> None:
+        target = pairs.get(room.room_id)
+        if target is None or event.sender == client.user_id or not event.body.startswith(MARKER):
+            return
+        # The same minimum any well-behaved bot sends (MATRIX_NOTES: always m.mentions).
+        await client.room_send(
+            target, "m.room.message", {"msgtype": "m.notice", "body": event.body, "m.mentions": {}}
+        )
+
+    first = await client.sync(timeout=0)
+    if not isinstance(first, SyncResponse):
+        raise SystemExit(f"forwarder: first sync failed: {first}")
+    client.add_event_callback(on_message, RoomMessageText)
+    print("ready", flush=True)
+    try:
+        await client.sync_forever(timeout=30_000)
+    finally:
+        await client.close()
+
+
+def main() -> None:
+    asyncio.run(forward(json.loads(sys.argv[1])))
+
+
+if __name__ == "__main__":
+    main()
