@@ -48,6 +48,30 @@ def notice(
     return content
 
 
+def text(
+    body: str,
+    *,
+    html_body: str | None = None,
+    reply_to: EventID | None = None,
+    thread_root: EventID | None = None,
+    mentions: Iterable[UserID] = (),
+) -> dict[str, Any]:
+    """A message someone must be notified of: a person's words relayed (a question, an answer)
+    or something addressed to them (a reminder, a survey in their direct chat).
+
+    Not an m.notice: the default push rule ``.m.rule.suppress_notices`` comes before
+    ``.m.rule.is_user_mention``, so a notice never notifies anyone, mentions included.
+    """
+    return notice(
+        body,
+        html_body=html_body,
+        reply_to=reply_to,
+        thread_root=thread_root,
+        mentions=mentions,
+        msgtype="m.text",
+    )
+
+
 def reaction(event_id: EventID, key: str) -> dict[str, Any]:
     return {"m.relates_to": {"rel_type": "m.annotation", "event_id": event_id, "key": key}}
 

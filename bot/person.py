@@ -27,6 +27,9 @@ class Person:
         self.client.restore_login(user_id, device_id, access_token)
         self.events: dict[str, list[Event]] = {}
         self.invites: set[str] = set()
+        # Per room: (notifications, highlights) unread, as the homeserver counts them from
+        # push rules (this client never sends a read receipt): what would ping the person.
+        self.unread: dict[str, tuple[int, int]] = {}
         self._changed = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
         self._token: str | None = None
@@ -65,6 +68,12 @@ class Person:
             for room_id, info in resp.rooms.join.items():
                 self.events.setdefault(room_id, []).extend(e.source for e in info.timeline.events)
                 self.invites.discard(room_id)
+                counts = info.unread_notifications
+                if counts is not None and counts.notification_count is not None:
+                    self.unread[room_id] = (
+                        int(counts.notification_count),
+                        int(counts.highlight_count or 0),
+                    )
             self.invites.update(resp.rooms.invite)
             self._changed.notify_all()
 

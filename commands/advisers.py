@@ -233,7 +233,7 @@ async def remind(ctx: BaseContext, now_ms: int) -> None:
         )
         await ctx.send(
             ticket.adviser_room,
-            messages.notice(
+            messages.text(
                 body, reply_to=EventID(ticket.root_ref), mentions=[UserID(u) for u in on_duty]
             ),
         )

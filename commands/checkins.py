@@ -146,7 +146,7 @@ async def fire(
     html = "<br>".join(escape(line) for line in lines)
     root = await ctx.send(
         room,
-        messages.notice(body, html_body=html, msgtype="m.text"),
+        messages.text(body, html_body=html),
         purpose="checkin_root",
         ref=str(run_id),
     )

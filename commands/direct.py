@@ -45,7 +45,8 @@ def send_direct(ctx: BaseContext, user: str, work: Work) -> Awaitable[None] | No
 
 
 async def tell(ctx: BaseContext, user: str, body: str, html_body: str | None = None) -> None:
-    """A notice in the person's direct chat. Queued in this transaction, addressed to the
-    person when they have no chat yet: the sender opens it, so a crash loses nothing."""
+    """A message to the person in their direct chat, which notifies them (m.text). Queued in
+    this transaction, addressed to the person when they have no chat yet: the sender opens it,
+    so a crash loses nothing."""
     room = ctx.services.direct_room_of(UserID(user))
-    await ctx.send(room or user, messages.notice(body, html_body=html_body))
+    await ctx.send(room or user, messages.text(body, html_body=html_body))

@@ -95,7 +95,7 @@ def root_content(ctx: BaseContext, ticket: Ticket) -> dict[str, object]:
         ),
         asked_at=local_time(config, ticket.created_at),
     )
-    return messages.notice(body, html_body=html)
+    return messages.text(body, html_body=html)  # a new question: advisers are notified
 
 
 async def refresh_root(ctx: BaseContext, ticket_id: int) -> None:
@@ -154,7 +154,7 @@ def relay_content(
 ) -> dict[str, object]:
     body = f"{prefix}\n{text}"
     html = f"<p><b>{escape(prefix)}</b></p><p>{escape(text).replace(chr(10), '<br>')}</p>"
-    return messages.notice(
+    return messages.text(
         body, html_body=html, thread_root=EventID(thread_root), mentions=mentions or ()
     )
 

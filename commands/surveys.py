@@ -114,7 +114,7 @@ async def start_next(ctx: BaseContext, user: str) -> None:
         intro.append(
             i18n.t(lang, "surveys.anonymous" if survey.anonymous else "surveys.not_anonymous")
         )
-        await c.send(room, messages.notice("\n".join(intro)))
+        await c.send(room, messages.text("\n".join(intro)))  # notifies: a new survey
         await _ask(c, room, survey, 0, lang)
 
     pending = direct.send_direct(ctx, user, work)

@@ -56,6 +56,7 @@ async def test_public_question_answer_in_thread_reaches_asker(network: Any) -> N
     cecilia = await net.person(net.participants[0][1], cohort_room)
     adviser = await net.person(net.advisers[0], adv_room)
 
+    pinged_before = adviser.unread.get(adv_room, (0, 0))
     q = await bertil.say(cohort_room, "!fråga Hur anpassar jag genomgångar för elever med ADHD?")
     # The asker gets a reaction and a threaded notice with the number at once.
     ack = await bertil.wait_for_event(
@@ -77,7 +78,10 @@ async def test_public_question_answer_in_thread_reaches_asker(network: Any) -> N
     text = body(root)
     assert text.startswith(f"[NY] #{number} · Allmän fråga · Kohort 0 · ")
     assert "Hur anpassar jag genomgångar" in text
-    assert root["content"]["msgtype"] == "m.notice"
+    # A new question notifies the advisers (an m.notice would not: .m.rule.suppress_notices).
+    assert root["content"]["msgtype"] == "m.text"
+    await adviser.wait_until(lambda: adviser.unread[adv_room][0] > pinged_before[0])
+    highlights_before = bertil.unread.get(cohort_room, (0, 0))[1]
 
     # An adviser answers in the thread: the answer arrives in the question's thread.
     answer = "Dela upp genomgången i korta steg och visa dem på tavlan."
@@ -89,6 +93,8 @@ async def test_public_question_answer_in_thread_reaches_asker(network: Any) -> N
     assert rel(got)["m.in_reply_to"]["event_id"] == q  # fallback for clients without threads
     assert f"Svar från rådgivarna (fråga #{number})" in body(got)
     assert got["content"]["m.mentions"] == {"user_ids": [net.participants[0][0].user_id]}
+    # ... and the mention reaches the asker as a highlight, which Element notifies.
+    await bertil.wait_until(lambda: bertil.unread[cohort_room][1] > highlights_before)
     # Colleagues in the cohort see it too: that is the point of a public question.
     await cecilia.wait_for_event(cohort_room, lambda e: answer in body(e))
     # The root is edited in place.
@@ -318,12 +324,15 @@ async def test_unanswered_questions_get_one_reminder(network: Any) -> None:
     adviser = await net.person(net.advisers[0], adv_room)
     await p.say(cohort_room, "!ask Finns det material om autism för förskolan?")
     root = await adviser.wait_for_event(adv_room, lambda e: "autism" in body(e))
+    await adviser.wait_until(lambda: adv_room in adviser.unread)
+    assert adviser.unread[adv_room][1] == 0  # the question notifies, but highlights nobody
     await app.run_periodic()  # too early: nothing
     later = 2 * 60 * 1000
     await app.run_periodic(offset_ms=later)
     await app.run_periodic(offset_ms=later + 60_000)
     reminder = await adviser.wait_for_event(adv_room, lambda e: "Påminnelse" in body(e))
     assert net.advisers[0].user_id in reminder["content"]["m.mentions"]["user_ids"]
+    await adviser.wait_until(lambda: adviser.unread[adv_room][1] >= 1)  # it pings them
     assert rel(reminder)["m.in_reply_to"]["event_id"] == root["event_id"]
     await app.wait_idle()
     await asyncio.sleep(0.5)

@@ -75,6 +75,8 @@ async def test_questionnaire_in_direct_chat_with_invalid_answer_restart_and_resu
     cecilia_dm = await direct_chat_with_bot(cecilia, {room})
     assert "anonyma" in await bot_says(bertil, dm, bot, "Kvalitet i studiepaketet")
     await bot_says(bertil, dm, bot, "Fråga 1/4: Hur nöjd är du?")
+    intro = next(e for e in bertil.events[dm] if "Kvalitet i studiepaketet" in body(e))
+    assert intro["content"]["msgtype"] == "m.text"  # an invitation notifies; a notice never does
 
     def mark() -> int:
         return len(bertil.events.get(dm, []))
