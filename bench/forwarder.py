@@ -31,9 +31,11 @@ async def forward(pairs: dict[str, str]) -> None:
         target = pairs.get(room.room_id)
         if target is None or event.sender == client.user_id or not event.body.startswith(MARKER):
             return
-        # The same minimum any well-behaved bot sends (MATRIX_NOTES: always m.mentions).
+        # The message as it came (a person's m.text, so its reader is notified, as natverk's
+        # relays are), with the m.mentions every well-behaved bot sends (MATRIX_NOTES).
+        msgtype = str(event.source.get("content", {}).get("msgtype", "m.text"))
         await client.room_send(
-            target, "m.room.message", {"msgtype": "m.notice", "body": event.body, "m.mentions": {}}
+            target, "m.room.message", {"msgtype": msgtype, "body": event.body, "m.mentions": {}}
         )
 
     first = await client.sync(timeout=0)
