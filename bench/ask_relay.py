@@ -119,9 +119,7 @@ async def _await_message(
             ev.get("sender") == sender
             and ev.get("type") == "m.room.message"
             and token in str(content.get("body", ""))
-            and not (
-                root_only and ("m.new_content" in content or content.get("msgtype") != "m.notice")
-            )
+            and not (root_only and "m.new_content" in content)
         )
 
     return await person.wait_for_event(room, match, after=after)
