@@ -160,6 +160,8 @@ class App:
     # --- lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:
         cfg = self._config
+        for lang in i18n.LANGUAGES:
+            i18n.catalogue(lang)  # parsed now (~40 ms each), not on the first user's command
         self.db = await Database.open(cfg.bot.database)
         self.client = AsyncClient(
             cfg.homeserver,
