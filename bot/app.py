@@ -8,7 +8,7 @@ import io
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,7 @@ LONG_POLL_MS = 30_000
 # come later; events that arrive meanwhile are not lost, only fetched a little later. A bare
 # matrix-nio bot (sync_forever runs its callbacks before the next sync) behaves the same.
 SEND_BEFORE_SYNC = 0.5  # seconds
+MIN_PERIODIC_GAP = 0.05  # seconds between periodic passes, however much is due
 
 
 class App:
@@ -72,6 +73,7 @@ class App:
         self._reconcile_lock = asyncio.Lock()
         self.sync_token: str | None = None
         self.periodic_interval = 60.0
+        self._periodic_wake = asyncio.Event()  # set: run the periodic pass now (e.g. reload)
         self.sync_filter: str | dict[str, Any] = SYNC_FILTER
 
     # --- Services -------------------------------------------------------------------------
@@ -156,6 +158,7 @@ class App:
     async def apply_config(self, new: Config) -> None:
         self._config = new
         await self.reconcile()
+        self._periodic_wake.set()  # new schedules may be due within the minute
 
     # --- lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:
@@ -187,15 +190,16 @@ class App:
         self._tasks = [
             asyncio.create_task(self._sync_loop(), name="natverk-sync"),
             asyncio.create_task(self.sender.run(), name="natverk-sender"),
-            asyncio.create_task(self._periodic_loop(), name="natverk-periodic"),
         ]
         log.info("natverk is running as %s", cfg.bot.user_id)
         # Periodic work once now (schedules taken in, reminders due while down), not in a
-        # minute; a failure here is logged like any periodic failure, never fatal.
+        # minute; a failure here is logged like any periodic failure, never fatal. The loop
+        # starts after it, so its first wait already knows the schedules' next times.
         try:
             await self.run_periodic()
         except Exception:
             log.exception("Periodic work at start failed")
+        self._tasks.append(asyncio.create_task(self._periodic_loop(), name="natverk-periodic"))
 
     async def _upload_filter(self) -> None:
         """Store the sync filter on the server once, so each long-poll names it by id."""
@@ -281,13 +285,29 @@ class App:
 
     async def _periodic_loop(self) -> None:
         while True:
-            await asyncio.sleep(self.periodic_interval)
+            try:
+                delay = await self._until_next_periodic()
+            except Exception:
+                log.exception("Finding the next periodic work failed")
+                delay = self.periodic_interval
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._periodic_wake.wait()
+            self._periodic_wake.clear()
             try:
                 await self.run_periodic()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("Periodic work failed")
+
+    async def _until_next_periodic(self) -> float:
+        """Seconds until the periodic pass: a minute, or sooner when a task has something due
+        sooner (a check-in at 09:00 fires at 09:00, not up to a minute later)."""
+        assert self.db is not None
+        now = int(time.time() * 1000)
+        dues = [await fn(self.db, now) for fn in self._registry.next_due.values()]
+        return periodic_delay(now, dues, self.periodic_interval)
 
     async def run_periodic(self, offset_ms: int = 0) -> None:
         """Run every registered periodic task once, each in its own transaction.
@@ -467,6 +487,16 @@ class App:
 
 
 __all__ = ["AfterCommit", "App"]
+
+
+def periodic_delay(now_ms: int, dues: Iterable[int | None], interval: float) -> float:
+    """Seconds to sleep before the next periodic pass: ``interval`` at most, until the
+    earliest of ``dues`` if that is sooner, and never less than MIN_PERIODIC_GAP."""
+    soonest = min((d for d in dues if d is not None), default=None)
+    if soonest is None:
+        return interval
+    # A hair after the due time: waking a millisecond early would find nothing due yet.
+    return max(MIN_PERIODIC_GAP, min(interval, (soonest - now_ms) / 1000 + 0.01))
 
 
 async def _at(fn: PeriodicFn, now_ms: int, ctx: BaseContext) -> None:

@@ -19,7 +19,7 @@ from bot.types import Place
 if TYPE_CHECKING:
     from bot.context import BaseContext, CommandContext, EventContext
     from config import Role
-    from storage import Tx
+    from storage import Database, Tx
     from storage.outbox import OutboxItem
 
 
@@ -50,6 +50,9 @@ Handler = Callable[["CommandContext", dict[str, Any]], Awaitable[None]]
 ListenerFn = Callable[["EventContext"], Awaitable[None]]
 SentHook = Callable[["Tx", "OutboxItem", str], Awaitable[None]]
 PeriodicFn = Callable[["BaseContext", int], Awaitable[None]]
+# When a periodic task next has something to do: (database, now in ms) -> a time in ms after
+# now, or None. The bot's periodic loop wakes up then instead of at its next minute.
+NextDueFn = Callable[["Database", int], Awaitable[int | None]]
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,7 @@ class Registry:
         self.listeners: list[ListenerSpec] = []
         self.sent_hooks: dict[str, SentHook] = {}
         self.periodic: dict[str, PeriodicFn] = {}
+        self.next_due: dict[str, NextDueFn] = {}
 
     def add(self, spec: CommandSpec) -> None:
         words = [spec.name, *(a for names in spec.aliases.values() for a in names)]
@@ -202,11 +206,17 @@ def on_sent(purpose: str, *, registry: Registry = REGISTRY) -> Callable[[SentHoo
     return decorate
 
 
-def periodic(name: str, *, registry: Registry = REGISTRY) -> Callable[[PeriodicFn], PeriodicFn]:
-    """Register work the bot does about once a minute, e.g. reminders: ``fn(ctx, now_ms)``."""
+def periodic(
+    name: str, *, next_due: NextDueFn | None = None, registry: Registry = REGISTRY
+) -> Callable[[PeriodicFn], PeriodicFn]:
+    """Register work the bot does about once a minute, e.g. reminders: ``fn(ctx, now_ms)``.
+    With ``next_due`` the bot also runs it when that says something is due (e.g. a check-in
+    at 09:00 fires at 09:00, not on the next minute's pass)."""
 
     def decorate(fn: PeriodicFn) -> PeriodicFn:
         registry.periodic[name] = fn
+        if next_due is not None:
+            registry.next_due[name] = next_due
         return fn
 
     return decorate

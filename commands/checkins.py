@@ -188,7 +188,7 @@ async def tell_facilitators(ctx: BaseContext, cohort: Cohort, body: str) -> None
         await direct.tell(ctx, user, body)
 
 
-@periodic("checkins")
+@periodic("checkins", next_due=store.next_due)
 async def tick(ctx: BaseContext, now_ms: int) -> None:
     """Fire what is due, send reminders, close polls."""
     config = ctx.config

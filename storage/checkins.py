@@ -285,3 +285,18 @@ async def close_poll(
         (end_ts, closed_at, json.dumps(result), poll_id),
     )
     await tx.execute("DELETE FROM poll_responses WHERE poll_id = ?", (poll_id,))
+
+
+async def next_due(db: Database, now_ms: int) -> int | None:
+    """The next moment after ``now_ms`` at which a check-in fires, reminds or closes its poll
+    (the same conditions as due_schedules, due_reminders and polls_to_close)."""
+    row = await db.fetchone(
+        "SELECT MIN(t) AS t FROM ("
+        " SELECT MIN(next_due) AS t FROM checkin_schedules"
+        "  WHERE paused = 0 AND next_due > :now"
+        " UNION ALL SELECT MIN(remind_at) FROM checkin_runs"
+        "  WHERE reminded_at IS NULL AND root_outbox IS NOT NULL AND remind_at > :now"
+        " UNION ALL SELECT MIN(close_at) FROM polls WHERE closed_at IS NULL AND close_at > :now)",
+        {"now": now_ms},
+    )
+    return None if row is None or row["t"] is None else int(row["t"])

@@ -102,6 +102,22 @@ async def test_one_off_checkin_fires_once_collects_replies_and_reminds_non_respo
     assert db_rows(net, "SELECT status FROM checkin_runs") == [("posted",)]
 
 
+async def test_a_check_in_fires_at_its_time_not_at_the_next_minutes_pass(network: Any) -> None:
+    net = network(participants=1)
+    due = datetime.now(STHLM).replace(microsecond=0) + timedelta(seconds=15)
+    net.data["cohorts"][0]["schedules"] = [
+        {"id": "now", "at": due.strftime("%Y-%m-%d %H:%M:%S"), "text": "Dags för avstämning"}
+    ]
+    net.write()
+    await net.start_bot()  # no manual ticks here: only the bot's own periodic loop
+    room = net.room("cohort:kohort0")
+    bertil = await net.person(net.participants[0][0], room)
+    root = await bertil.wait_for_event(room, lambda e: "Dags för avstämning" in body(e), timeout=60)
+    late_s = root["origin_server_ts"] / 1000 - due.timestamp()
+    # The pass a minute after start would have posted it about 45 s late.
+    assert -1 < late_s < 20, late_s
+
+
 async def test_restart_across_due_time_follows_each_schedules_missed_policy(
     network: Any,
 ) -> None:
