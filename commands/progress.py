@@ -3,8 +3,9 @@
 A participant sees their own answers in the latest round against the previous one, always in
 their direct chat with the bot (asked in a cohort room, the answer goes there and the room only
 hears that it was sent). Facilitators (for their cohorts), advisers and admins see each cohort's
-aggregate change: the mean (scales) or the count per choice, with n for both rounds. Nothing
-personal is ever written to a cohort room.
+aggregate change: the mean (scales) or the count per choice, with n for both rounds, and only
+when both rounds have at least the survey's ``min_group`` answers. Nothing personal is ever
+written to a cohort room.
 """
 
 from __future__ import annotations
@@ -65,6 +66,16 @@ async def cohort_text(ctx: BaseContext, survey: Survey, cohort: Cohort, lang: st
     if len(answered) < 2:
         return i18n.t(lang, "progress.cohort_too_few", cohort=cohort.name, title=survey.title)
     before, now = answered[-2], answered[-1]
+    if min(len(by_round[before]), len(by_round[now])) < survey.min_group:
+        return i18n.t(
+            lang,
+            "progress.cohort_too_small",
+            cohort=cohort.name,
+            title=survey.title,
+            min=survey.min_group,
+            before=len(by_round[before]),
+            now=len(by_round[now]),
+        )
     changes = pg.aggregate_changes(survey, by_round[before], by_round[now])
     return pg.render_aggregate(survey, changes, lang, cohort.name, numbers[before], numbers[now])
 

@@ -309,6 +309,9 @@ class Survey(_Model):
     anonymous: bool = False
     # Repeated in rounds; each participant compares their answers with the previous round.
     self_assessment: bool = False
+    # A cohort's aggregate change is shown only when each of the two rounds has at least this
+    # many answers: with fewer, the "group" figure is close to one person's answers.
+    min_group: int = Field(default=3, ge=1)
     opens: datetime | None = None
     closes: datetime | None = None
     open_for: Duration = "7d"

@@ -173,6 +173,7 @@ SELF = {
     "id": "sjalv",
     "title": "Självskattning NPF",
     "self_assessment": True,
+    "min_group": 2,
     "open_for": "30d",
     "questions": [
         {"id": "forklara", "type": "scale", "text": "Jag kan förklara NPF för kollegor"},
@@ -227,6 +228,11 @@ async def test_self_assessment_rounds_show_progress_privately_and_the_cohort_cha
     await bot_says(bertil, dm, bot, "Fråga 1/3", at)
     await bot_says(cecilia, cecilia_dm, bot, "Fråga 1/3", c_at)
     await answer_all(bertil, dm, bot, ["4", "3", "Bertils anteckning två"])
+    # With one answer in round 2 the "group" would be Bertil: the facilitator gets no figures.
+    await fac.say(room, "!framsteg sjalv")
+    fac_dm = await direct_chat_with_bot(fac, {room, dm, cecilia_dm})
+    too_small = await bot_says(fac, fac_dm, bot, "visas inte för gruppen")
+    assert "minst 2" in too_small and "(nu 2 → 1)" in too_small and "medelvärde" not in too_small
     await answer_all(cecilia, cecilia_dm, bot, ["3", "3", "Cecilias anteckning två"])
 
     # Bertil asks in his direct chat: his own change, nobody else's.
@@ -250,7 +256,6 @@ async def test_self_assessment_rounds_show_progress_privately_and_the_cohort_cha
     # The facilitator asks in the cohort room: the cohort's aggregate, in their direct chat.
     pointer = await fac.reply_to(room, await fac.say(room, "!framsteg sjalv"), bot)
     assert "direktmeddelande" in body(pointer)
-    fac_dm = await direct_chat_with_bot(fac, {room})
     aggregate = await bot_says(fac, fac_dm, bot, "Gruppens utveckling")
     assert "Självskattning NPF, Kohort 0 (omgång 1 → 2)" in aggregate
     assert "medelvärde 2.5 → 3.5 (+1.0) (n 2 → 2)" in aggregate
