@@ -435,7 +435,7 @@ async def _result_rooms(ctx: BaseContext, cohort_id: str) -> list[RoomID]:
     return rooms
 
 
-@periodic("surveys")
+@periodic("surveys", next_due=store.next_due)
 async def tick(ctx: BaseContext, now: int) -> None:
     """Remind once, close what is due (with results), start waiting questionnaires."""
     for rnd in await store.rounds_to_remind(ctx.tx, now):

@@ -102,6 +102,20 @@ async def rounds_to_close(tx: Tx, now_ms: int) -> list[Round]:
     return [_round(r) for r in rows]
 
 
+async def next_due(db: Database, now_ms: int) -> int | None:
+    """The next moment after ``now_ms`` at which an open round closes or is reminded (the
+    same conditions as rounds_to_close and rounds_to_remind)."""
+    row = await db.fetchone(
+        "SELECT MIN(t) AS t FROM ("
+        " SELECT MIN(closes_at) AS t FROM survey_rounds"
+        "  WHERE closed_at IS NULL AND closes_at > :now"
+        " UNION ALL SELECT MIN(remind_at) FROM survey_rounds"
+        "  WHERE closed_at IS NULL AND reminded_at IS NULL AND remind_at > :now)",
+        {"now": now_ms},
+    )
+    return None if row is None or row["t"] is None else int(row["t"])
+
+
 async def rounds_to_remind(tx: Tx, now_ms: int) -> list[Round]:
     rows = await tx.fetchall(
         "SELECT * FROM survey_rounds WHERE closed_at IS NULL AND reminded_at IS NULL"

@@ -7,6 +7,7 @@ from pathlib import Path
 from bot.app import MIN_PERIODIC_GAP, periodic_delay
 from storage import Database
 from storage import checkins as store
+from storage import surveys as surveys_store
 
 NOW = 1_800_000_000_000
 
@@ -41,5 +42,24 @@ async def test_next_due_is_the_earliest_future_fire_reminder_or_poll_close(tmp_p
         async with db.transaction() as tx:
             await store.create_poll(tx, run, "c", "!r:x", 1, "Hur går det?", ["Bra"], NOW + 60_000)
         assert await store.next_due(db, NOW) == NOW + 60_000
+    finally:
+        await db.close()
+
+
+async def test_next_due_of_surveys_is_the_earliest_reminder_or_close(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "n.db")
+    try:
+        assert await surveys_store.next_due(db, NOW) is None
+        async with db.transaction() as tx:
+            first = await surveys_store.open_round(
+                tx, "s", "c", None, True, NOW - 1_000, NOW + 900_000, NOW + 120_000, ["@a:x"]
+            )
+            await surveys_store.open_round(
+                tx, "s", "d", None, True, NOW - 1_000, NOW + 600_000, None, ["@b:x"]
+            )
+        assert await surveys_store.next_due(db, NOW) == NOW + 120_000
+        async with db.transaction() as tx:
+            await surveys_store.close_round(tx, first, NOW)  # closed: neither its reminder
+        assert await surveys_store.next_due(db, NOW) == NOW + 600_000
     finally:
         await db.close()
