@@ -6,14 +6,7 @@ import asyncio
 from typing import Any
 
 from bot.person import Event, Person
-
-
-def body(ev: Event) -> str:
-    return str((ev.get("content") or {}).get("body", ""))
-
-
-def rel(ev: Event) -> dict[str, Any]:
-    return (ev.get("content") or {}).get("m.relates_to") or {}
+from tests.integration.helpers import body, rel
 
 
 def is_root(ev: Event, number: int, bot: str) -> bool:

@@ -4,44 +4,18 @@ limits for people, with the real `natverk run` process killed (-9) twice along t
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import yaml
 
-from bot.homeserver import EmbeddedSynapse, RegisteredUser
+from bot.homeserver import EmbeddedSynapse, RegisteredUser, terminate
 from bot.person import Event, Person
+from tests.integration.helpers import body, kill, rel, start_natverk
 
 COHORTS = 3
 PARTICIPANTS = 10
 QUESTIONS_EACH = 5
-
-
-def body(ev: Event) -> str:
-    return str((ev.get("content") or {}).get("body", ""))
-
-
-def rel(ev: Event) -> dict[str, Any]:
-    return (ev.get("content") or {}).get("m.relates_to") or {}
-
-
-def start_bot(config: Path, password: str, log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "run", str(config)],
-        env={**os.environ, "NATVERK_PASSWORD": password},
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("ab"),
-    )
-
-
-def kill(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(10)
 
 
 async def test_burst_of_questions_with_kill_9_relays_each_exactly_once_in_order(
@@ -81,7 +55,7 @@ async def test_burst_of_questions_with_kill_9_relays_each_exactly_once_in_order(
         "utf-8",
     )
     log = tmp_path / "bot.log"
-    proc = start_bot(config, bot.password, log)
+    proc = start_natverk(config, bot.password, log)
     clients: list[Person] = []
     try:
         adv = Person(hs.base_url, adviser.user_id, adviser.access_token, adviser.device_id)
@@ -118,7 +92,7 @@ async def test_burst_of_questions_with_kill_9_relays_each_exactly_once_in_order(
         assert roots_seen() < PARTICIPANTS * QUESTIONS_EACH, "the kill must land mid-burst"
         asked = dict(pair for pairs in await burst for pair in pairs)
         assert len(asked) == PARTICIPANTS * QUESTIONS_EACH
-        proc = start_bot(config, bot.password, log)
+        proc = start_natverk(config, bot.password, log)
 
         async def roots() -> list[Event]:
             return [
@@ -150,7 +124,7 @@ async def test_burst_of_questions_with_kill_9_relays_each_exactly_once_in_order(
             await adv.say(adv_room, answers[text], thread_root=root["event_id"])
             if i == 20:
                 kill(proc)
-                proc = start_bot(config, bot.password, log)
+                proc = start_natverk(config, bot.password, log)
 
         async def relayed() -> Counter[str]:
             seen: Counter[str] = Counter()
@@ -183,8 +157,4 @@ async def test_burst_of_questions_with_kill_9_relays_each_exactly_once_in_order(
     finally:
         for client in clients:
             await client.stop()
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        terminate(proc, grace=15)

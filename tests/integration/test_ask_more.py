@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from bot.cli import main as natverk
-from tests.integration.test_ask import body, latest_root_text, rel, wait_root_text
+from tests.integration.helpers import body, rel
+from tests.integration.test_ask import latest_root_text, wait_root_text
 
 
 async def test_close_reopen_and_publish_in_the_thread(network: Any) -> None:

@@ -8,17 +8,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.person import Event, Person
+from tests.integration.helpers import body, rel
 
 STHLM = ZoneInfo("Europe/Stockholm")
 MIN = 60_000
-
-
-def body(ev: Event) -> str:
-    return str((ev.get("content") or {}).get("body", ""))
-
-
-def rel(ev: Event) -> dict[str, Any]:
-    return (ev.get("content") or {}).get("m.relates_to") or {}
 
 
 def local_in(minutes: int) -> str:

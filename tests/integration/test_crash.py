@@ -3,23 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 from typing import Any
 
+from bot.homeserver import terminate
 from bot.person import Person
-
-
-def _start(net: Any) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "NATVERK_PASSWORD": net.bot.password}
-    return subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "run", str(net.config_path)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(net.dir / "bot.log", "ab"),
-    )
+from tests.integration.helpers import kill, start_natverk
 
 
 def _answers(p: Person, room: str, bot: str) -> dict[str, int]:
@@ -37,7 +25,7 @@ async def test_kill_9_mid_stream_then_restart_answers_each_command_exactly_once(
 ) -> None:
     net = network(participants=1)
     bot = net.bot.user_id
-    proc = _start(net)
+    proc = start_natverk(net.config_path, net.bot.password, net.dir / "bot.log")
     try:
         p = await net.person(net.participants[0][0])
         await p.wait_until(lambda: bool(p.invites), timeout=60)
@@ -45,12 +33,11 @@ async def test_kill_9_mid_stream_then_restart_answers_each_command_exactly_once(
         await p.join(room)
         asked = [await p.say(room, "!help") for _ in range(25)]
         await p.wait_until(lambda: len(_answers(p, room, bot)) >= 3, timeout=60)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
+        kill(proc)
         killed_after = len(_answers(p, room, bot))
         assert killed_after < len(asked), "the kill must land mid-stream"
 
-        proc = _start(net)
+        proc = start_natverk(net.config_path, net.bot.password, net.dir / "bot.log")
         await p.wait_until(lambda: len(_answers(p, room, bot)) >= len(asked), timeout=90)
         # Give a duplicate time to show up, then count from the room's history.
         await asyncio.sleep(2)
@@ -58,8 +45,4 @@ async def test_kill_9_mid_stream_then_restart_answers_each_command_exactly_once(
         assert set(answers) == set(asked)
         assert all(n == 1 for n in answers.values()), answers
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        terminate(proc, grace=15)

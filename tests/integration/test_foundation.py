@@ -12,10 +12,7 @@ from bot.person import Event, Person
 from bot.registry import REGISTRY, Registry, command, load_command_modules
 from storage import outbox as outbox_store
 from storage import state as state_store
-
-
-def _body(ev: Event) -> str:
-    return str((ev.get("content") or {}).get("body", ""))
+from tests.integration.helpers import body
 
 
 def _replies_to(person: Person, room_id: str, bot: str) -> dict[str, list[Event]]:
@@ -77,19 +74,19 @@ async def test_help_round_trip_in_the_rooms_language_shows_only_what_reader_may_
 
     reply = await anna.reply_to(sv_room, await anna.say(sv_room, "!hjälp"), bot)
     assert reply["content"]["msgtype"] == "m.notice"
-    assert "Kommandon du kan använda här" in _body(reply)
-    assert "!hjälp" in _body(reply)
-    assert "!läsom" not in _body(reply) and "!reload" not in _body(reply)
+    assert "Kommandon du kan använda här" in body(reply)
+    assert "!hjälp" in body(reply)
+    assert "!läsom" not in body(reply) and "!reload" not in body(reply)
     assert reply["content"]["m.mentions"] == {}
 
     reply = await erik.reply_to(en_room, await erik.say(en_room, "!help"), bot)
-    assert "Commands you can use here" in _body(reply)
+    assert "Commands you can use here" in body(reply)
 
     # The admin, in the direct chat the bot opened, also sees !reload.
     admin_dm = net.app.direct[net.admin.user_id]
     admin = await net.person(net.admin, admin_dm)
     reply = await admin.reply_to(admin_dm, await admin.say(admin_dm, "!help"), bot)
-    assert "!läsom" in _body(reply)
+    assert "!läsom" in body(reply)
 
 
 async def test_unknown_command_and_bad_arguments_get_a_friendly_answer(network: Any) -> None:
@@ -99,9 +96,9 @@ async def test_unknown_command_and_bad_arguments_get_a_friendly_answer(network: 
     bot = net.bot.user_id
     p = await net.person(net.participants[0][0], room)
     reply = await p.reply_to(room, await p.say(room, "!blabla"), bot)
-    assert "!blabla" in _body(reply) and "!hjälp" in _body(reply)
+    assert "!blabla" in body(reply) and "!hjälp" in body(reply)
     reply = await p.reply_to(room, await p.say(room, "!läsom"), bot)
-    assert "behörighet" in _body(reply)
+    assert "behörighet" in body(reply)
 
 
 async def test_a_handler_crash_shows_only_a_reference_number(
@@ -121,13 +118,13 @@ async def test_a_handler_crash_shows_only_a_reference_number(
     room = net.room("cohort:kohort0")
     p = await net.person(net.participants[0][0], room)
     reply = await p.reply_to(room, await p.say(room, "!krasch"), net.bot.user_id)
-    assert "secret internals" not in _body(reply)
-    ref = _body(reply).split("referens ")[1].split(" ")[0]
+    assert "secret internals" not in body(reply)
+    ref = body(reply).split("referens ")[1].split(" ")[0]
     assert len(ref) == 8
     assert any(ref in r.getMessage() for r in caplog.records)
     # The bot keeps working after the crash.
     reply = await p.reply_to(room, await p.say(room, "!okänt"), net.bot.user_id)
-    assert "!okänt" in _body(reply)
+    assert "!okänt" in body(reply)
 
 
 async def test_history_before_the_bot_joined_is_never_handled(network: Any) -> None:
@@ -219,8 +216,8 @@ async def test_messages_sent_while_the_bot_is_down_are_all_handled_once(network:
     replies = _replies_to(p, room, bot)
     assert all(len(replies[q]) == 1 for q in asked), "each command answered exactly once"
     # Odd ones had an extra argument: !help takes none, so they get the usage line.
-    assert "Så här används kommandot: !hjälp" in _body(replies[asked[1]][0])
-    assert "Kommandon du kan använda här" in _body(replies[asked[0]][0])
+    assert "Så här används kommandot: !hjälp" in body(replies[asked[1]][0])
+    assert "Kommandon du kan använda här" in body(replies[asked[0]][0])
 
 
 async def test_the_bot_reuses_its_device_across_restarts(network: Any) -> None:

@@ -19,7 +19,7 @@ from bot.person import Person
 from commands import extract_text, materials
 from commands.extract_text import Limits
 from tests.documents import make_pdf
-from tests.integration.test_ask import body
+from tests.integration.helpers import body
 
 SENTENCE = "Samtal om bilderböcker stärker läsförståelsen i förskolan."
 

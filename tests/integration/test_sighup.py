@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 from typing import Any
 
-from bot.person import Event
-
-
-def body(ev: Event) -> str:
-    return str((ev.get("content") or {}).get("body", ""))
+from bot.homeserver import terminate
+from tests.integration.helpers import body, start_natverk
 
 
 async def test_sighup_reloads_and_an_invalid_file_is_reported_to_admins(
     network: Any, make_user: Any
 ) -> None:
     net = network(participants=1)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "run", str(net.config_path)],
-        env={**os.environ, "NATVERK_PASSWORD": net.bot.password},
-        stdout=subprocess.DEVNULL,
-        stderr=(net.dir / "bot.log").open("ab"),
-    )
+    proc = start_natverk(net.config_path, net.bot.password, net.dir / "bot.log")
     try:
         admin = await net.person(net.admin)
         await admin.wait_until(lambda: bool(admin.invites), timeout=60)
@@ -53,9 +42,5 @@ async def test_sighup_reloads_and_an_invalid_file_is_reported_to_admins(
         reply = await n.reply_to(room, await n.say(room, "!help"), net.bot.user_id)
         assert "Kommandon" in body(reply)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        terminate(proc, grace=15)
     assert proc.returncode == 0  # SIGTERM is a clean stop

@@ -11,7 +11,8 @@ from typing import Any
 from bot.person import Person
 from commands.survey_export import export_csv
 from config import load_config
-from tests.integration.test_checkins import MIN, body, direct_chat_with_bot, restart, settle
+from tests.integration.helpers import body
+from tests.integration.test_checkins import MIN, direct_chat_with_bot, restart, settle
 
 SURVEY = {
     "id": "kvalitet",
