@@ -90,7 +90,6 @@ async def settle_forwarder() -> None:
 class Side:
     """One system under test: where the asker and the adviser talk to it."""
 
-    name: str
     asker_room: str
     adviser_room: str
     relay_user: str
@@ -277,7 +276,6 @@ async def run(questions: int) -> tuple[Side, Side]:
                     await settle_bot(db_path, watchers)
 
                 base = Side(
-                    name="baseline",
                     asker_room=base_cohort,
                     adviser_room=base_advisers,
                     relay_user=fwd.user_id,
@@ -286,7 +284,6 @@ async def run(questions: int) -> tuple[Side, Side]:
                     answer_prefix=MARKER,
                 )
                 ours = Side(
-                    name="natverk",
                     asker_room=cohort_room,
                     adviser_room=adviser_room,
                     relay_user=bot.user_id,
