@@ -307,15 +307,19 @@ def _poll_start(poll: store.Poll) -> polls.PollStart:
     )
 
 
+async def _open_poll_of(ctx: EventContext) -> store.Poll | None:
+    """The bot's still open poll that the event refers to, if any."""
+    target = polls.referenced_event(ctx.event.content)
+    poll = None if target is None else await store.poll_by_start(ctx.tx, target)
+    return poll if poll is not None and poll.closed_at is None else None
+
+
 @listener(polls.RESPONSE_TYPES[0])
 @listener(polls.RESPONSE_TYPES[1])
 async def poll_response(ctx: EventContext) -> None:
-    target = polls.referenced_event(ctx.event.content)
-    if target is None:
-        return
-    poll = await store.poll_by_start(ctx.tx, target)
-    if poll is None or poll.closed_at is not None:
-        return  # after the end: not counted (Element ignores it too)
+    poll = await _open_poll_of(ctx)
+    if poll is None:
+        return  # not one of ours, or after the end: not counted (Element ignores it too)
     selections = polls.response_selections(ctx.event.content)
     await store.add_poll_response(
         ctx.tx,
@@ -333,11 +337,8 @@ async def poll_response(ctx: EventContext) -> None:
 @listener(polls.END_TYPES[1])
 async def poll_end(ctx: EventContext) -> None:
     """A person ends the poll: it counts only from facilitators and admins (who may redact)."""
-    target = polls.referenced_event(ctx.event.content)
-    if target is None:
-        return
-    poll = await store.poll_by_start(ctx.tx, target)
-    if poll is None or poll.closed_at is not None:
+    poll = await _open_poll_of(ctx)
+    if poll is None:
         return
     roles = ctx.config.roles_in_cohort(ctx.event.sender, poll.cohort_id)
     end = polls.end_time(
