@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import unicodedata
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -132,10 +133,10 @@ class Registry:
                 raise ValueError(f"command word !{word} is already taken")
         self.commands[spec.name] = spec
         for word in words:
-            self._by_word[word.casefold()] = spec
+            self._by_word[_fold(word)] = spec
 
     def find(self, word: str) -> CommandSpec | None:
-        return self._by_word.get(word.casefold())
+        return self._by_word.get(_fold(word))
 
     def visible(self, roles: Iterable[Role], place: Place) -> list[CommandSpec]:
         roles = set(roles)
@@ -223,15 +224,36 @@ def periodic(
 
 
 def split_command(body: str) -> tuple[str, str] | None:
-    """``'!ask teknik Hur …'`` -> ``('ask', 'teknik Hur …')``; None if not a command."""
-    text = body.strip()
-    if not text.startswith("!") or len(text) < 2 or text[1].isspace():
+    """``'!ask teknik Hur …'`` -> ``('ask', 'teknik Hur …')``; None if not a command.
+
+    The command word is read as a person sees it (NFKC, invisible format characters dropped):
+    ``!ask`` after a zero-width space, the full-width ``！ａｓｋ``, a decomposed ``!FRÅGA`` and
+    ``!ask`` followed by a no-break space all are ``ask``. The rest is kept as written."""
+    start = 0
+    while start < len(body) and (body[start].isspace() or _invisible(body[start])):
+        start += 1
+    text = body[start:]
+    if not text or unicodedata.normalize("NFKC", text[0]) != "!":
         return None
-    word, _, rest = text[1:].partition(" ")
-    if "\n" in word:
-        word, _, more = word.partition("\n")
-        rest = f"{more} {rest}".strip()
-    return word, rest
+    end = 1
+    while end < len(text) and not text[end].isspace():
+        end += 1
+    word = unicodedata.normalize("NFKC", "".join(c for c in text[1:end] if not _invisible(c)))
+    if not word:
+        return None
+    return word, text[end:].strip()
+
+
+# Zero-width space/joiners, word joiner, byte-order mark: typed or pasted, never seen.
+_INVISIBLE = frozenset("\u200b\u200c\u200d\u2060\ufeff")
+
+
+def _fold(word: str) -> str:
+    return unicodedata.normalize("NFKC", word).casefold()
+
+
+def _invisible(char: str) -> bool:
+    return char in _INVISIBLE or unicodedata.category(char) == "Cf"
 
 
 def load_command_modules() -> None:

@@ -74,3 +74,36 @@ def test_a_taken_command_word_is_refused() -> None:
     reg = _registry()
     with pytest.raises(ValueError, match="already taken"):
         command("fråga", registry=reg)(_noop)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "\u200b!ask teknik Hur?",  # after a zero-width space
+        "\uff01ask teknik Hur?",  # full-width exclamation mark
+        "\uff01\uff41\uff53\uff4b teknik Hur?",  # all full-width
+        "!ask\u00a0teknik Hur?",  # no-break space after the command
+        "!a\u200bsk teknik Hur?",  # an invisible character inside the word
+        "\ufeff  !ask teknik Hur?",  # byte-order mark and spaces first
+    ],
+)
+def test_commands_are_recognised_after_unicode_normalisation(body: str) -> None:
+    assert split_command(body) == ("ask", "teknik Hur?")
+
+
+def test_a_decomposed_swedish_command_word_finds_its_command() -> None:
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFD", "!FRÅGA teknik Hur?")
+    assert decomposed != "!FRÅGA teknik Hur?"  # really decomposed
+    parsed = split_command(decomposed)
+    assert parsed is not None and parsed[1] == "teknik Hur?"
+    spec = _registry().find(parsed[0])
+    assert spec is not None and spec.name == "ask"
+
+
+def test_normalisation_keeps_the_rest_as_written_and_non_commands_out() -> None:
+    assert split_command("!ask ﬁle ²") == ("ask", "ﬁle ²")  # arguments are not NFKC-folded
+    assert split_command("\u200b! ask") is None
+    assert split_command("\u00a0") is None
+    assert split_command("") is None
