@@ -22,7 +22,7 @@ from bot.context import AfterCommit, BaseContext
 from bot.dispatcher import Dispatcher
 from bot.registry import REGISTRY, PeriodicFn, Registry, load_command_modules
 from bot.rooms import RoomManager, RoomReport, wanted_rooms
-from bot.sender import Sender
+from bot.sender import REPORT_PURPOSE, Sender
 from bot.session import log_in
 from bot.syncer import Syncer
 from bot.types import Place, RoomID, UserID
@@ -30,6 +30,7 @@ from config import Cohort, Config, ConfigError, load_config
 from storage import Database, Tx
 from storage import outbox as outbox_store
 from storage import state as state_store
+from storage.outbox import OutboxItem
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +184,9 @@ class App:
         self.sync_token = await state_store.sync_token(self.db)
         self.syncer = Syncer(self.client, self.db, cfg.bot.user_id, self.dispatcher.dispatch)
         await self.syncer.load()
-        self.sender = Sender(self.client, self.db, self._registry, self.open_direct)
+        self.sender = Sender(
+            self.client, self.db, self._registry, self.open_direct, report=self._report_send_failure
+        )
         # The first sync asks for full state: nio keeps room state only in memory.
         await self._sync_once(timeout=0, full_state=True)
         await self.reconcile()
@@ -381,7 +384,11 @@ class App:
     async def _report(self, report: RoomReport) -> None:
         assert self.db is not None
         summary = json.dumps(
-            {"unexpected": report.unexpected_members, "failures": report.failures},
+            {
+                "unexpected": report.unexpected_members,
+                "removed": report.removed_members,
+                "failures": report.failures,
+            },
             sort_keys=True,
         )
         if summary == await state_store.get_value(self.db, "rooms.last_report"):
@@ -390,6 +397,8 @@ class App:
         lines: list[str] = []
         for target, users in sorted(report.unexpected_members.items()):
             lines.append(i18n.t(lang, "rooms.unexpected", room=target, users=", ".join(users)))
+        for target, users in sorted(report.removed_members.items()):
+            lines.append(i18n.t(lang, "rooms.removed", room=target, users=", ".join(users)))
         lines.extend(i18n.t(lang, "rooms.failure", problem=p) for p in report.failures)
         async with self.db.transaction() as tx:
             await state_store.set_value(tx, "rooms.last_report", summary)
@@ -399,11 +408,31 @@ class App:
         if self.sender is not None:
             self.sender.wake()
 
+    async def _report_send_failure(self, tx: Tx, item: OutboxItem, error: str) -> None:
+        """A message the sender gave up on: the admins are told which and why, and the person
+        whose words it carried is told that they did not arrive (addressed by user id, so
+        the sender opens a direct chat if there is none)."""
+        lang = self._config.bot.language
+        admin_text = i18n.t(
+            lang, "errors.send_failed_admin", id=item.id, room=item.room_id, error=error[:300]
+        )
+        for admin in self._config.admins:
+            await outbox_store.enqueue(
+                tx, admin, messages.notice(admin_text), purpose=REPORT_PURPOSE
+            )
+        if item.owner and item.owner not in self._config.admins:
+            await outbox_store.enqueue(
+                tx,
+                item.owner,
+                messages.notice(i18n.t(lang, "errors.send_failed_owner")),
+                purpose=REPORT_PURPOSE,
+            )
+
     async def _notify_admins(self, tx: Tx, body: str) -> None:
         for admin in self._config.admins:
             room = self.direct.get(admin)
             if room is not None:
-                await outbox_store.enqueue(tx, room, messages.notice(body))
+                await outbox_store.enqueue(tx, room, messages.fit(messages.notice(body)))
 
     # --- configuration --------------------------------------------------------------------
     async def reload_from_disk(self) -> ConfigError | None:

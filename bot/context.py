@@ -5,6 +5,7 @@ Handlers never call the Matrix client: they write through the open transaction a
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,8 @@ from bot import i18n, messages
 from bot.types import EventID, Place, RoomEvent, RoomID, UserID
 from storage import Tx
 from storage import outbox as outbox_store
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from bot.registry import CommandSpec, Registry
@@ -81,10 +84,24 @@ class BaseContext:
         event_type: str = "m.room.message",
         purpose: str | None = None,
         ref: str | None = None,
+        owner: UserID | str | None = None,
     ) -> int:
-        """Queue an event; it is sent after this transaction commits. Returns the outbox id."""
+        """Queue an event; it is sent after this transaction commits. Returns the outbox id.
+
+        Every message passes the size guard here: one the homeserver would refuse (64 KiB) is
+        shortened so that it is sent at all. Handlers that build from user text check
+        :func:`messages.fits` first and tell the person instead."""
+        fitted = messages.fit(content)
+        if fitted is not content:
+            log.warning(
+                "Shortened an outgoing %s to %s (%d bytes over the budget)",
+                event_type,
+                room_id,
+                messages.size(content) - messages.MAX_CONTENT_BYTES,
+            )
+            content = fitted
         return await outbox_store.enqueue(
-            self.tx, room_id, content, event_type=event_type, purpose=purpose, ref=ref
+            self.tx, room_id, content, event_type=event_type, purpose=purpose, ref=ref, owner=owner
         )
 
     async def redact(self, room_id: RoomID | str, event_ref: str, reason: str = "") -> int:
@@ -93,6 +110,12 @@ class BaseContext:
         if reason:
             content["reason"] = reason
         return await self.send(room_id, content, event_type="m.room.redaction")
+
+    async def kick(self, room_id: RoomID | str, user_id: UserID | str, reason: str) -> int:
+        """Queue removing ``user_id`` from the room (only ever from the advisers' rooms)."""
+        return await self.send(
+            room_id, {"user_id": user_id, "reason": reason}, event_type="natverk.kick"
+        )
 
     async def notify_admins(self, body: str) -> None:
         """A notice in each admin's direct chat with the bot (those that exist)."""

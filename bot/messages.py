@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable
+import json
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from bot.types import EventID, UserID
@@ -89,3 +90,130 @@ def edit(original: EventID, new_content: dict[str, Any]) -> dict[str, Any]:
     fallback["m.mentions"] = {}
     fallback["m.relates_to"] = {"rel_type": "m.replace", "event_id": original}
     return fallback
+
+
+# --- size: the homeserver refuses events over 64 KiB ------------------------------------------
+
+# Synapse refuses a PDU over 65,536 bytes of canonical JSON. The envelope it adds (auth and prev
+# events, hashes, signatures, ids) takes a few kilobytes, and encryption adds a third (base64):
+# a content budget of 40,000 bytes leaves room for all of it.
+MAX_CONTENT_BYTES = 40_000
+SHORTENED = " […]"
+
+
+def size(content: dict[str, Any]) -> int:
+    """Bytes of the content as the homeserver will see it (UTF-8 JSON, no extra spaces)."""
+    return len(json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+
+def fits(content: dict[str, Any], budget: int = MAX_CONTENT_BYTES) -> bool:
+    return size(content) <= budget
+
+
+def fits_edited(content: dict[str, Any]) -> bool:
+    """Whether a message the bot may later edit in place still fits then: an edit carries
+    the text twice (its fallback and ``m.new_content``)."""
+    return fits(edit(EventID("$" + "x" * 43), content))
+
+
+def _shorten(text: str, max_bytes: int) -> str:
+    data = text.encode("utf-8")
+    if len(data) <= max_bytes:
+        return text
+    return data[: max(0, max_bytes - len(SHORTENED.encode()))].decode("utf-8", "ignore") + SHORTENED
+
+
+def _shrink(content: dict[str, Any], max_bytes: int) -> dict[str, Any]:
+    """The same message with its text shortened to ``max_bytes``; the HTML is rebuilt from the
+    shortened plain text (cutting HTML could leave it ill-formed), so it stays well-formed."""
+    out = dict(content)
+    body = _shorten(str(content.get("body", "")), max_bytes)
+    out["body"] = body
+    if "formatted_body" in out:
+        out["formatted_body"] = escape(body).replace("\n", "<br>")
+    if isinstance(out.get("m.new_content"), dict):
+        out["m.new_content"] = _shrink(out["m.new_content"], max_bytes)
+    return out
+
+
+def fit(content: dict[str, Any], budget: int = MAX_CONTENT_BYTES) -> dict[str, Any]:
+    """The last guard before the outbox: a message over the budget is shortened so that it is
+    sent at all. Handlers check :func:`fits` first and tell the person; this only catches what
+    they did not foresee (and is logged by the outbox)."""
+    if fits(content, budget):
+        return content
+    max_bytes = budget // 2
+    while max_bytes > 64:
+        shrunk = _shrink(content, max_bytes)
+        if fits(shrunk, budget):
+            return shrunk
+        max_bytes //= 2
+    return _shrink(content, 64)
+
+
+# A listing's lines (shown twice: in the text and as HTML list items) get this much; the rest
+# of the budget is for the title, the relations and the "… more" line.
+LISTING_BYTES = MAX_CONTENT_BYTES - 4_000
+
+
+def _json_bytes(text: str) -> int:
+    return len(json.dumps(text, ensure_ascii=False).encode("utf-8")) - 2
+
+
+def bounded_lines(
+    lines: Iterable[str], more: Callable[[int], str], budget: int = LISTING_BYTES
+) -> list[str]:
+    """As many of ``lines`` as fit in ``budget`` bytes both as text and as escaped HTML list
+    items; if some are left out, a last line ``more(count_left_out)`` says so. Bounded by size,
+    not only by count: one line may be long (user text)."""
+    items = list(lines)
+    used = 0
+    for i, line in enumerate(items):
+        used += _json_bytes(line) + 2 + _json_bytes(f"<li>{escape(line)}</li>")
+        if used > budget:
+            return [*items[:i], more(len(items) - i)]
+    return items
+
+
+MEDIA_TYPES = ("m.file", "m.image", "m.video", "m.audio")
+
+
+def media_copy(
+    source: dict[str, Any],
+    caption: str,
+    *,
+    thread_root: EventID | None = None,
+    mentions: Iterable[UserID] = (),
+) -> dict[str, Any] | None:
+    """A file, image, video or audio message relayed as what it is: the same media (``url``, or
+    ``file`` in an encrypted room) and ``info``, with ``caption`` as its text and the original
+    file name kept in ``filename`` (Matrix v1.10 captions). None if ``source`` has no media."""
+    msgtype = source.get("msgtype")
+    if msgtype not in MEDIA_TYPES:
+        return None
+    media: dict[str, Any] = {k: source[k] for k in ("url", "file") if k in source}
+    if not media:
+        return None
+    filename = source.get("filename") or source.get("body") or "file"
+    content = text(caption, thread_root=thread_root, reply_to=None, mentions=mentions)
+    content.update(media)
+    content["msgtype"] = msgtype
+    content["filename"] = str(filename)[:255]
+    info = source.get("info")
+    if isinstance(info, dict):
+        content["info"] = {k: info[k] for k in INFO_KEYS if k in info}
+    if not fits(content):
+        content.pop("info", None)  # a hostile info block: the media goes without it
+    return content if fits(content) else None
+
+
+INFO_KEYS = (
+    "mimetype",
+    "size",
+    "w",
+    "h",
+    "duration",
+    "thumbnail_url",
+    "thumbnail_file",
+    "thumbnail_info",
+)

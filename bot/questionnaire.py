@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot import i18n
+from bot import i18n, messages
 from config.model import Survey, SurveyQuestion
 
 
@@ -177,7 +177,9 @@ def render_summary(summary: Summary, lang: str, cohorts: Sequence[str]) -> str:
             )
         lines.extend(f"   {label}: {n}" for label, n in qs.counts)
         lines.extend(f"   – {text}" for text in qs.texts)
-    return "\n".join(lines)
+    # Free texts are people's words, as long as they made them: the listing stops at the size
+    # an event can carry (the chart goes separately).
+    return "\n".join(messages.bounded_lines(lines, lambda n: i18n.t(lang, "lists.more", count=n)))
 
 
 def iso_date(ms: int) -> str:

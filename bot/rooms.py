@@ -1,6 +1,9 @@
 """Reconciling the rooms with the YAML: resolve or create, invite, give moderators power.
 
-Nobody is ever kicked automatically: differences are reported to the admins instead.
+Nobody is ever kicked automatically from a cohort room: differences are reported to the admins
+instead. The advisers' rooms are the exception: their history is shared and holds every case,
+private ones included, so only the bot and the admins may invite there, and anyone else in
+them is removed at once (and the admins are told).
 """
 
 from __future__ import annotations
@@ -22,7 +25,11 @@ from config import Config
 
 log = logging.getLogger(__name__)
 
+# The reason shown in the room (and in Element's timeline) when the bot removes someone.
+KICK_REASON = "Only the configured advisers may be in this room / Endast rådgivarna får vara här"
+
 MODERATOR = 50
+INVITER = 75  # in the advisers' rooms: the admins (and the bot, at 100) may invite, advisers not
 ADMIN = 100
 
 
@@ -35,6 +42,8 @@ class WantedRoom:
     moderators: frozenset[str]
     history_visibility: str
     topic: str = ""
+    restricted: bool = False  # advisers' rooms: only the bot and admins invite; strangers go
+    admins: frozenset[str] = frozenset()
 
 
 def wanted_rooms(config: Config) -> list[WantedRoom]:
@@ -56,6 +65,8 @@ def wanted_rooms(config: Config) -> list[WantedRoom]:
                     moderators=frozenset(cat.members) | admins,
                     # Advisers who join later read the open cases: deliberate.
                     history_visibility="shared",
+                    restricted=True,
+                    admins=admins,
                 )
             )
     rooms.insert(
@@ -67,6 +78,8 @@ def wanted_rooms(config: Config) -> list[WantedRoom]:
             members=frozenset(shared_members),
             moderators=frozenset(shared_members) | admins,
             history_visibility="shared",
+            restricted=True,
+            admins=admins,
         ),
     )
     for cohort in config.cohorts:
@@ -90,10 +103,11 @@ class RoomReport:
     """What reconciliation found that needs a person: shown to admins."""
 
     unexpected_members: dict[str, list[str]] = field(default_factory=dict)  # target -> users
+    removed_members: dict[str, list[str]] = field(default_factory=dict)  # advisers' rooms
     failures: list[str] = field(default_factory=list)
 
     def empty(self) -> bool:
-        return not self.unexpected_members and not self.failures
+        return not self.unexpected_members and not self.removed_members and not self.failures
 
 
 def members_from_state(events: list[dict[str, Any]]) -> tuple[set[str], set[str]]:
@@ -111,19 +125,46 @@ def members_from_state(events: list[dict[str, Any]]) -> tuple[set[str], set[str]
 
 
 def power_levels_update(
-    current: dict[str, Any], moderators: frozenset[str], level: int = MODERATOR
+    current: dict[str, Any], wanted: WantedRoom, bot: str, level: int = MODERATOR
 ) -> dict[str, Any] | None:
-    """The new m.room.power_levels content, or None if everyone already has enough power."""
-    users = dict(current.get("users") or {})
+    """The new m.room.power_levels content, or None if it is already as ``wanted`` needs:
+    moderators at ``level`` at least; in a restricted room, inviting needs :data:`INVITER`,
+    which only the admins (and the bot) have."""
+    users = {str(k): int(v) for k, v in (current.get("users") or {}).items()}
     default = int(current.get("users_default", 0))
+    content = dict(current)
     changed = False
-    for user in sorted(moderators):
-        if int(users.get(user, default)) < level:
+    for user in sorted(wanted.moderators):
+        if users.get(user, default) < level:
             users[user] = level
+            changed = True
+    if wanted.restricted:
+        if int(current.get("invite", 0)) < INVITER:
+            content["invite"] = INVITER
+            changed = True
+        for user in sorted(wanted.admins):
+            if users.get(user, default) < INVITER:
+                users[user] = INVITER
+                changed = True
+        for user, power in sorted(users.items()):
+            if power >= INVITER and user != bot and user not in wanted.admins:
+                users[user] = level  # an adviser raised by hand could invite anyone
+                changed = True
+        if default >= INVITER:
+            content["users_default"] = 0
             changed = True
     if not changed:
         return None
-    return {**current, "users": users}
+    return {**content, "users": users}
+
+
+def unwanted_members(
+    wanted: WantedRoom, joined: set[str], invited: set[str], bot: str
+) -> list[str]:
+    """Who is in (or invited to) a restricted room without belonging there."""
+    if not wanted.restricted:
+        return []
+    return sorted((joined | invited) - wanted.members - wanted.admins - {bot})
 
 
 class RoomManager:
@@ -152,10 +193,23 @@ class RoomManager:
             resp = await self.client.room_invite(room_id, user)
             if hasattr(resp, "status_code"):
                 report.failures.append(f"{wanted.target}: cannot invite {user} ({resp.message})")
+        await self._power(room_id, wanted, state.events, report)
+        if wanted.restricted:
+            removed = []
+            for user in unwanted_members(wanted, joined_members, invited, self.user_id):
+                resp = await self.client.room_kick(room_id, user, KICK_REASON)
+                if hasattr(resp, "status_code"):
+                    report.failures.append(
+                        f"{wanted.target}: cannot remove {user} ({resp.message})"
+                    )
+                else:
+                    removed.append(user)
+            if removed:
+                report.removed_members[wanted.target] = removed
+            return room_id
         extra = sorted(joined_members - wanted.members - admins - {self.user_id})
         if extra:
             report.unexpected_members[wanted.target] = extra
-        await self._power(room_id, wanted, state.events, report)
         return room_id
 
     async def _find_or_create(self, wanted: WantedRoom, report: RoomReport) -> str | None:
@@ -174,6 +228,8 @@ class RoomManager:
             topic=wanted.topic or None,
             preset=RoomPreset.private_chat,
             invite=sorted(wanted.members),
+            # A restricted room is born so: nobody invited with it can invite in the meantime.
+            power_level_override={"invite": INVITER} if wanted.restricted else None,
             initial_state=[
                 {
                     "type": "m.room.history_visibility",
@@ -210,7 +266,7 @@ class RoomManager:
         )
         if current is None:
             return
-        update = power_levels_update(current, wanted.moderators)
+        update = power_levels_update(current, wanted, self.user_id)
         if update is None:
             return
         resp = await self.client.room_put_state(room_id, "m.room.power_levels", update)

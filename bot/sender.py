@@ -16,11 +16,11 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from nio import AsyncClient, RoomRedactResponse, RoomSendResponse
+from nio import AsyncClient, RoomKickResponse, RoomRedactResponse, RoomSendResponse
 
 from bot.registry import Registry
 from bot.types import RoomID, UserID
-from storage import Database
+from storage import Database, Tx
 from storage import outbox as outbox_store
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 BATCH = 100
 REREAD_AFTER = 10.0  # seconds
+KICK = "natverk.kick"  # not an event type: removes content["user_id"] from the room
+REPORT_PURPOSE = "send_failed"  # reports of failed rows are not reported again
 PERMANENT_ERRORS = {"M_BAD_JSON", "M_NOT_JSON", "M_TOO_LARGE", "M_INVALID_PARAM"}
 
 
@@ -55,11 +57,13 @@ class Sender:
         db: Database,
         registry: Registry,
         open_direct: Callable[[UserID], Awaitable[RoomID | None]] | None = None,
+        report: Callable[[Tx, outbox_store.OutboxItem, str], Awaitable[None]] | None = None,
     ) -> None:
         self.client = client
         self.db = db
         self.registry = registry
         self.open_direct = open_direct
+        self.report = report  # told of every row given up on (to tell the admins and owner)
         self._wake = asyncio.Event()
         self._backoff = 0.5
         self.idle = asyncio.Event()
@@ -123,7 +127,11 @@ class Sender:
         try:
             content = await _resolve(self.db, item.content)
         except UnresolvedReferenceError as err:
-            return await self._failed(item, f"refers to unsent {err}", permanent=False)
+            # Waiting makes sense only while the row it refers to may still be sent.
+            state = await outbox_store.state_of(self.db, int(str(err).removeprefix("$outbox:")))
+            return await self._failed(
+                item, f"refers to unsent {err}", permanent=state in (None, "failed")
+            )
         room_id: str | None = item.room_id
         if item.room_id.startswith("@") and self.open_direct is not None:
             # Addressed to a person: their direct chat, opened now if there is none yet.
@@ -136,6 +144,12 @@ class Sender:
             resp = await self.client.room_redact(
                 room_id, content["redacts"], content.get("reason"), tx_id=item.txn_id
             )
+        elif item.event_type == KICK:
+            resp = await self.client.room_kick(room_id, content["user_id"], content.get("reason"))
+            if isinstance(resp, RoomKickResponse) or not self._still_in(
+                room_id, content["user_id"]
+            ):
+                resp = RoomSendResponse("", room_id)  # done (a kick is the same when repeated)
         else:
             resp = await self.client.room_send(room_id, item.event_type, content, tx_id=item.txn_id)
         if isinstance(resp, RoomSendResponse | RoomRedactResponse):
@@ -151,6 +165,10 @@ class Sender:
             item, f"{code} {getattr(resp, 'message', '')}", permanent=code in PERMANENT_ERRORS
         )
 
+    def _still_in(self, room_id: str, user_id: str) -> bool:
+        room = self.client.rooms.get(room_id)
+        return room is None or user_id in room.users or user_id in room.invited_users
+
     async def _failed(self, item: outbox_store.OutboxItem, error: str, permanent: bool) -> bool:
         give_up = permanent or item.attempts + 1 >= MAX_ATTEMPTS
         self._complete = False  # the row's attempts changed: read the table again
@@ -162,5 +180,13 @@ class Sender:
             ", giving up" if give_up else "",
             error,
         )
-        await outbox_store.mark_failed_attempt(self.db, item.id, error, give_up)
+        async with self.db.transaction() as tx:
+            await outbox_store.record_failed_attempt(tx, item.id, error, give_up)
+            if give_up and self.report is not None and item.purpose != REPORT_PURPOSE:
+                # In the same transaction: a crash neither loses the report nor repeats it.
+                try:
+                    async with tx.savepoint():
+                        await self.report(tx, item, error)
+                except Exception:  # a report must never stop the sender
+                    log.exception("Reporting the failed outbox #%d failed", item.id)
         return give_up  # a row given up on no longer blocks its room

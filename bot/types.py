@@ -63,9 +63,24 @@ class RoomEvent:
         return None
 
     @property
+    def replies_to(self) -> EventID | None:
+        """The event this one really replies to; not the fallback reply a thread message
+        carries for clients without threads (``is_falling_back``)."""
+        if self.relates_to.get("is_falling_back") is True:
+            return None
+        reply = self.relates_to.get("m.in_reply_to")
+        target = reply.get("event_id") if isinstance(reply, dict) else None
+        return EventID(target) if isinstance(target, str) else None
+
+    @property
     def body(self) -> str:
+        """The plain body as the person wrote it: a reply's quoted fallback (``> `` lines,
+        sent by clients before Matrix v1.13) is stripped, so it is never relayed, taken as a
+        command or catalogued again."""
         body = self.content.get("body")
-        return body if isinstance(body, str) else ""
+        if not isinstance(body, str):
+            return ""
+        return strip_reply_fallback(body) if self.replies_to is not None else body
 
     @property
     def is_text_message(self) -> bool:
@@ -78,6 +93,20 @@ class RoomEvent:
     @property
     def is_edit(self) -> bool:
         return self.relates_to.get("rel_type") == "m.replace"
+
+
+def strip_reply_fallback(body: str) -> str:
+    """``'> <@a:x> quoted\n> more\n\nreply'`` -> ``'reply'`` (spec: "Fallbacks for rich
+    replies"). Only the leading block of ``>`` lines and the blank line after it go."""
+    lines = body.split("\n")
+    i = 0
+    while i < len(lines) and lines[i].startswith(">"):
+        i += 1
+    if i == 0:
+        return body
+    if i < len(lines) and lines[i].strip() == "":
+        i += 1
+    return "\n".join(lines[i:])
 
 
 def redacted_event_id(event: RoomEvent) -> EventID | None:

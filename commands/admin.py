@@ -31,7 +31,11 @@ async def reload_config(ctx: CommandContext, args: dict[str, Any]) -> None:
         await ctx.reply("\n".join(lines))
         return
     await ctx.reply(
-        ctx.t("commands.reload.ok", cohorts=len(new.cohorts), advisers=len(new.all_advisers()))
+        ctx.t(
+            "commands.reload.ok",
+            cohorts=ctx.t("counts.cohorts", count=len(new.cohorts)),
+            advisers=ctx.t("counts.advisers", count=len(new.all_advisers())),
+        )
     )
 
     async def apply() -> None:

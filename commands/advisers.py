@@ -9,6 +9,7 @@ from bot import i18n, messages
 from bot.context import BaseContext, CommandContext, EventContext
 from bot.messages import escape
 from bot.registry import Arg, ArgKind, command, listener, periodic
+from bot.rooms import KICK_REASON, wanted_rooms
 from bot.types import EventID, Place, UserID, redacted_event_id
 from commands import questions
 from config import Role
@@ -56,7 +57,10 @@ async def claim(ctx: CommandContext, args: dict[str, Any]) -> None:
 )
 async def note(ctx: CommandContext, args: dict[str, Any]) -> None:
     """Internal: stays in the advisers' thread, never reaches the asker."""
-    if await _thread_ticket(ctx) is not None:
+    ticket = await _thread_ticket(ctx)
+    if ticket is not None:
+        # Remembered as a note, so a reply quoting it is known as one (never relayed).
+        await ticket_store.add_link(ctx.tx, ctx.event.event_id, ticket.id, "note", ctx.event.sender)
         await ctx.react("📝")
 
 
@@ -116,6 +120,7 @@ async def queue(ctx: CommandContext, args: dict[str, Any]) -> None:
             )
         )
     title = ctx.t("questions.queue_title", count=len(tickets))
+    lines = messages.bounded_lines(lines, lambda n: ctx.t("lists.more", count=n))
     html = "".join(f"<li>{escape(line)}</li>" for line in lines)
     await ctx.reply("\n".join([title, *lines]), html_body=f"<p>{escape(title)}</p><ul>{html}</ul>")
 
@@ -130,6 +135,36 @@ async def _report_stranger(ctx: EventContext) -> None:
         return
     await state_store.set_value(ctx.tx, key, "1")
     await ctx.notify_admins(ctx.t("questions.stranger", user=ctx.event.sender))
+
+
+@listener("m.room.member", places=IN_ADVISER_ROOM)
+async def adviser_room_member(ctx: EventContext) -> None:
+    """Someone invited to or joining an advisers' room who is not configured for it is removed
+    at once, and the admins are told: the room's history holds every case, private ones too.
+    (Only the bot and admins may invite there; this catches what power levels cannot, e.g. an
+    admin's mistaken invite or a room whose levels were changed by hand.)"""
+    event = ctx.event
+    user = event.state_key
+    membership = event.content.get("membership")
+    if not user or user == ctx.services.user_id:
+        return
+    key = f"removing:{event.room_id}:{user}"
+    if membership not in ("invite", "join", "knock"):
+        await state_store.delete_value(ctx.tx, key)  # gone: a later invite is news again
+        return
+    wanted = next(
+        (w for w in wanted_rooms(ctx.config) if ctx.services.room_of(w.key) == event.room_id),
+        None,
+    )
+    if wanted is None or not wanted.restricted or user in wanted.members | wanted.admins:
+        return
+    if await state_store.get_value_tx(ctx.tx, key) is not None:
+        return  # already being removed (an invite and its join in one sync)
+    await state_store.set_value(ctx.tx, key, event.event_id)
+    await ctx.kick(event.room_id, user, KICK_REASON)
+    await ctx.notify_admins(
+        ctx.t("rooms.removed_now", user=user, room=wanted.target, by=event.sender)
+    )
 
 
 @listener("m.room.message", places=IN_ADVISER_ROOM)
@@ -148,7 +183,10 @@ async def adviser_message(ctx: EventContext) -> None:
     ticket = await ticket_store.by_root(ctx.tx, event.room_id, root)
     if ticket is None or not _may_handle(ctx, ticket) or ticket.status == "withdrawn":
         return
-    outbox_id = await ctx.send(ticket.origin_room, _answer_content(ctx, ticket, event.body))
+    content = await _answer_content(ctx, ticket)
+    if content is None:
+        return  # nothing to relay (empty, quotes a note, too long: the adviser was told)
+    outbox_id = await ctx.send(ticket.origin_room, content, owner=event.sender)
     await ticket_store.add_link(
         ctx.tx, event.event_id, ticket.id, "answer", event.sender, ticket.origin_room, outbox_id
     )
@@ -159,15 +197,17 @@ async def adviser_message(ctx: EventContext) -> None:
     await questions.refresh_root(ctx, ticket.id)
 
 
-def _answer_content(ctx: EventContext, ticket: Ticket, text: str) -> dict[str, object]:
+async def _answer_content(
+    ctx: EventContext, ticket: Ticket, text: str | None = None
+) -> dict[str, object] | None:
     lang = _asker_lang(ctx, ticket)
     if ctx.config.advisers.attribution == "name":
         name = ctx.services.display_name(ctx.event.room_id, ctx.event.sender)
         prefix = i18n.t(lang, "questions.answer_from_name", name=name, number=ticket.id)
     else:
         prefix = i18n.t(lang, "questions.answer_from_team", number=ticket.id)
-    return questions.relay_content(
-        prefix, text, ticket.origin_event, mentions=[UserID(ticket.asker)]
+    return await questions.relay_copy(
+        ctx, prefix, ticket.origin_event, text=text, mentions=[UserID(ticket.asker)]
     )
 
 
@@ -181,8 +221,13 @@ async def _answer_edit(ctx: EventContext) -> None:
     if found is None:
         return
     ticket, copy, text = found
-    content = _answer_content(ctx, ticket, text)
-    await ctx.send(ticket.origin_room, messages.edit(EventID(f"$outbox:{copy}"), content))
+    content = await _answer_content(ctx, ticket, text)
+    if content is not None:
+        await ctx.send(
+            ticket.origin_room,
+            messages.edit(EventID(f"$outbox:{copy}"), content),
+            owner=ctx.event.sender,
+        )
 
 
 @listener("m.reaction", places=IN_ADVISER_ROOM)

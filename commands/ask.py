@@ -57,11 +57,20 @@ async def ask(ctx: CommandContext, args: dict[str, Any]) -> None:
         question=question,
         created_at=ticket_store.now_ms(),
     )
+    root = questions.root_content(ctx, ticket)
+    if not messages.fits_edited(root):
+        # Refused before anything is stored or acknowledged: the asker is never told "sent"
+        # for a copy the homeserver would refuse (its question stays in the room, unchanged).
+        await ctx.reply(
+            ctx.t("questions.too_long", length=len(question), most=questions.MOST_CHARS)
+        )
+        return
     root_outbox = await ctx.send(
         adviser_room,
-        questions.root_content(ctx, ticket),
+        root,
         purpose="ticket_root",
         ref=str(ticket.id),
+        owner=ctx.event.sender,
     )
     number = await ticket_store.create(ctx.tx, replace(ticket, root_outbox=root_outbox))
     assert number == ticket.id
@@ -96,6 +105,7 @@ async def mine(ctx: CommandContext, args: dict[str, Any]) -> None:
         for t in tickets
     ]
     title = ctx.t("questions.mine_title")
+    lines = messages.bounded_lines(lines, lambda n: ctx.t("lists.more", count=n))
     html = "".join(f"<li>{escape(line)}</li>" for line in lines)
     await ctx.reply("\n".join([title, *lines]), html_body=f"<p>{escape(title)}</p><ul>{html}</ul>")
 
@@ -130,12 +140,12 @@ async def asker_message(ctx: EventContext) -> None:
     if ticket is None or ticket.asker != event.sender or ticket.status == "withdrawn":
         return
     name = ctx.services.display_name(event.room_id, event.sender)
-    outbox_id = await ctx.send(
-        ticket.adviser_room,
-        questions.relay_content(
-            ctx.t("questions.detail_from", name=name, number=ticket.id), event.body, ticket.root_ref
-        ),
+    content = await questions.relay_copy(
+        ctx, ctx.t("questions.detail_from", name=name, number=ticket.id), ticket.root_ref
     )
+    if content is None:
+        return
+    outbox_id = await ctx.send(ticket.adviser_room, content, owner=event.sender)
     await ticket_store.add_link(
         ctx.tx, event.event_id, ticket.id, "detail", event.sender, ticket.adviser_room, outbox_id
     )
@@ -150,6 +160,13 @@ async def _asker_edit(ctx: EventContext, event: RoomEvent) -> None:
     ticket = await ticket_store.by_origin(ctx.tx, original)
     if ticket is not None and ticket.asker == event.sender:
         _, question, _ = questions.pick_category(ctx.config, _question_text(text))
+        if question and not messages.fits_edited(
+            questions.root_content(ctx, replace(ticket, question=question))
+        ):
+            await ctx.reply(
+                ctx.t("questions.edit_too_long", length=len(question), most=questions.MOST_CHARS)
+            )
+            return  # the advisers keep the question as it was
         if question:
             await ticket_store.update(ctx.tx, ticket.id, question=question)
             await questions.refresh_root(ctx, ticket.id)
@@ -160,12 +177,13 @@ async def _asker_edit(ctx: EventContext, event: RoomEvent) -> None:
     ticket, copy, text = found
     name = ctx.services.display_name(event.room_id, event.sender)
     prefix = ctx.t("questions.detail_from", name=name, number=ticket.id)
-    await ctx.send(
-        ticket.adviser_room,
-        messages.edit(
-            EventID(f"$outbox:{copy}"), questions.relay_content(prefix, text, ticket.root_ref)
-        ),
-    )
+    content = await questions.relay_copy(ctx, prefix, ticket.root_ref, text=text)
+    if content is not None:
+        await ctx.send(
+            ticket.adviser_room,
+            messages.edit(EventID(f"$outbox:{copy}"), content),
+            owner=event.sender,
+        )
 
 
 @listener("m.room.redaction", places=ASKER_SIDE)

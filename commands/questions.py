@@ -7,6 +7,7 @@ person's event to the bot's copy so edits and redactions follow.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -36,10 +37,10 @@ def local_time(config: Config, ms: int) -> str:
 def age_text(lang: str, ms: int) -> str:
     minutes = max(0, ms // 60_000)
     if minutes < 60:
-        return i18n.t(lang, "questions.age.minutes", n=minutes)
+        return i18n.t(lang, "questions.age.minutes", count=minutes)
     if minutes < 48 * 60:
-        return i18n.t(lang, "questions.age.hours", n=minutes // 60)
-    return i18n.t(lang, "questions.age.days", n=minutes // (24 * 60))
+        return i18n.t(lang, "questions.age.hours", count=minutes // 60)
+    return i18n.t(lang, "questions.age.days", count=minutes // (24 * 60))
 
 
 def status_text(lang: str, ticket: Ticket, claimer_name: str | None) -> str:
@@ -157,6 +158,59 @@ def relay_content(
     return messages.text(
         body, html_body=html, thread_root=EventID(thread_root), mentions=mentions or ()
     )
+
+
+NOTE_QUOTE = re.compile(r"^\s*>.*!(note|anteckning)\b", re.IGNORECASE | re.MULTILINE)
+
+
+async def relay_copy(
+    ctx: EventContext,
+    prefix: str,
+    thread_root: str,
+    *,
+    text: str | None = None,
+    mentions: list[UserID] | None = None,
+) -> dict[str, object] | None:
+    """The bot's copy of the event (or of ``text``, an edit's new text) for the other side of
+    the bridge; None if there is nothing to relay, or if it may not or cannot go (the author is
+    then told why in a notice, and nothing is marked as relayed).
+
+    Files, images, video and audio go as themselves (the same media, captioned with
+    ``prefix``). Text goes without any reply fallback (``ctx.event.body`` has it stripped), is
+    never empty, never quotes an internal note, and must fit the event size limit also when
+    edited later; a text too long is refused rather than cut, so nobody reads half an answer
+    believing it whole.
+    """
+    event = ctx.event
+    replied = event.replies_to
+    if replied is not None:
+        link = await ticket_store.link(ctx.tx, replied)
+        if link is not None and link.kind == "note":
+            # A reply to an internal note is part of the advisers' own discussion.
+            await ctx.reply(ctx.t("questions.quotes_note"))
+            return None
+    if text is None:
+        media = messages.media_copy(
+            event.content, prefix, thread_root=EventID(thread_root), mentions=mentions or ()
+        )
+        if media is not None:
+            return media
+        text = event.body
+    if not text.strip():
+        return None
+    if NOTE_QUOTE.search(text):
+        await ctx.reply(ctx.t("questions.quotes_note"))
+        return None
+    content = relay_content(prefix, text, thread_root, mentions=mentions)
+    if not messages.fits_edited(content):
+        await ctx.reply(ctx.t("questions.relay_too_long", length=len(text), most=MOST_CHARS))
+        return None
+    return content
+
+
+# What a relay or question can hold in the worst case of plain ASCII text: it is stored twice in
+# an edit (body and m.new_content) and twice more as HTML. Told to people as "about".
+MOST_CHARS = messages.MAX_CONTENT_BYTES // 4 - 1_000
 
 
 async def edited_copy(ctx: EventContext, kind: str) -> tuple[Ticket, int, str] | None:

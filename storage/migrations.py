@@ -322,4 +322,9 @@ MIGRATIONS: list[Migration] = [
             ) WITHOUT ROWID""",
         ),
     ),
+    Migration(
+        5,
+        "Outbox: whose words a message carries, to tell them if it cannot be sent",
+        ("ALTER TABLE outbox ADD COLUMN owner TEXT",),
+    ),
 ]

@@ -28,6 +28,7 @@ class OutboxItem:
     purpose: str | None
     ref: str | None
     attempts: int
+    owner: str | None = None  # whose words it carries: told if it is given up
 
 
 async def enqueue(
@@ -38,14 +39,15 @@ async def enqueue(
     event_type: str = "m.room.message",
     purpose: str | None = None,
     ref: str | None = None,
+    owner: str | None = None,
 ) -> int:
     """Add a message to send; once the transaction commits, the row is also published as
     :data:`TOPIC`, so the sender can start at once without reading it back."""
     txn_id = f"natverk.{uuid.uuid4().hex}"
     serialized = json.dumps(content, ensure_ascii=False)
     item_id = await tx.execute(
-        "INSERT INTO outbox (txn_id, room_id, event_type, content, purpose, ref, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO outbox (txn_id, room_id, event_type, content, purpose, ref, owner,"
+        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (
             txn_id,
             room_id,
@@ -53,11 +55,14 @@ async def enqueue(
             serialized,
             purpose,
             ref,
+            owner,
             int(time.time() * 1000),
         ),
     )
     # The stored text, not the caller's dict (which the caller could still change).
-    item = OutboxItem(item_id, txn_id, room_id, event_type, json.loads(serialized), purpose, ref, 0)
+    item = OutboxItem(
+        item_id, txn_id, room_id, event_type, json.loads(serialized), purpose, ref, 0, owner
+    )
     tx.publish(TOPIC, item)
     return item_id
 
@@ -72,6 +77,7 @@ def _item(row: Any) -> OutboxItem:
         purpose=row["purpose"],
         ref=row["ref"],
         attempts=row["attempts"],
+        owner=row["owner"],
     )
 
 
@@ -94,16 +100,27 @@ async def mark_sent(tx: Tx, item_id: int, event_id: str) -> None:
 
 async def mark_failed_attempt(db: Database, item_id: int, error: str, give_up: bool) -> None:
     async with db.transaction() as tx:
-        await tx.execute(
-            "UPDATE outbox SET attempts = attempts + 1, last_error = ?,"
-            " state = CASE WHEN ? THEN 'failed' ELSE state END WHERE id = ?",
-            (error[:500], give_up, item_id),
-        )
+        await record_failed_attempt(tx, item_id, error, give_up)
+
+
+async def record_failed_attempt(tx: Tx, item_id: int, error: str, give_up: bool) -> None:
+    """Count a failed attempt; ``give_up`` marks the row failed (in the caller's transaction,
+    so a report of it is queued atomically with it)."""
+    await tx.execute(
+        "UPDATE outbox SET attempts = attempts + 1, last_error = ?,"
+        " state = CASE WHEN ? THEN 'failed' ELSE state END WHERE id = ?",
+        (error[:500], give_up, item_id),
+    )
 
 
 async def sent_event_id(db: Database, item_id: int) -> str | None:
     row = await db.fetchone("SELECT event_id FROM outbox WHERE id = ?", (item_id,))
     return None if row is None or row["event_id"] is None else str(row["event_id"])
+
+
+async def state_of(db: Database, item_id: int) -> str | None:
+    row = await db.fetchone("SELECT state FROM outbox WHERE id = ?", (item_id,))
+    return None if row is None else str(row["state"])
 
 
 async def counts(db: Database) -> dict[str, int]:

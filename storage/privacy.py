@@ -85,6 +85,7 @@ async def erase_user(db: Database, user_id: str) -> dict[str, int]:
             "DELETE FROM outbox WHERE room_id = ? AND state != 'sent'", (user_id,)
         )
         await tx.execute("UPDATE outbox SET room_id = ? WHERE room_id = ?", (ERASED, user_id))
+        await tx.execute("UPDATE outbox SET owner = NULL WHERE owner = ?", (user_id,))
         counts["checkins"] = await tx.execute(
             "DELETE FROM checkin_replies WHERE user_id = ?", (user_id,)
         )

@@ -141,3 +141,7 @@ async def was_processed(db: Database, event_id: str) -> bool:
 async def get_value_tx(tx: Tx, key: str) -> str | None:
     row = await tx.fetchone("SELECT value FROM kv WHERE key = ?", (key,))
     return None if row is None else str(row["value"])
+
+
+async def delete_value(tx: Tx, key: str) -> None:
+    await tx.execute("DELETE FROM kv WHERE key = ?", (key,))

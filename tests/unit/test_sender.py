@@ -24,6 +24,7 @@ class FakeClient:
     def __init__(self) -> None:
         self.sent: list[tuple[str, str, str]] = []  # (room, body, txn id)
         self.fail: set[str] = set()
+        self.too_large: set[str] = set()
         self.changed = asyncio.Event()
 
     async def room_send(
@@ -32,6 +33,8 @@ class FakeClient:
         body = str(content.get("body"))
         if body in self.fail:
             return ErrorResponse("busy", "M_UNKNOWN")
+        if body in self.too_large:
+            return ErrorResponse("event too large", "M_TOO_LARGE")
         self.sent.append((room_id, body, tx_id))
         self.changed.set()
         return RoomSendResponse(f"$e{len(self.sent)}", room_id)
@@ -131,3 +134,46 @@ async def test_a_failed_send_keeps_its_room_in_order_and_is_retried(tmp_path: Pa
         assert [body for _, body, _ in client.sent] == ["other room", "first", "second"]
         first = await db.fetchone("SELECT attempts FROM outbox ORDER BY id LIMIT 1")
         assert first is not None and first["attempts"] >= 2
+
+
+async def test_a_refused_message_is_reported_once_and_holds_up_nothing_after_it(
+    tmp_path: Path,
+) -> None:
+    # Issue 9, item 1: a copy over the size limit was given up silently, and a detail that
+    # referred to it was retried for a minute, holding up the next question in its room.
+    client = FakeClient()
+    client.too_large.add("huge question")
+    reports: list[tuple[int, str | None, str]] = []
+
+    async def report(tx: Any, item: outbox_store.OutboxItem, error: str) -> None:
+        reports.append((item.id, item.owner, error))
+        await outbox_store.enqueue(
+            tx, "@admin:x", {"body": f"failed #{item.id}"}, purpose=sender_module.REPORT_PURPOSE
+        )
+
+    db = await Database.open(tmp_path / "n.db")
+    sender = Sender(cast(AsyncClient, client), db, Registry(), report=report)
+    task = asyncio.create_task(sender.run())
+    try:
+        async with db.transaction() as tx:
+            huge = await outbox_store.enqueue(tx, "!adv:x", {"body": "huge question"}, owner="@a:x")
+            detail = await outbox_store.enqueue(
+                tx,
+                "!adv:x",
+                {"body": "detail", "m.relates_to": {"event_id": f"$outbox:{huge}"}},
+                owner="@a:x",
+            )
+            await outbox_store.enqueue(tx, "!adv:x", {"body": "next question"})
+        await _until(client, 3)  # "next question" and the two reports, in seconds
+        assert sorted(body for _, body, _ in client.sent) == sorted(
+            [f"failed #{huge}", f"failed #{detail}", "next question"]
+        )
+        assert [(i, o) for i, o, _ in reports] == [(huge, "@a:x"), (detail, "@a:x")]
+        assert "M_TOO_LARGE" in reports[0][2]
+        assert await outbox_store.state_of(db, huge) == "failed"
+        assert await outbox_store.state_of(db, detail) == "failed"
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await db.close()
