@@ -16,6 +16,7 @@ from bot.person import Person
 from bot.registry import REGISTRY, Registry
 from bot.session import ENV_PASSWORD
 from config import load_config
+from tests.network import network_data
 
 _counter = itertools.count(1)
 
@@ -94,26 +95,16 @@ def build_network(
     advs = [make_user("adviser") for _ in range(advisers)]
     facs = [make_user("facilitator") for _ in range(cohorts)]
     parts = [[make_user("participant") for _ in range(participants)] for _ in range(cohorts)]
-    data: dict[str, Any] = {
-        "homeserver": hs.base_url,
-        "bot": {"user_id": bot.user_id, "database": "natverk.db", "language": "sv"},
-        "admins": [admin.user_id],
-        "advisers": {
-            "room": f"#{prefix}-radgivning:{hs.server_name}",
-            "members": [a.user_id for a in advs],
-        },
-        "cohorts": [
-            {
-                "id": f"kohort{i}",
-                "name": f"Kohort {i}",
-                "room": f"#{prefix}-kohort{i}:{hs.server_name}",
-                "language": "sv" if i == 0 else "en",
-                "facilitators": [facs[i].user_id],
-                "participants": [p.user_id for p in parts[i]],
-            }
-            for i in range(cohorts)
-        ],
-    }
+    data = network_data(
+        homeserver=hs.base_url,
+        server_name=hs.server_name,
+        prefix=prefix,
+        bot=bot.user_id,
+        admin=admin.user_id,
+        advisers=[a.user_id for a in advs],
+        facilitators=[f.user_id for f in facs],
+        participants=[[p.user_id for p in ps] for ps in parts],
+    )
     tmp_path.mkdir(parents=True, exist_ok=True)
     net = Network(hs, tmp_path, prefix, bot, admin, advs, facs, parts, data)
     net.write()
