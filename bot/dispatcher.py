@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from bot import i18n
 from bot.context import AfterCommit, CommandContext, EventContext, Services
 from bot.registry import Registry, UsageError, split_command
+from bot.syncer import OWN_HANDLED
 from bot.types import Place, RoomEvent, RoomID
 from config import Role
 
@@ -50,13 +51,14 @@ class Dispatcher:
 
     async def dispatch(self, tx: Tx, event: RoomEvent) -> list[AfterCommit]:
         """Handle one event inside the caller's transaction; return work for after commit."""
-        if event.sender == self.services.user_id:
+        own = event.sender == self.services.user_id
+        if own and event.type not in OWN_HANDLED:
             return []
         ctx = self.context(tx, event)
         # In the advisers' room only advisers and admins are answered; listeners still see
         # everyone's messages (and report strangers to the admins).
         speaks = ctx.place != Place.ADVISERS or bool({Role.ADVISER, Role.ADMIN} & ctx.roles)
-        if speaks and event.is_text_message and not event.is_edit:
+        if speaks and not own and event.is_text_message and not event.is_edit:
             parsed = split_command(event.body)
             if parsed is not None:
                 await self._command(ctx, *parsed)

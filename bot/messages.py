@@ -92,6 +92,11 @@ def edit(original: EventID, new_content: dict[str, Any]) -> dict[str, Any]:
     return fallback
 
 
+def pill(user_id: str, name: str) -> str:
+    """A mention as Element makes it: a matrix.to link to the user, showing the name."""
+    return f'<a href="https://matrix.to/#/{escape(user_id)}">{escape(name)}</a>'
+
+
 # --- size: the homeserver refuses events over 64 KiB ------------------------------------------
 
 # Synapse refuses a PDU over 65,536 bytes of canonical JSON. The envelope it adds (auth and prev

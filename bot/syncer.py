@@ -18,6 +18,7 @@ from typing import Any
 from nio import AsyncClient, MessageDirection, RoomMessagesResponse, SyncResponse
 
 from bot.context import AfterCommit
+from bot.polls import END_TYPES
 from bot.types import RoomEvent, RoomID
 from storage import Database, Tx
 from storage import state as state_store
@@ -30,6 +31,9 @@ BACKFILL_MAX_PAGES = 50
 # transaction; its token is stored at the latest this much later. Re-syncing from an older
 # token is harmless: handled events are deduplicated, the bot's own are skipped.
 IDLE_CHECKPOINT_MS = 30_000
+# The bot's own events are skipped, except these: a poll's end is tallied from the end event's
+# own server timestamp, as Element tallies it, which only its echo carries.
+OWN_HANDLED = frozenset(END_TYPES)
 
 Dispatch = Callable[[Tx, RoomEvent], Awaitable[list[AfterCommit]]]
 
@@ -70,7 +74,7 @@ class Syncer:
             events = [
                 ev
                 for ev in (RoomEvent.from_source(room_id, e.source) for e in info.timeline.events)
-                if ev is not None and ev.sender != self.user_id
+                if ev is not None and (ev.sender != self.user_id or ev.type in OWN_HANDLED)
             ]
             join_ts = self.joined.get(room_id)
             new_join_ts: int | None = None

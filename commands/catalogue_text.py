@@ -10,23 +10,36 @@ import csv
 import io
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
-from bot import i18n
+from bot import i18n, messages
 from bot.messages import escape
 from config import Theme
-from storage.materials import Item
+from storage.materials import MAX_TAGS, TAG_MAX, Item
 
 FILE_MSGTYPES = {"m.file": "file", "m.image": "image", "m.video": "video", "m.audio": "audio"}
+# What an item keeps of the text it was made from (a message may hold 64 KiB of it), and what a
+# listing shows of it. Tags: MAX_TAGS per item, TAG_MAX characters each (storage.materials).
 TITLE_MAX = 200
 DESCRIPTION_MAX = 1000
-TAG_MAX = 50
+FILENAME_MAX = 255
+MIMETYPE_MAX = 100
 URL_MAX = 2000
+NAME_SHOWN = 100  # who shared an item
+DESCRIPTION_SHOWN = 300
+SNIPPET_SHOWN = 240
+QUERY_SHOWN = 100  # a person's search words or theme name, repeated in an answer
+# Every listing (search results, recent, tag, mine, a theme, the themes) is built item by item
+# and stops before the message would pass this many bytes of content, with a last line saying
+# how many more there are. Bounded by size, not only by count: the rest of
+# messages.MAX_CONTENT_BYTES is for the reply or thread relation and the mentions.
+LISTING_BUDGET = messages.MAX_CONTENT_BYTES - 1_000
 SNIPPET_START, SNIPPET_END = "\x02", "\x03"
 
 # A hashtag: '#' not glued to a word, a URL fragment or an entity, then a letter or digit and
@@ -57,12 +70,15 @@ def _tag(word: str) -> tuple[str, str] | None:
 
 
 def hashtags(text: str) -> list[tuple[str, str]]:
-    """The hashtags in ``text`` as (folded, as written), each once, in order."""
+    """The hashtags in ``text`` as (folded, as written), each once, in order: the first
+    MAX_TAGS of them, each cut to TAG_MAX characters (a message may hold thousands)."""
     found: dict[str, str] = {}
     for match in _HASHTAG.finditer(text):
         tag = _tag(match[1])
         if tag is not None:
             found.setdefault(*tag)
+            if len(found) >= MAX_TAGS:
+                break
     return list(found.items())
 
 
@@ -198,9 +214,9 @@ def file_message(content: dict[str, Any]) -> FileMessage | None:
     return FileMessage(
         kind=kind,
         mxc=url,
-        filename=str(filename).strip() or kind,
+        filename=short(str(filename), FILENAME_MAX) or kind,
         caption=str(caption).strip(),
-        mimetype=mimetype,
+        mimetype=mimetype[:MIMETYPE_MAX] if mimetype is not None else None,
         size=size if isinstance(size, int) and not isinstance(size, bool) else None,
     )
 
@@ -250,17 +266,20 @@ class Shown:
 
 
 def shown(item: Item, who: str, timezone: str) -> Shown:
+    """What a listing shows of an item: every piece bounded (also for items recorded before
+    the bounds, or by hand in the database)."""
     link = permalink(item.room_id, item.event_id)
+    filename = item.filename if item.filename and item.filename != item.title else None
     return Shown(
-        title=item.title,
-        link=item.url if item.kind == "link" and item.url else link,
+        title=short(item.title, TITLE_MAX),
+        link=item.url[:URL_MAX] if item.kind == "link" and item.url else link,
         permalink=link,
-        who=who,
+        who=short(who, NAME_SHOWN),
         when=local_date(item.created_at, timezone),
-        tags=item.tags,
-        description=item.description,
-        filename=item.filename if item.filename and item.filename != item.title else None,
-        snippet=short(item.snippet, 240) if SNIPPET_START in item.snippet else "",
+        tags=tuple(t[:TAG_MAX] for t in item.tags[:MAX_TAGS]),
+        description=short(item.description, DESCRIPTION_SHOWN),
+        filename=short(filename, FILENAME_MAX) if filename else None,
+        snippet=short(item.snippet, SNIPPET_SHOWN) if SNIPPET_START in item.snippet else "",
         is_link=item.kind == "link",
     )
 
@@ -277,42 +296,87 @@ def _html_snippet(snippet: str) -> str:
     return escape(snippet).replace(SNIPPET_START, "<b>").replace(SNIPPET_END, "</b>")
 
 
-def render_lines(lang: str, items: Sequence[Shown], first: int) -> tuple[list[str], str]:
-    """Numbered plain lines and an HTML ``<ol>`` for a page of items."""
-    lines: list[str] = []
-    html: list[str] = []
+def _item_lines(lang: str, number: int, s: Shown) -> tuple[list[str], str]:
+    """One listed item: its plain lines and its HTML ``<li>``."""
     original = i18n.t(lang, "materials.original")
-    for number, s in enumerate(items, start=first):
-        head = s.title + (f" ({s.filename})" if s.filename else "")
-        meta = " · ".join(part for part in (s.who, s.when, _tags_text(s.tags)) if part)
-        lines.append(f"{number}. {head} — {meta}")
-        if s.description:
-            lines.append(f"   {short(s.description, 300)}")
-        if s.snippet:
-            lines.append(f"   {_plain_snippet(s.snippet)}")
-        lines.append(f"   {s.link}" + (f" · {original}: {s.permalink}" if s.is_link else ""))
+    head = s.title + (f" ({s.filename})" if s.filename else "")
+    meta = " · ".join(part for part in (s.who, s.when, _tags_text(s.tags)) if part)
+    lines = [f"{number}. {head} — {meta}"]
+    if s.description:
+        lines.append(f"   {short(s.description, DESCRIPTION_SHOWN)}")
+    if s.snippet:
+        lines.append(f"   {_plain_snippet(s.snippet)}")
+    lines.append(f"   {s.link}" + (f" · {original}: {s.permalink}" if s.is_link else ""))
 
-        parts = [f'<a href="{escape(s.link)}"><b>{escape(s.title)}</b></a>']
-        if s.filename:
-            parts.append(f" ({escape(s.filename)})")
-        parts.append(f" — {escape(meta)}")
-        if s.description:
-            parts.append(f"<br>{escape(short(s.description, 300))}")
-        if s.snippet:
-            parts.append(f"<br><i>{_html_snippet(s.snippet)}</i>")
-        if s.is_link:
-            parts.append(f'<br><a href="{escape(s.permalink)}">{escape(original)}</a>')
-        html.append(f"<li>{''.join(parts)}</li>")
-    return lines, f'<ol start="{first}">{"".join(html)}</ol>'
+    parts = [f'<a href="{escape(s.link)}"><b>{escape(s.title)}</b></a>']
+    if s.filename:
+        parts.append(f" ({escape(s.filename)})")
+    parts.append(f" — {escape(meta)}")
+    if s.description:
+        parts.append(f"<br>{escape(short(s.description, DESCRIPTION_SHOWN))}")
+    if s.snippet:
+        parts.append(f"<br><i>{_html_snippet(s.snippet)}</i>")
+    if s.is_link:
+        parts.append(f'<br><a href="{escape(s.permalink)}">{escape(original)}</a>')
+    return lines, f"<li>{''.join(parts)}</li>"
+
+
+@dataclass(frozen=True)
+class Page:
+    """A listing as one message: its text, its HTML, and how many of the items it lists."""
+
+    body: str
+    html: str
+    shown: int
+
+
+def fitting(count: int, render: Callable[[int], Page], budget: int = LISTING_BUDGET) -> Page:
+    """The longest listing that fits: ``render(n)`` is the message with the first ``n`` of
+    ``count`` items (and, for ``n < count``, a last line saying how many more there are). Items
+    are added one by one; the listing stops at the first that would take the message's
+    content over ``budget`` bytes (as :func:`bot.messages.size` counts them)."""
+    page = render(0)
+    for n in range(1, count + 1):
+        longer = render(n)
+        if not messages.fits(messages.notice(longer.body, html_body=longer.html), budget):
+            break
+        page = longer
+    return page
+
+
+def left_out_line(lang: str, count: int) -> str:
+    return i18n.t(lang, "materials.left_out", count=count)
 
 
 def render_page(
-    lang: str, heading: str, items: Sequence[Shown], first: int, footer: str = ""
-) -> tuple[str, str]:
-    lines, html_list = render_lines(lang, items, first)
-    body = "\n".join([heading, *lines, *([footer] if footer else [])])
-    html = f"<p>{escape(heading)}</p>{html_list}" + (f"<p>{escape(footer)}</p>" if footer else "")
-    return body, html
+    lang: str,
+    heading: str | Callable[[int], str],
+    items: Sequence[Shown],
+    first: int,
+    footer: str = "",
+    left_out: Callable[[int], str] | None = None,
+    budget: int = LISTING_BUDGET,
+) -> Page:
+    """A page of a listing, as many of ``items`` as fit in ``budget`` bytes. ``heading`` may
+    depend on how many are shown. ``footer`` ends a page that shows them all;
+    ``left_out(count of items not shown)`` one that does not (by default a line saying how many
+    more there are)."""
+    rendered = [_item_lines(lang, number, s) for number, s in enumerate(items, start=first)]
+    closing_line = left_out or partial(left_out_line, lang)
+
+    def render(n: int) -> Page:
+        title = heading(n) if callable(heading) else heading
+        closing = footer if n == len(items) else closing_line(len(items) - n)
+        lines = [line for item_lines, _ in rendered[:n] for line in item_lines]
+        body = "\n".join([title, *lines, *([closing] if closing else [])])
+        html = f"<p>{escape(title)}</p>"
+        if n:
+            html += f'<ol start="{first}">{"".join(li for _, li in rendered[:n])}</ol>'
+        if closing:
+            html += f"<p>{escape(closing)}</p>"
+        return Page(body, html, n)
+
+    return fitting(len(items), render, budget)
 
 
 # --- themes ------------------------------------------------------------------------------------
@@ -334,56 +398,84 @@ def find_themes(themes: Sequence[Theme], name: str) -> list[Theme]:
 
 
 def render_theme(
-    lang: str, theme: Theme, items: Sequence[Shown], more_hint: str = ""
-) -> tuple[str, str]:
-    """A theme: its curated entry materials, then the newest items tagged with it."""
+    lang: str,
+    theme: Theme,
+    items: Sequence[Shown],
+    more_hint: str = "",
+    budget: int = LISTING_BUDGET,
+) -> Page:
+    """A theme: its curated entry materials, then the newest items tagged with it; as many of
+    them (entries first) as fit in ``budget`` bytes, then a line saying how many more."""
     title = i18n.t(lang, "materials.theme_title", name=theme.name)
-    body = [title]
-    html = [f"<p><b>{escape(title)}</b></p>"]
-    if theme.entries:
-        entries = i18n.t(lang, "materials.theme_entries")
-        body.append(entries)
-        html.append(f"<p>{escape(entries)}</p><ul>")
-        for e in theme.entries:
-            body.append(
-                f"• {e.title} — {e.url}" + (f"\n  {e.description}" if e.description else "")
-            )
+    tag_line = _tags_text(theme_keys(theme))
+    entries = [
+        (
+            f"• {e.title} — {e.url}" + (f"\n  {e.description}" if e.description else ""),
+            f'<li><a href="{escape(e.url)}">{escape(e.title)}</a>'
+            + (f" — {escape(e.description)}" if e.description else "")
+            + "</li>",
+        )
+        for e in theme.entries
+    ]
+    listed = [_item_lines(lang, number, s) for number, s in enumerate(items, start=1)]
+    total = len(entries) + len(listed)
+
+    def render(n: int) -> Page:
+        body = [title]
+        html = [f"<p><b>{escape(title)}</b></p>"]
+        if entries:
+            heading = i18n.t(lang, "materials.theme_entries")
+            shown_entries = entries[:n]
+            body += [heading, *(line for line, _ in shown_entries)]
             html.append(
-                f'<li><a href="{escape(e.url)}">{escape(e.title)}</a>'
-                + (f" — {escape(e.description)}" if e.description else "")
-                + "</li>"
+                f"<p>{escape(heading)}</p><ul>{''.join(li for _, li in shown_entries)}</ul>"
             )
-        html.append("</ul>")
-    tagged = i18n.t(lang, "materials.theme_items", tags=_tags_text(theme_keys(theme)))
-    if items:
-        lines, html_list = render_lines(lang, items, 1)
-        body += [tagged, *lines]
-        html.append(f"<p>{escape(tagged)}</p>{html_list}")
-    else:
-        none = i18n.t(lang, "materials.theme_no_items", tags=_tags_text(theme_keys(theme)))
-        body.append(none)
-        html.append(f"<p>{escape(none)}</p>")
-    if more_hint:
-        body.append(more_hint)
-        html.append(f"<p>{escape(more_hint)}</p>")
-    return "\n".join(body), "".join(html)
+        shown_items = listed[: max(0, n - len(entries))]
+        if items:
+            tagged = i18n.t(lang, "materials.theme_items", tags=tag_line)
+            body += [tagged, *(line for lines, _ in shown_items for line in lines)]
+            html.append(f"<p>{escape(tagged)}</p>")
+            if shown_items:
+                html.append(f'<ol start="1">{"".join(li for _, li in shown_items)}</ol>')
+        else:
+            none = i18n.t(lang, "materials.theme_no_items", tags=tag_line)
+            body.append(none)
+            html.append(f"<p>{escape(none)}</p>")
+        closing = [left_out_line(lang, total - n)] if n < total else []
+        for line in [*closing, *([more_hint] if more_hint else [])]:
+            body.append(line)
+            html.append(f"<p>{escape(line)}</p>")
+        return Page("\n".join(body), "".join(html), n)
+
+    return fitting(total, render, budget)
 
 
-def render_theme_list(lang: str, themes: Sequence[Theme], usage: str) -> tuple[str, str]:
+def render_theme_list(
+    lang: str, themes: Sequence[Theme], usage: str, budget: int = LISTING_BUDGET
+) -> Page:
+    """The themes, each with its number of entry materials, as many as fit in ``budget``."""
     if not themes:
         text = i18n.t(lang, "materials.no_themes")
-        return text, f"<p>{escape(text)}</p>"
+        return Page(text, f"<p>{escape(text)}</p>", 0)
     title = i18n.t(lang, "materials.themes_title")
     hint = i18n.t(lang, "materials.themes_hint", usage=usage)
-    lines = [f"• {t.name} ({t.id}) — {len(t.entries)}" for t in themes]
-    items = "".join(
-        f"<li><b>{escape(t.name)}</b> (<code>{escape(t.id)}</code>) — {len(t.entries)}</li>"
+    lines = [
+        (
+            f"• {t.name} ({t.id}) — {len(t.entries)}",
+            f"<li><b>{escape(t.name)}</b> (<code>{escape(t.id)}</code>) — {len(t.entries)}</li>",
+        )
         for t in themes
-    )
-    return (
-        "\n".join([title, *lines, hint]),
-        f"<p>{escape(title)}</p><ul>{items}</ul><p>{escape(hint)}</p>",
-    )
+    ]
+
+    def render(n: int) -> Page:
+        closing = [left_out_line(lang, len(lines) - n)] if n < len(lines) else []
+        body = "\n".join([title, *(line for line, _ in lines[:n]), *closing, hint])
+        items = "".join(li for _, li in lines[:n])
+        html = f"<p>{escape(title)}</p>" + (f"<ul>{items}</ul>" if items else "")
+        html += "".join(f"<p>{escape(line)}</p>" for line in [*closing, hint])
+        return Page(body, html, n)
+
+    return fitting(len(lines), render, budget)
 
 
 # --- export ------------------------------------------------------------------------------------

@@ -114,9 +114,7 @@ def checkin_text(lang: str, schedule: Schedule) -> str:
             return i18n.t(lang, key)
         log.warning("No catalogue text %s for schedule %s", key, schedule.id)
         return schedule.message
-    if schedule.poll:
-        return schedule.poll.question
-    return ""
+    return ""  # a poll without text: its question is shown once, by the poll itself
 
 
 async def fire(
@@ -137,7 +135,9 @@ async def fire(
     if status == "late":
         when = sched_math.from_ms(due_ms, tz).strftime("%Y-%m-%d %H:%M")
         lines.append(i18n.t(lang, "checkins.late", when=when))
-    if schedule.survey is None:
+    if schedule.poll is not None:
+        lines.append(i18n.t(lang, "checkins.vote_in_poll"))
+    elif schedule.survey is None:
         lines.append(i18n.t(lang, "checkins.answer_in_thread"))
     else:
         survey = config.survey(schedule.survey)
@@ -201,7 +201,10 @@ async def tick(ctx: BaseContext, now_ms: int) -> None:
         await run_due(ctx, cohort, schedule, state.next_due, now_ms)
     await remind(ctx, now_ms)
     for poll in await store.polls_to_close(ctx.tx, now_ms):
-        await close_poll(ctx, poll, now_ms, now_ms, send_end=True)
+        if poll.end_outbox is None:
+            await send_poll_end(ctx, poll, now_ms)
+        else:  # the end was sent but never came back: close with the time it was due
+            await close_poll(ctx, poll, poll.close_at - END_ECHO_WAIT_MS, now_ms)
 
 
 async def run_due(
@@ -287,10 +290,17 @@ async def remind(ctx: BaseContext, now_ms: int) -> None:
             continue
         lang = ctx.config.cohort_language(cohort)
         root = EventID(run.root_event or f"$outbox:{run.root_outbox}")
+        # m.text, not m.notice: a notice never notifies, even those it mentions. People are
+        # mentioned as Element does: a pill (a matrix.to link) with their display name.
+        names = [ctx.services.display_name(run.room_id, u) for u in missing]
+        pills = ", ".join(messages.pill(u, n) for u, n in zip(missing, names, strict=True))
         await ctx.send(
             run.room_id,
-            messages.notice(
-                i18n.t(lang, "checkins.reminder", people=", ".join(missing)),
+            messages.text(
+                i18n.t(lang, "checkins.reminder", people=", ".join(names)),
+                html_body=escape(i18n.t(lang, "checkins.reminder", people="\0")).replace(
+                    "\0", pills
+                ),
                 thread_root=root,
                 mentions=[UserID(u) for u in missing],
             ),
@@ -336,7 +346,9 @@ async def poll_response(ctx: EventContext) -> None:
 @listener(polls.END_TYPES[0])
 @listener(polls.END_TYPES[1])
 async def poll_end(ctx: EventContext) -> None:
-    """A person ends the poll: it counts only from facilitators and admins (who may redact)."""
+    """A poll's end: the bot's own end event coming back (it carries the server timestamp
+    Element tallies up to), or a person ending it (counts only from facilitators and admins,
+    who may redact)."""
     poll = await _open_poll_of(ctx)
     if poll is None:
         return
@@ -349,12 +361,30 @@ async def poll_end(ctx: EventContext) -> None:
     if end is None:
         log.info("Ignoring a poll end from %s: not allowed to end it", ctx.event.sender)
         return
-    await close_poll(ctx, poll, end, ctx.event.origin_server_ts, send_end=False)
+    await close_poll(ctx, poll, end, ctx.event.origin_server_ts)
 
 
-async def close_poll(
-    ctx: BaseContext, poll: store.Poll, end_ts: int, now_ms: int, *, send_end: bool
-) -> polls.Tally:
+# How long a poll the bot ended waits for its end event to come back before it is closed anyway.
+END_ECHO_WAIT_MS = 10 * 60 * 1000
+
+
+async def send_poll_end(ctx: BaseContext, poll: store.Poll, now_ms: int) -> None:
+    """End the poll in the room. Its tally waits for the end event's echo: Element counts every
+    vote up to the end event's own server timestamp, which is later than now."""
+    cohort = ctx.config.cohort(poll.cohort_id)
+    lang = ctx.config.cohort_language(cohort) if cohort else ctx.lang
+    end = await ctx.send(
+        poll.room_id,
+        polls.end_content(poll.start_ref, i18n.t(lang, "checkins.poll_closed")),
+        event_type=polls.END_TYPES[0],
+    )
+    await store.set_poll_end_sent(ctx.tx, poll.id, end, now_ms + END_ECHO_WAIT_MS)
+
+
+async def close_poll(ctx: BaseContext, poll: store.Poll, end_ts: int, now_ms: int) -> polls.Tally:
+    """Tally as Element does (votes up to ``end_ts``), keep only the counts, and report the
+    result once: in the room, Element's own poll tile shows the final result (and the end
+    event's tile); the numbers go to the cohort's facilitators in their direct chat."""
     start = _poll_start(poll)
     responses = [
         polls.Response(sender, ts, sel)
@@ -364,17 +394,19 @@ async def close_poll(
     cohort = ctx.config.cohort(poll.cohort_id)
     lang = ctx.config.cohort_language(cohort) if cohort else ctx.lang
     lines = [
-        i18n.t(lang, "checkins.poll_results", question=poll.question, voters=result.voters),
+        i18n.t(
+            lang,
+            "checkins.poll_results",
+            question=poll.question,
+            cohort=cohort.name if cohort else poll.cohort_id,
+            votes=i18n.t(lang, "checkins.votes", count=result.voters),
+        ),
         *polls.result_lines(start, result),
     ]
     if result.spoiled:
         lines.append(i18n.t(lang, "checkins.poll_spoiled", count=result.spoiled))
-    text = "\n".join(lines)
-    if send_end:
-        await ctx.send(
-            poll.room_id, polls.end_content(poll.start_ref, text), event_type=polls.END_TYPES[0]
-        )
-    await ctx.send(poll.room_id, messages.notice(text, reply_to=EventID(poll.start_ref)))
+    if cohort is not None:
+        await tell_facilitators(ctx, cohort, "\n".join(lines))
     await store.close_poll(
         ctx.tx,
         poll.id,

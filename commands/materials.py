@@ -7,9 +7,10 @@ item with ``!tag``, ``!describe``, ``!share`` or ``!unshare`` adds to it.
 
 Document text (PDF, DOCX, ODT, text, Markdown) is fetched outside the sync transaction: the item
 is recorded as ``pending``; after the commit the file is downloaded and its text extracted in a
-worker thread; the periodic task stores the result in its own transaction and picks up anything
-still pending (after a restart, or a failed download). The text is therefore searchable within
-about a minute of the upload; titles, captions and tags at once.
+worker thread, and the result is stored at once in a transaction of its own. The text is
+therefore searchable within seconds of the upload; titles, captions and tags at once. The item
+stays ``pending`` until its text is stored, so the periodic task picks up anything left over
+(after a crash or restart, a failed download, or a failed store).
 
 Visibility: a cohort sees its own items, those of cohorts with ``share_materials: true`` and
 items a facilitator or adviser shared with ``!share``. A direct chat sees the cohorts the person
@@ -124,29 +125,59 @@ async def _fetch(ctx: EventContext, listing: Listing, limit: int) -> list[Item] 
     return await store.listing(ctx.tx, cohorts, limit, offset, uploader=uploader)
 
 
+async def _count(ctx: EventContext, listing: Listing) -> int:
+    """How many items a listing has in all."""
+    cohorts = visible_cohorts(ctx)
+    if listing.mode == "search":
+        return await store.count_search(ctx.tx, text.query_words(listing.query), cohorts)
+    if listing.mode == "tag":
+        tags = [f for f, _ in text.parse_tags(listing.query) or []]
+        return await store.count_listing(ctx.tx, cohorts, tags=tags)
+    uploader = ctx.event.sender if listing.mode == "mine" else None
+    return await store.count_listing(ctx.tx, cohorts, uploader=uploader)
+
+
+def _query_shown(listing: Listing) -> str:
+    return text.short(listing.query.strip(), text.QUERY_SHOWN)
+
+
 def _heading(ctx: EventContext, listing: Listing, first: int, last: int) -> str:
     key = f"materials.heading.{listing.mode}"
-    return ctx.t(key, query=listing.query.strip(), first=first, last=last)
+    return ctx.t(key, query=_query_shown(listing), first=first, last=last)
 
 
 async def _list(ctx: CommandContext, listing: Listing) -> None:
+    """One page of a listing: at most PAGE items, and only as many as fit in one message; the
+    next ``!materials more`` goes on after the last one shown."""
     items = await _fetch(ctx, listing, PAGE + 1)
     if items is None:
         await ctx.reply(ctx.t(f"materials.usage_{listing.mode}"))
         return
     more, items = len(items) > PAGE, items[:PAGE]
     room, sender = ctx.event.room_id, ctx.event.sender
-    following = Listing(listing.mode, listing.query, listing.next_offset + len(items))
-    await store.remember(ctx.tx, sender, room, following)
     if not items:
+        await store.remember(ctx.tx, sender, room, listing)
         key = "materials.nothing_more" if listing.next_offset else f"materials.none.{listing.mode}"
-        await ctx.reply(ctx.t(key, query=listing.query.strip()))
+        await ctx.reply(ctx.t(key, query=_query_shown(listing)))
         return
-    first = listing.next_offset + 1
-    heading = _heading(ctx, listing, first, first + len(items) - 1)
-    footer = ctx.t("materials.more_hint", command=_more_command(ctx)) if more else ""
-    body, html = text.render_page(ctx.lang, heading, [_shown(ctx, i) for i in items], first, footer)
-    await ctx.reply(body, html_body=html)
+    offset, first = listing.next_offset, listing.next_offset + 1
+    total = await _count(ctx, listing) if more else offset + len(items)
+    more_command = _more_command(ctx)
+    page = text.render_page(
+        ctx.lang,
+        lambda n: _heading(ctx, listing, first, first + n - 1),
+        [_shown(ctx, i) for i in items],
+        first,
+        footer=ctx.t("materials.more_hint", command=more_command) if more else "",
+        # the number of items after the last one shown, this page's and the later ones
+        left_out=lambda k: ctx.t(
+            "materials.left_out_more", count=total - offset - len(items) + k, command=more_command
+        ),
+    )
+    # (max(..., 1): never stuck on an item too big to show at all; the bounds rule that out)
+    following = Listing(listing.mode, listing.query, offset + max(page.shown, 1))
+    await store.remember(ctx.tx, sender, room, following)
+    await ctx.reply(page.body, html_body=page.html)
 
 
 def _more_command(ctx: CommandContext) -> str:
@@ -169,14 +200,16 @@ async def _theme(ctx: CommandContext, name: str) -> None:
     assert ctx.spec is not None
     usage = f"!{ctx.spec.display_name(ctx.lang)} {ctx.t('materials.theme_word')}"
     if not name.strip():
-        body, html = text.render_theme_list(ctx.lang, themes, usage)
-        await ctx.reply(body, html_body=html)
+        listed = text.render_theme_list(ctx.lang, themes, usage)
+        await ctx.reply(listed.body, html_body=listed.html)
         return
     found = text.find_themes(themes, name)
     if len(found) != 1:
         key = "materials.theme_unknown" if not found else "materials.theme_ambiguous"
         names = ", ".join(f"{t.id} ({t.name})" for t in (found or themes))
-        await ctx.reply(ctx.t(key, name=name.strip(), themes=names or "—"))
+        names = text.short(names, text.LISTING_BUDGET // 4)
+        shown_name = text.short(name.strip(), text.QUERY_SHOWN)
+        await ctx.reply(ctx.t(key, name=shown_name, themes=names or "—"))
         return
     theme = found[0]
     keys = text.theme_keys(theme)
@@ -186,8 +219,8 @@ async def _theme(ctx: CommandContext, name: str) -> None:
         command_word = f"!{ctx.spec.display_name(ctx.lang)} {ctx.t('materials.tag_word')}"
         hint = ctx.t("materials.theme_more", command=command_word, tag=keys[0])
     shown = [_shown(ctx, i) for i in items[:THEME_ITEMS]]
-    body, html = text.render_theme(ctx.lang, theme, shown, hint)
-    await ctx.reply(body, html_body=html)
+    page = text.render_theme(ctx.lang, theme, shown, hint)
+    await ctx.reply(page.body, html_body=page.html)
 
 
 # --- replies to an item: !tag, !describe, !share, !unshare ---------------------------------------
@@ -243,8 +276,11 @@ async def tag(ctx: CommandContext, args: dict[str, Any]) -> None:
     for item in items:
         await store.add_tags(ctx.tx, item.id, tags)
     updated = await store.get(ctx.tx, items[0].id)
-    all_tags = " ".join(f"#{t}" for t in (updated.tags if updated else ()))
-    await ctx.reply(ctx.t("materials.tagged", title=items[0].title, tags=all_tags))
+    kept = updated.tags if updated else ()
+    answer = ctx.t("materials.tagged", title=items[0].title, tags=" ".join(f"#{t}" for t in kept))
+    if {f for f, _ in tags} - {text.fold(t) for t in kept}:
+        answer += " " + ctx.t("materials.tags_limit", count=store.MAX_TAGS)
+    await ctx.reply(answer)
 
 
 @command(
@@ -405,6 +441,11 @@ async def _edit(ctx: EventContext) -> None:
                     text_reason=reason,
                 )
                 await store.clear_text(ctx.tx, item.id)
+                if state == "pending":
+                    pending = PendingText(
+                        item.id, file.mxc, file.mimetype, file.filename, file.size
+                    )
+                    ctx.after_commit(partial(fetch_text, ctx.services, pending))
         return
     if new.get("msgtype") in ("m.text", "m.emote"):
         body = new.get("body")
@@ -516,10 +557,22 @@ async def _text_of(services: Services, pending: PendingText) -> TextResult:
 
 
 async def fetch_text(services: Services, pending: PendingText) -> None:
-    """Download and read one document; the periodic task stores the result."""
+    """Download and read one document, and store its text at once (in a transaction of its
+    own). Until then the item stays pending: if the bot stops first, or storing fails, the
+    periodic task stores the result or starts again."""
     work = text_work(services)
     if pending.id in work.in_flight or pending.id in work.results:
         return
+    if await _read(services, work, pending):
+        try:
+            await services.in_transaction(_store_results)
+        except Exception:  # the periodic task tries again (the item is still pending)
+            log.exception("Material %d: storing its text failed", pending.id)
+
+
+async def _read(services: Services, work: TextWork, pending: PendingText) -> bool:
+    """Download and extract one document into ``work.results``; False if it is left for a
+    later try (a failed download)."""
     work.in_flight.add(pending.id)
     try:
         async with work.one_at_a_time:
@@ -529,18 +582,18 @@ async def fetch_text(services: Services, pending: PendingText) -> None:
                 tries = work.failures[pending.id] = work.failures.get(pending.id, 0) + 1
                 log.warning("Material %d: download failed (%s), try %d", pending.id, err, tries)
                 if tries < DOWNLOAD_TRIES:
-                    return
+                    return False
                 result = TextResult(pending.mxc, None, f"download failed {tries} times")
         if result.reason is not None:
             log.warning("Material %d: text not extracted: %s", pending.id, result.reason)
         work.results[pending.id] = result
+        return True
     finally:
         work.in_flight.discard(pending.id)
 
 
-@periodic("materials_text")
-async def store_document_texts(ctx: BaseContext, now_ms: int) -> None:
-    """Store extracted texts; start on documents still pending (e.g. after a restart)."""
+async def _store_results(ctx: BaseContext) -> None:
+    """Store the texts read so far (each once: they leave ``results`` as they are taken)."""
     work = text_work(ctx.services)
     done, work.results = work.results, {}
     for item_id, result in done.items():
@@ -549,6 +602,14 @@ async def store_document_texts(ctx: BaseContext, now_ms: int) -> None:
             await store.set_text(ctx.tx, item_id, result.mxc, result.text)
         else:
             await store.skip_text(ctx.tx, item_id, result.mxc, result.reason or "unknown")
+
+
+@periodic("materials_text")
+async def store_document_texts(ctx: BaseContext, now_ms: int) -> None:
+    """Store extracted texts not stored yet; start on documents still pending (e.g. after a
+    restart or a failed download)."""
+    work = text_work(ctx.services)
+    await _store_results(ctx)
     for pending in await store.pending_text(ctx.tx, PENDING_BATCH + len(work.in_flight)):
         if pending.id not in work.in_flight:
             ctx.after_commit(partial(fetch_text, ctx.services, pending))

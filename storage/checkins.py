@@ -47,6 +47,7 @@ class Poll:
     end_ts: int | None
     closed_at: int | None
     result: dict[str, Any] | None
+    end_outbox: int | None = None  # the bot's end event, sent and awaiting its echo
 
     @property
     def start_ref(self) -> str:
@@ -274,6 +275,16 @@ async def poll_responses(tx: Tx, poll_id: int) -> list[tuple[str, int, Any]]:
         (poll_id,),
     )
     return [(r["sender"], int(r["ts"]), json.loads(r["selections"])) for r in rows]
+
+
+async def set_poll_end_sent(tx: Tx, poll_id: int, end_outbox: int, wait_until: int) -> None:
+    """The bot queued the poll's end event: the poll stays open to votes until the event comes
+    back with its server timestamp (Element counts votes up to it); at ``wait_until`` it is
+    closed without (if the echo never comes)."""
+    await tx.execute(
+        "UPDATE polls SET end_outbox = ?, close_at = ? WHERE id = ?",
+        (end_outbox, wait_until, poll_id),
+    )
 
 
 async def close_poll(

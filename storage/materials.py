@@ -25,6 +25,13 @@ from typing import Any, Protocol
 from storage.db import Params, Row, Tx
 
 SHARED_TOKEN = "xshared"  # noqa: S105 - a search token, not a secret
+# Bounds on an item's tags. One message can carry thousands of hashtags (8,000 fit in one
+# event), and every listing shows the tags of each item it lists, in text and in HTML: without
+# a bound a single item's tags would not fit in one message (the homeserver's 64 KiB). An item
+# keeps at most MAX_TAGS tags (tags added by hand first, then hashtags in the order written),
+# each at most TAG_MAX characters: about a kilobyte per item at worst.
+MAX_TAGS = 20
+TAG_MAX = 40
 TEXT_STATES = ("none", "pending", "done", "skipped")
 _FIELDS = frozenset(
     {
@@ -133,9 +140,20 @@ def tag_key(folded: str) -> str:
     return "t" + folded.encode().hex()
 
 
+def bounded_tags(tags: Iterable[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """(folded, as written, source) triples, each folded tag once (the last one given wins, so
+    a manual tag wins over a hashtag), at most MAX_TAGS of them: manual tags first, then the
+    others in the order given; each cut to TAG_MAX characters."""
+    unique: dict[str, tuple[str, str, str]] = {}
+    for folded, tag, source in tags:
+        unique[folded[:TAG_MAX]] = (folded[:TAG_MAX], tag[:TAG_MAX], source)
+    chosen = sorted(unique.values(), key=lambda t: t[2] != "manual")  # stable: keeps order
+    return chosen[:MAX_TAGS]
+
+
 def _tag_columns(tags: Sequence[tuple[str, str, str]]) -> tuple[str, str, str]:
-    """(tag_data, tags, tag_keys) for (folded, as written, source) triples."""
-    ordered = sorted({folded: (folded, tag, source) for folded, tag, source in tags}.values())
+    """(tag_data, tags, tag_keys) for (folded, as written, source) triples (bounded)."""
+    ordered = sorted(bounded_tags(tags))
     return (
         json.dumps([list(t) for t in ordered], ensure_ascii=False),
         " ".join(tag for _, tag, _ in ordered),
@@ -396,6 +414,42 @@ async def search(
     return _items(rows, snippets=True)
 
 
+async def count_search(db: Reader, words: Sequence[str], cohorts: Sequence[str]) -> int:
+    """How many items :func:`search` finds in all (for "… and N more")."""
+    expression = match_expression(words, cohorts)
+    if expression is None:
+        return 0
+    row = await db.fetchone(
+        "SELECT COUNT(*) AS n FROM materials_fts WHERE materials_fts MATCH ?", (expression,)
+    )
+    return int(row["n"]) if row is not None else 0
+
+
+def _listing_where(
+    cohorts: Sequence[str], uploader: str | None, tags: Sequence[str]
+) -> tuple[str, list[Any]]:
+    where, params = _visible(cohorts)
+    if uploader is not None:
+        where += " AND m.uploader = ?"
+        params.append(uploader)
+    if tags:
+        where += " AND m.id IN (SELECT rowid FROM materials_fts WHERE materials_fts MATCH ?)"
+        params.append(_tag_match(tags, "AND"))
+    return where, params
+
+
+async def count_listing(
+    db: Reader, cohorts: Sequence[str], *, uploader: str | None = None, tags: Sequence[str] = ()
+) -> int:
+    """How many items :func:`listing` lists in all (for "… and N more")."""
+    where, params = _listing_where(cohorts, uploader, tags)
+    row = await db.fetchone(
+        f"SELECT COUNT(*) AS n FROM materials m WHERE {where}",  # noqa: S608 - ? marks only
+        params,
+    )
+    return int(row["n"]) if row is not None else 0
+
+
 async def listing(
     db: Reader,
     cohorts: Sequence[str],
@@ -406,13 +460,7 @@ async def listing(
     tags: Sequence[str] = (),
 ) -> list[Item]:
     """Newest first among the visible items; only ``uploader``'s, only with all ``tags``."""
-    where, params = _visible(cohorts)
-    if uploader is not None:
-        where += " AND m.uploader = ?"
-        params.append(uploader)
-    if tags:
-        where += " AND m.id IN (SELECT rowid FROM materials_fts WHERE materials_fts MATCH ?)"
-        params.append(_tag_match(tags, "AND"))
+    where, params = _listing_where(cohorts, uploader, tags)
     rows = await db.fetchall(
         f"SELECT m.* FROM materials m WHERE {where}"  # noqa: S608 - fixed fragments, ? marks
         " ORDER BY m.created_at DESC, m.id DESC LIMIT ? OFFSET ?",

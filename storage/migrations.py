@@ -327,4 +327,9 @@ MIGRATIONS: list[Migration] = [
         "Outbox: whose words a message carries, to tell them if it cannot be sent",
         ("ALTER TABLE outbox ADD COLUMN owner TEXT",),
     ),
+    Migration(
+        6,
+        "Polls: the end event the bot sent, tallied when it comes back with its timestamp",
+        ("ALTER TABLE polls ADD COLUMN end_outbox INTEGER",),
+    ),
 ]

@@ -10,42 +10,6 @@ import pytest
 
 from bot.cli import main as natverk
 from tests.integration.helpers import body, rel
-from tests.integration.test_ask import latest_root_text, wait_root_text
-
-
-async def test_close_reopen_and_publish_in_the_thread(network: Any) -> None:
-    net = network(participants=1)
-    net.data["advisers"]["attribution"] = "name"
-    net.write()
-    app = await net.start_bot()
-    bot = net.bot.user_id
-    cohort_room, adv_room = net.room("cohort:kohort0"), net.room("advisers")
-    p = await net.person(net.participants[0][0], cohort_room)
-    adviser = await net.person(net.advisers[0], adv_room)
-    await p.say(cohort_room, "!ask Hur sammanfattar jag en studieträff?")
-    root = await adviser.wait_for_event(adv_room, lambda e: "studieträff" in body(e))
-    thread = root["event_id"]
-
-    reply = await adviser.reply_to(adv_room, await adviser.say(adv_room, "!publish", thread), bot)
-    assert "kan inte delas" in body(reply)  # not answered yet
-    await adviser.say(adv_room, "Tre meningar: vad, varför, nästa steg.", thread)
-    got = await p.wait_for_event(cohort_room, lambda e: "Tre meningar" in body(e))
-    name = app.display_name(adv_room, net.advisers[0].user_id)
-    assert body(got).startswith(f"Svar från {name} (fråga #")
-
-    await adviser.say(adv_room, "!stäng", thread)
-    await wait_root_text(adviser, adv_room, thread, "[KLAR]")
-    await adviser.say(adv_room, "!reopen", thread)
-    await wait_root_text(adviser, adv_room, thread, "[BESVARAD]")
-    reply = await adviser.reply_to(adv_room, await adviser.say(adv_room, "!publicera", thread), bot)
-    assert "delbar" in body(reply)
-    row = await app.db.fetchone("SELECT published FROM tickets")
-    assert row is not None and row["published"] == 1
-
-    # Commands about a question only work in its thread.
-    reply = await adviser.reply_to(adv_room, await adviser.say(adv_room, "!close"), bot)
-    assert "tråd" in body(reply)
-    assert "[BESVARAD]" in latest_root_text(adviser, adv_room, thread)
 
 
 async def cli(args: list[str]) -> int:

@@ -78,11 +78,18 @@ async def test_one_off_checkin_fires_once_collects_replies_and_reminds_non_respo
     await bertil.wait_until(
         lambda: bool(db_rows(net, "SELECT user_id FROM checkin_replies")), timeout=30
     )
+    highlights = cecilia.unread.get(room, (0, 0))[1]
     await app.run_periodic(offset_ms=90 * MIN)
     await settle(app)
     reminder = await cecilia.wait_for_event(room, lambda e: "Påminnelse" in body(e))
     assert rel(reminder)["rel_type"] == "m.thread" and rel(reminder)["event_id"] == root["event_id"]
-    assert reminder["content"]["m.mentions"] == {"user_ids": [net.participants[0][1].user_id]}
+    cecilia_id = net.participants[0][1].user_id
+    assert reminder["content"]["m.mentions"] == {"user_ids": [cecilia_id]}
+    # It notifies her (issue 9, item 6): m.text with a pill, not an m.notice with a raw id.
+    assert reminder["content"]["msgtype"] == "m.text"
+    assert f'href="https://matrix.to/#/{cecilia_id}"' in reminder["content"]["formatted_body"]
+    assert cecilia_id not in body(reminder)  # her display name, not her id
+    await cecilia.wait_until(lambda: cecilia.unread[room][1] > highlights)
     await app.run_periodic(offset_ms=200 * MIN)
     await settle(app)
     history = await bertil.history(room)
@@ -310,14 +317,16 @@ async def test_poll_is_tallied_like_element(network: Any) -> None:
         },
         "org.matrix.msc3381.poll.end",
     )
-    result = await p1.wait_for_event(
-        room, lambda e: e.get("sender") == bot and "Omröstningen är avslutad" in body(e)
+    # The result goes once, to the facilitator (the room shows Element's own poll tiles).
+    dm = await direct_chat_with_bot(fac, {room})
+    result = await fac.wait_for_event(
+        dm, lambda e: e.get("sender") == bot and "Hur gick träffen?" in body(e)
     )
     assert end_id
     lines = body(result).splitlines()
     assert "(3 röster)" in lines[0]
     assert lines[1:4] == ["Bra: 1", "Sådär: 2", "Dåligt: 0"]
-    assert "1 ogiltiga" in lines[4]
+    assert "1 ogiltig röst" in lines[4]
     # A vote after the end changes nothing, and the raw votes are gone from the database.
     await p1.send(room, poll_response(sid, ["a3"]), rtype)
     await p1.say(room, "efter")
@@ -327,7 +336,8 @@ async def test_poll_is_tallied_like_element(network: Any) -> None:
     assert '"a1": 1, "a2": 2, "a3": 0' in result_json and end_ts
     assert db_rows(net, "SELECT * FROM poll_responses") == []
     history = await p1.history(room)
-    assert len([e for e in history if "Omröstningen är avslutad" in body(e)]) == 1
+    assert not [e for e in history if "Sådär: 2" in body(e)]
+    assert len([e for e in await fac.history(dm) if "Sådär: 2" in body(e)]) == 1
 
 
 async def test_poll_closes_by_itself_with_an_end_event(network: Any) -> None:
@@ -356,4 +366,9 @@ async def test_poll_closes_by_itself_with_an_end_event(network: Any) -> None:
     await settle(app)
     end = await p1.wait_for_event(room, lambda e: e.get("type") == "org.matrix.msc3381.poll.end")
     assert rel(end) == {"rel_type": "m.reference", "event_id": start["event_id"]}
-    assert "Nej: 1" in end["content"]["org.matrix.msc1767.text"]
+    # Tallied up to the end event's own server timestamp, as Element tallies (issue 9, item 7),
+    # once the end event has come back in the bot's sync.
+    await p1.wait_until(lambda: bool(db_rows(net, "SELECT 1 FROM polls WHERE closed_at")))
+    ((end_ts, result_json),) = db_rows(net, "SELECT end_ts, result FROM polls")
+    assert end_ts == end["origin_server_ts"]
+    assert '"a2": 1' in result_json

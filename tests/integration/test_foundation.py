@@ -9,7 +9,6 @@ import pytest
 from nio import RoomGetStateResponse
 
 from bot.person import Event, Person
-from bot.registry import REGISTRY, Registry, command, load_command_modules
 from storage import outbox as outbox_store
 from storage import state as state_store
 from tests.integration.helpers import body
@@ -60,71 +59,6 @@ async def test_rooms_are_provisioned_from_yaml_with_members_and_moderators(netwo
     await net.stop_bot()
     app = await net.start_bot()
     assert app.managed == before
-
-
-async def test_help_round_trip_in_the_rooms_language_shows_only_what_reader_may_run(
-    network: Any,
-) -> None:
-    net = network(cohorts=2, participants=1)
-    await net.start_bot()
-    sv_room, en_room = net.room("cohort:kohort0"), net.room("cohort:kohort1")
-    bot = net.bot.user_id
-    anna = await net.person(net.participants[0][0], sv_room)
-    erik = await net.person(net.participants[1][0], en_room)
-
-    reply = await anna.reply_to(sv_room, await anna.say(sv_room, "!hjälp"), bot)
-    assert reply["content"]["msgtype"] == "m.notice"
-    assert "Kommandon du kan använda här" in body(reply)
-    assert "!hjälp" in body(reply)
-    assert "!läsom" not in body(reply) and "!reload" not in body(reply)
-    assert reply["content"]["m.mentions"] == {}
-
-    reply = await erik.reply_to(en_room, await erik.say(en_room, "!help"), bot)
-    assert "Commands you can use here" in body(reply)
-
-    # The admin, in the direct chat the bot opened, also sees !reload.
-    admin_dm = net.app.direct[net.admin.user_id]
-    admin = await net.person(net.admin, admin_dm)
-    reply = await admin.reply_to(admin_dm, await admin.say(admin_dm, "!help"), bot)
-    assert "!läsom" in body(reply)
-
-
-async def test_unknown_command_and_bad_arguments_get_a_friendly_answer(network: Any) -> None:
-    net = network(participants=1)
-    await net.start_bot()
-    room = net.room("cohort:kohort0")
-    bot = net.bot.user_id
-    p = await net.person(net.participants[0][0], room)
-    reply = await p.reply_to(room, await p.say(room, "!blabla"), bot)
-    assert "!blabla" in body(reply) and "!hjälp" in body(reply)
-    reply = await p.reply_to(room, await p.say(room, "!läsom"), bot)
-    assert "behörighet" in body(reply)
-
-
-async def test_a_handler_crash_shows_only_a_reference_number(
-    network: Any, caplog: pytest.LogCaptureFixture
-) -> None:
-    async def broken(ctx: Any, args: Any) -> None:
-        raise RuntimeError("secret internals")
-
-    registry = Registry()
-    load_command_modules()
-    for spec in REGISTRY.commands.values():
-        registry.add(spec)
-    command("krasch", registry=registry)(broken)
-
-    net = network(participants=1)
-    await net.start_bot(registry=registry)
-    room = net.room("cohort:kohort0")
-    p = await net.person(net.participants[0][0], room)
-    reply = await p.reply_to(room, await p.say(room, "!krasch"), net.bot.user_id)
-    assert "secret internals" not in body(reply)
-    ref = body(reply).split("referens ")[1].split(" ")[0]
-    assert len(ref) == 8
-    assert any(ref in r.getMessage() for r in caplog.records)
-    # The bot keeps working after the crash.
-    reply = await p.reply_to(room, await p.say(room, "!okänt"), net.bot.user_id)
-    assert "!okänt" in body(reply)
 
 
 async def test_history_before_the_bot_joined_is_never_handled(network: Any) -> None:

@@ -13,12 +13,13 @@ from typing import Any
 import pytest
 from nio import UploadResponse
 
+from bot import messages
 from bot.app import App
 from bot.cli import main as natverk
 from bot.person import Person
 from commands import extract_text, materials
 from commands.extract_text import Limits
-from tests.documents import make_pdf
+from tests.documents import make_docx, make_pdf
 from tests.integration.helpers import body
 
 SENTENCE = "Samtal om bilderböcker stärker läsförståelsen i förskolan."
@@ -404,3 +405,65 @@ async def test_catalogue_export_writes_the_cohort_page(network: Any, tmp_path: P
     assert "&lt;b&gt;detta&lt;/b&gt;" in page and "<b>detta</b>" not in page
     code = await asyncio.to_thread(natverk, [*args, "--cohort", "finns-inte"])
     assert code == 2
+
+
+async def test_a_message_with_thousands_of_hashtags_does_not_break_the_listing(
+    network: Any,
+) -> None:
+    net = network(participants=2)
+    app = await net.start_bot()
+    bot = net.bot.user_id
+    room = net.room("cohort:kohort0")
+    bertil = await net.person(net.participants[0][0], room)
+    cecilia = await net.person(net.participants[0][1], room)
+    first = await bertil.say(room, "Bra läsning: https://example.org/forst #läsning")
+    await indexed(app, first)
+    tags = " ".join(f"#t{n}" for n in range(1000, 9000))  # 56 kB
+    hostile = f"Massor https://example.org/massor {tags}"
+    assert len(hostile.encode()) > 55_000
+    event = await cecilia.say(room, hostile)
+    (row,) = await indexed(app, event)
+    assert len(row["tags"].split()) == 20  # at most 20 tags per item
+
+    for query in ("!material senaste", "!materials search massor", "!material tagg #t1001"):
+        sent = await bertil.say(room, query)
+        answer = await bertil.reply_to(room, sent, bot)
+        content = answer["content"]
+        assert messages.size(content) <= messages.MAX_CONTENT_BYTES
+        assert "example.org/massor" in content["body"], query
+        assert "[…]" not in content["body"]  # a listing, not a message the guard had to cut
+        assert content["formatted_body"].count("<li>") >= 1
+        meta = next(line for line in content["body"].split("\n") if "massor —" in line)
+        assert meta.endswith(" #t1018 #t1019")  # its tags: the first 20
+    # The other item is still listed after the hostile one (newest first).
+    sent = await bertil.say(room, "!material senaste")
+    answer = body(await bertil.reply_to(room, sent, bot))
+    assert "1. example.org/massor" in answer and "2. example.org/forst" in answer
+
+
+async def test_a_shared_document_is_searchable_right_after_the_upload(network: Any) -> None:
+    net = network(participants=2)
+    app = await net.start_bot()
+    assert app.periodic_interval >= 60  # the periodic pass does not come within this test
+    bot = net.bot.user_id
+    room = net.room("cohort:kohort0")
+    bertil = await net.person(net.participants[0][0], room)
+    cecilia = await net.person(net.participants[0][1], room)
+    started = time.monotonic()
+    await share_file(bertil, room, make_pdf(SENTENCE), "plan.pdf", "application/pdf")
+    docx = make_docx("Dinosaurier i förskoleklassen: ett temaarbete.")
+    await share_file(bertil, room, docx, "tema.docx", extract_text.DOCX)
+
+    async def found(query: str, filename: str, within: float = 8) -> None:
+        """Search until the answer lists the file (each try waits for the bot's answer)."""
+        deadline = time.monotonic() + within
+        answer = ""
+        while time.monotonic() < deadline:
+            answer = await command(cecilia, room, query, bot)
+            if filename in answer:
+                return
+        raise AssertionError(f"{filename} not found by {query!r} in {within} s: {answer}")
+
+    await found("!material sök bilderbocker", "plan.pdf")
+    await found("!material sök dinosaurier", "tema.docx")
+    assert time.monotonic() - started < 10

@@ -62,15 +62,6 @@ async def test_an_invalid_file_is_rejected_and_the_running_config_stays(network:
     assert error is not None and "participantz" in str(error)
 
 
-async def test_only_admins_may_reload(network: Any) -> None:
-    net = network(participants=1)
-    await net.start_bot()
-    room = net.room("cohort:kohort0")
-    fac = await net.person(net.facilitators[0], room)
-    reply = await fac.reply_to(room, await fac.say(room, "!reload"), net.bot.user_id)
-    assert "behörighet" in _body(reply)
-
-
 async def test_unexpected_members_are_reported_to_admins_not_kicked(
     network: Any, make_user: Any
 ) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import messages
 from bot.types import RoomEvent
 from commands import catalogue_text as text
 from commands import extract_text
@@ -394,7 +395,9 @@ def test_listing_shows_title_who_when_tags_and_permalink_with_user_text_escaped(
     )
     link = stored(2, "spsm.se/stod", kind="link", url="https://spsm.se/stod?a=1&b=2")
     shown = [text.shown(evil, "Anna <3", "Europe/Stockholm"), text.shown(link, "B", "UTC")]
-    body, html = text.render_page("sv", "Träffar:", shown, 1, "Fler: !material mer")
+    page = text.render_page("sv", "Träffar:", shown, 1, "Fler: !material mer")
+    body, html = page.body, page.html
+    assert page.shown == 2 and body.endswith("Fler: !material mer")
     assert "1. <b>Guide</b> (guide.pdf) — Anna <3 · 2027-01-15 · #läs<förståelse>" in body
     assert "https://matrix.to/#/!npf:x/$e1" in body
     assert "… om förskola & <i>lek</i>" in body
@@ -428,7 +431,8 @@ def test_theme_shows_entries_and_items_with_its_tags() -> None:
     assert text.find_themes([THEME], "läsförst") == [THEME]
     assert text.find_themes([THEME], "#LASFORSTAELSE") == [THEME]
     assert text.find_themes([THEME], "matte") == []
-    body, html = text.render_theme("en", THEME, [], "")
+    page = text.render_theme("en", THEME, [], "")
+    body, html = page.body, page.html
     assert "Theme: Läsförståelse" in body and "https://www.spsm.se/lasforstaelse" in body
     assert "&lt;intro&gt;" in html and "Nothing shared in the group is tagged" in body
 
@@ -514,3 +518,93 @@ async def test_export_of_a_cohort_shows_what_its_members_see(tmp_path: Path) -> 
     everything = await export_catalogue(config, "html")
     assert all(t in everything for t in ("Eget material", "Delat av Läs", "Hemligt"))
     assert "hela nätverket" in everything
+
+
+# --- bounds: tags per item, and every listing within one message's size ------------------------
+
+
+HOSTILE = "Massor " + " ".join(f"#t{n}" for n in range(1000, 9000))  # 8,000 hashtags, 56 kB
+
+
+def test_a_message_keeps_at_most_twenty_tags_of_at_most_forty_characters() -> None:
+    assert (store.MAX_TAGS, store.TAG_MAX) == (20, 40)
+    tags = text.hashtags(HOSTILE)
+    assert [t for _, t in tags] == [f"t{n}" for n in range(1000, 1020)]
+    (long,) = text.hashtags("#" + "å" * 300)
+    assert long == ("a" * 40, "å" * 40)
+    assert len(text.parse_tags("x" * 300) or []) == 1
+    assert (text.parse_tags("x" * 300) or [])[0][1] == "x" * 40
+
+
+async def test_stored_tags_are_bounded_and_tags_added_by_hand_are_kept_first(db: Database) -> None:
+    many = tuple((f"t{n}", f"t{n}") for n in range(8000))
+    (item_id,) = await add(db, item("$e1", "Massor", tags=many))
+    got = await store.get(db, item_id)
+    assert got is not None and got.tags == tuple(sorted(f"t{n}" for n in range(20)))
+    async with db.transaction() as tx:
+        await store.add_tags(tx, item_id, [("npf", "NPF")])
+        await store.set_hashtags(tx, item_id, many)
+    got = await store.get(db, item_id)
+    assert got is not None and len(got.tags) == 20 and "NPF" in got.tags
+    assert "t19" not in got.tags  # the hand-added tag took the last place
+
+
+def big_item(number: int) -> text.Shown:
+    """An item as long as the bounds let it be (user text everywhere, much of it escaped)."""
+    item = stored(
+        number,
+        "&" * 5000,
+        filename="<" * 5000,
+        description="&" * 5000,
+        tags=tuple("&" * 40 + str(n) for n in range(50)),
+        snippet="\x02" + "&" * 5000 + "\x03",
+        kind="link",
+        url="https://example.org/" + "&" * 5000,
+    )
+    return text.shown(item, "<" * 5000, "UTC")
+
+
+def test_a_listing_is_bounded_by_size_and_says_how_many_more_there_are() -> None:
+    items = [big_item(n) for n in range(1, 11)]
+    assert len(items[0].tags) == 20 and len(items[0].title) == text.TITLE_MAX
+    page = text.render_page("en", lambda n: f"Found ({n}):", items, 1, "More: !materials more")
+    assert 0 < page.shown < len(items)
+    content = messages.notice(page.body, html_body=page.html)
+    assert messages.size(content) <= text.LISTING_BUDGET
+    # One more item would not have fitted: it stops at the budget, not before.
+    fuller = text.render_page("en", "Found:", items[: page.shown + 1], 1, "", budget=10**9)
+    assert not messages.fits(
+        messages.notice(fuller.body, html_body=fuller.html), text.LISTING_BUDGET
+    )
+    left = len(items) - page.shown
+    assert page.body.startswith(f"Found ({page.shown}):")
+    assert page.body.endswith(f"… and {left} more (they do not fit in one message).")
+    assert page.html.count("<li>") == page.shown and page.html.endswith("message).</p>")
+    sv = text.render_page("sv", "Träffar:", items, 1)
+    assert sv.body.endswith(f"… och {len(items) - sv.shown} till (de ryms inte i ett meddelande).")
+    # A small budget still gives a well-formed message with only the heading and that line.
+    tiny = text.render_page("en", "Found:", items, 1, budget=500)
+    assert (
+        tiny.shown == 0 and tiny.body == "Found:\n… and 10 more (they do not fit in one message)."
+    )
+    assert "<ol" not in tiny.html
+
+
+def test_themes_and_the_theme_list_are_bounded_by_size_too() -> None:
+    entries = [
+        ThemeEntry(
+            title="<" * 2000, url="https://example.org/" + "&" * 2000, description="&" * 2000
+        )
+        for _ in range(30)
+    ]
+    theme = Theme(id="stor", name="Stor", tags=[], entries=entries)
+    page = text.render_theme("sv", theme, [big_item(1)], "Fler: !material tagg #stor")
+    assert messages.fits(messages.notice(page.body, html_body=page.html), text.LISTING_BUDGET)
+    assert 0 < page.shown < 31
+    assert f"… och {31 - page.shown} till" in page.body
+    assert page.body.endswith("Fler: !material tagg #stor")
+    themes = [Theme(id=f"t{n}", name="&" * 1000, tags=[], entries=[]) for n in range(100)]
+    listed = text.render_theme_list("en", themes, "!materials theme")
+    assert messages.fits(messages.notice(listed.body, html_body=listed.html), text.LISTING_BUDGET)
+    assert 0 < listed.shown < 100 and f"… and {100 - listed.shown} more" in listed.body
+    assert listed.body.endswith("Show one: !materials theme name")
