@@ -114,7 +114,7 @@ class BaseContext:
     async def kick(self, room_id: RoomID | str, user_id: UserID | str, reason: str) -> int:
         """Queue removing ``user_id`` from the room (only ever from the advisers' rooms)."""
         return await self.send(
-            room_id, {"user_id": user_id, "reason": reason}, event_type="natverk.kick"
+            room_id, {"user_id": user_id, "reason": reason}, event_type=outbox_store.KICK
         )
 
     async def notify_admins(self, body: str) -> None:

@@ -244,16 +244,14 @@ def split_command(body: str) -> tuple[str, str] | None:
     return word, text[end:].strip()
 
 
-# Zero-width space/joiners, word joiner, byte-order mark: typed or pasted, never seen.
-_INVISIBLE = frozenset("\u200b\u200c\u200d\u2060\ufeff")
-
-
 def _fold(word: str) -> str:
     return unicodedata.normalize("NFKC", word).casefold()
 
 
 def _invisible(char: str) -> bool:
-    return char in _INVISIBLE or unicodedata.category(char) == "Cf"
+    """Format characters (zero-width space and joiners, word joiner, byte-order mark, ...):
+    typed or pasted, never seen."""
+    return unicodedata.category(char) == "Cf"
 
 
 def load_command_modules() -> None:

@@ -28,7 +28,6 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 BATCH = 100
 REREAD_AFTER = 10.0  # seconds
-KICK = "natverk.kick"  # not an event type: removes content["user_id"] from the room
 REPORT_PURPOSE = "send_failed"  # reports of failed rows are not reported again
 PERMANENT_ERRORS = {"M_BAD_JSON", "M_NOT_JSON", "M_TOO_LARGE", "M_INVALID_PARAM"}
 
@@ -144,7 +143,7 @@ class Sender:
             resp = await self.client.room_redact(
                 room_id, content["redacts"], content.get("reason"), tx_id=item.txn_id
             )
-        elif item.event_type == KICK:
+        elif item.event_type == outbox_store.KICK:
             resp = await self.client.room_kick(room_id, content["user_id"], content.get("reason"))
             if isinstance(resp, RoomKickResponse) or not self._still_in(
                 room_id, content["user_id"]

@@ -18,6 +18,10 @@ from storage.db import Database, Tx
 TOPIC = "outbox"  # what Tx.publish calls a committed new row (an OutboxItem)
 
 
+# Not an event type: a row of this type removes ``content["user_id"]`` from the room.
+KICK = "natverk.kick"
+
+
 @dataclass(frozen=True)
 class OutboxItem:
     id: int

@@ -4,16 +4,14 @@ refuses."""
 
 from __future__ import annotations
 
-import io
 from typing import Any
-
-from nio import UploadResponse
 
 from bot import messages
 from bot.person import Event, Person
 from storage import outbox as outbox_store
 from tests.integration.helpers import body, rel
 from tests.integration.test_ask import latest_root_text
+from tests.integration.test_materials import upload
 
 # What a person can still send (the homeserver takes it: 60 kB < 64 KiB) but the bot's copy,
 # with its HTML and later edits, could not carry.
@@ -52,14 +50,6 @@ async def asked_in(asker: Person, room: str, bot: str) -> str:
         ),
     )
     return str(rel(ack)["event_id"])
-
-
-async def upload(p: Person, data: bytes, filename: str, mimetype: str) -> str:
-    resp, _ = await p.client.upload(
-        io.BytesIO(data), content_type=mimetype, filename=filename, filesize=len(data)
-    )
-    assert isinstance(resp, UploadResponse), resp
-    return str(resp.content_uri)
 
 
 def in_thread(root: str, content: dict[str, Any]) -> dict[str, Any]:
