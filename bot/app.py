@@ -424,7 +424,8 @@ class App:
             await outbox_store.enqueue(
                 tx,
                 item.owner,
-                messages.notice(i18n.t(lang, "errors.send_failed_owner")),
+                # m.text: the person must notice it (an m.notice never notifies).
+                messages.text(i18n.t(lang, "errors.send_failed_owner")),
                 purpose=REPORT_PURPOSE,
             )
 

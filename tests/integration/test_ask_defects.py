@@ -117,7 +117,8 @@ async def test_a_message_the_homeserver_refuses_is_reported_to_the_admins_and_it
     await asker.wait_until(lambda: bool(asker.invites - {room}), timeout=30)
     dm = next(iter(asker.invites - {room}))
     await asker.join(dm)
-    await asker.wait_for_event(dm, lambda e: "kunde inte skickas vidare" in body(e))
+    owner_told = await asker.wait_for_event(dm, lambda e: "kunde inte skickas vidare" in body(e))
+    assert owner_told["content"]["msgtype"] == "m.text"  # it notifies
     # The advisers' room is not held up by it.
     await ask(net, asker, adviser, room, adv, "Fungerar det nu?")
     await app.wait_idle()
