@@ -37,8 +37,8 @@ from nio import AsyncClient, RoomCreateResponse, RoomResolveAliasResponse
 
 from bench.forwarder import MARKER
 from bench.stats import pct, summary
-from bot.homeserver import EmbeddedSynapse, RegisteredUser, terminate
-from bot.person import Event, Person
+from bot.demo.homeserver import EmbeddedSynapse, RegisteredUser, terminate
+from bot.demo.person import Event, Person
 from bot.session import ENV_PASSWORD
 
 WARMUP = 5

@@ -43,8 +43,8 @@ from bot.context import BaseContext
 from bot.dispatcher import Dispatcher
 from bot.registry import REGISTRY, load_command_modules
 from bot.types import Place, RoomEvent, RoomID, UserID
-from commands import checkins as checkin_cmds
-from commands import surveys as survey_cmds
+from commands.checkins import handlers as checkin_cmds
+from commands.surveys import handlers as survey_cmds
 from config import Config
 from config.model import Schedule, parse_every
 from storage import Database

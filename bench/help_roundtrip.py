@@ -16,8 +16,8 @@ from nio import AsyncClient, RoomMessageText, SyncResponse
 
 from bench.stats import pct, summary
 from bot.app import App
-from bot.homeserver import EmbeddedSynapse, RegisteredUser
-from bot.person import Person
+from bot.demo.homeserver import EmbeddedSynapse, RegisteredUser
+from bot.demo.person import Person
 from bot.session import ENV_PASSWORD
 from config import load_config
 

@@ -136,7 +136,7 @@ def cmd_user(args: argparse.Namespace) -> int:
 
 def cmd_catalogue_export(args: argparse.Namespace) -> int:
     """Write the materials catalogue of a cohort or the whole network as md, csv or html."""
-    from commands.materials import export_catalogue
+    from commands.materials.handlers import export_catalogue
 
     config = _config_or_report(args.config)
     if config is None:
@@ -158,7 +158,7 @@ def cmd_catalogue_export(args: argparse.Namespace) -> int:
 
 
 def cmd_survey(args: argparse.Namespace) -> int:
-    from commands.survey_export import export_csv
+    from commands.surveys.export import export_csv
 
     config = _config_or_report(args.config)
     if config is None:
@@ -171,7 +171,7 @@ def cmd_survey(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from bot.demo import run_demo
+    from bot.demo.run import run_demo
 
     _setup_logging(args.verbose)
     if args.script and not args.verbose:

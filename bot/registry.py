@@ -255,8 +255,9 @@ def _invisible(char: str) -> bool:
 
 
 def load_command_modules() -> None:
-    """Import every module of the ``commands`` package so their decorators run."""
+    """Import every module of the ``commands`` package and its feature packages, so their
+    decorators run."""
     import commands
 
-    for info in pkgutil.iter_modules(commands.__path__):
-        importlib.import_module(f"commands.{info.name}")
+    for info in pkgutil.walk_packages(commands.__path__, "commands."):
+        importlib.import_module(info.name)

@@ -18,8 +18,7 @@ from typing import Any
 from nio import AsyncClient, MessageDirection, RoomMessagesResponse, SyncResponse
 
 from bot.context import AfterCommit
-from bot.polls import END_TYPES
-from bot.types import RoomEvent, RoomID
+from bot.types import POLL_END_TYPES, RoomEvent, RoomID
 from storage import Database, Tx
 from storage import state as state_store
 
@@ -33,7 +32,7 @@ BACKFILL_MAX_PAGES = 50
 IDLE_CHECKPOINT_MS = 30_000
 # The bot's own events are skipped, except these: a poll's end is tallied from the end event's
 # own server timestamp, as Element tallies it, which only its echo carries.
-OWN_HANDLED = frozenset(END_TYPES)
+OWN_HANDLED = frozenset(POLL_END_TYPES)
 
 Dispatch = Callable[[Tx, RoomEvent], Awaitable[list[AfterCommit]]]
 

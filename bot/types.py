@@ -10,6 +10,10 @@ RoomID = NewType("RoomID", str)
 UserID = NewType("UserID", str)
 EventID = NewType("EventID", str)
 
+# A poll's end (MSC3381; Element sends the unstable name). The bot handles its own: a poll is
+# tallied from the end event's server timestamp, as Element tallies it, which only its echo has.
+POLL_END_TYPES = ("org.matrix.msc3381.poll.end", "m.poll.end")
+
 
 class Place(StrEnum):
     """Where a message was written, as the bot sees it."""

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.homeserver import EmbeddedSynapse, RegisteredUser
+from bot.demo.homeserver import EmbeddedSynapse, RegisteredUser
 
 _INTEGRATION_DIR = Path(__file__).parent / "integration"
 _user_counter = itertools.count(1)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot import polls
+from commands.checkins import polls
 from tests.handlers.harness import Bot
 
 HOUR = 60 * 60 * 1000

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bot.person import Event
+from bot.demo.person import Event
 
 
 def body(ev: Event) -> str:

@@ -11,8 +11,8 @@ from typing import Any
 import yaml
 
 from bot.app import App
-from bot.homeserver import EmbeddedSynapse, RegisteredUser
-from bot.person import Person
+from bot.demo.homeserver import EmbeddedSynapse, RegisteredUser
+from bot.demo.person import Person
 from bot.registry import REGISTRY, Registry
 from bot.session import ENV_PASSWORD
 from config import load_config

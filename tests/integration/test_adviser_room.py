@@ -7,7 +7,7 @@ from typing import Any
 
 from nio import RoomGetStateResponse, RoomInviteResponse, RoomPutStateResponse
 
-from bot.person import Person
+from bot.demo.person import Person
 from bot.rooms import INVITER, MODERATOR
 from tests.integration.helpers import body
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.person import Event, Person
+from bot.demo.person import Event, Person
 from tests.integration.helpers import body, rel
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import yaml
 
-from bot.homeserver import EmbeddedSynapse, RegisteredUser, terminate
-from bot.person import Event, Person
+from bot.demo.homeserver import EmbeddedSynapse, RegisteredUser, terminate
+from bot.demo.person import Event, Person
 from tests.integration.helpers import body, kill, rel, start_natverk
 
 COHORTS = 3

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot import messages
-from bot.person import Event, Person
+from bot.demo.person import Event, Person
 from storage import outbox as outbox_store
 from tests.integration.helpers import body, rel
 from tests.integration.test_ask import latest_root_text

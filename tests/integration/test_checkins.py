@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.person import Event, Person
+from bot.demo.person import Event, Person
 from tests.integration.helpers import body, rel
 
 STHLM = ZoneInfo("Europe/Stockholm")

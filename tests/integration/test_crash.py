@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from bot.homeserver import terminate
-from bot.person import Person
+from bot.demo.homeserver import terminate
+from bot.demo.person import Person
 from tests.integration.helpers import kill, start_natverk
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from nio import RoomGetStateResponse
 
-from bot.person import Event, Person
+from bot.demo.person import Event, Person
 from storage import outbox as outbox_store
 from storage import state as state_store
 from tests.integration.helpers import body

@@ -19,7 +19,7 @@ from nio import (
     SyncResponse,
 )
 
-from bot.homeserver import EmbeddedSynapse, MatrixHTTPError, RegisteredUser
+from bot.demo.homeserver import EmbeddedSynapse, MatrixHTTPError, RegisteredUser
 
 
 @pytest.fixture

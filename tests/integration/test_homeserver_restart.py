@@ -9,8 +9,8 @@ from pathlib import Path
 import yaml
 
 from bot.app import App
-from bot.homeserver import EmbeddedSynapse
-from bot.person import Person
+from bot.demo.homeserver import EmbeddedSynapse
+from bot.demo.person import Person
 from bot.session import ENV_PASSWORD
 from config import load_config
 

@@ -16,9 +16,10 @@ from nio import UploadResponse
 from bot import messages
 from bot.app import App
 from bot.cli import main as natverk
-from bot.person import Person
-from commands import extract_text, materials
-from commands.extract_text import Limits
+from bot.demo.person import Person
+from commands.materials import extract as extract_text
+from commands.materials import handlers as materials
+from commands.materials.extract import Limits
 from tests.documents import make_docx, make_pdf
 from tests.integration.helpers import body
 
@@ -299,7 +300,7 @@ async def test_malformed_and_huge_files_are_skipped_and_the_bot_keeps_running(
     network: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setattr(extract_text, "LIMITS", Limits(max_download=4000))
-    caplog.set_level(logging.WARNING, logger="commands.materials")
+    caplog.set_level(logging.WARNING, logger="commands.materials.handlers")
     net = network(participants=1)
     app = await net.start_bot()
     bot = net.bot.user_id

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from bot.app import App
-from bot.person import Person
+from bot.demo.person import Person
 from bot.session import ENV_PASSWORD
 from config import load_config
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.person import Event
+from bot.demo.person import Event
 
 
 def _body(ev: Event) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 from typing import Any
 
-from bot.homeserver import terminate
+from bot.demo.homeserver import terminate
 from tests.integration.helpers import body, start_natverk
 
 

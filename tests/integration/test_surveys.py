@@ -8,8 +8,8 @@ import io
 import sqlite3
 from typing import Any
 
-from bot.person import Person
-from commands.survey_export import export_csv
+from bot.demo.person import Person
+from commands.surveys.export import export_csv
 from config import load_config
 from tests.integration.helpers import body
 from tests.integration.test_checkins import MIN, direct_chat_with_bot, restart, settle

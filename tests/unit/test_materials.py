@@ -13,10 +13,10 @@ import pytest
 
 from bot import messages
 from bot.types import RoomEvent
-from commands import catalogue_text as text
-from commands import extract_text
-from commands.extract_text import ExtractionError, Limits, document_kind, extract
-from commands.materials import export_catalogue, reply_target
+from commands.materials import extract as extract_text
+from commands.materials import text
+from commands.materials.extract import ExtractionError, Limits, document_kind, extract
+from commands.materials.handlers import export_catalogue, reply_target
 from config import Config, Theme, ThemeEntry
 from storage import Database
 from storage import materials as store

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot import polls
-from bot.polls import End, Response
+from commands.checkins import polls
+from commands.checkins.polls import End, Response
 
 POLL = polls.parse_start(polls.start_content("Hur gick det?", ["Bra", "Sådär", "Dåligt"]))
 assert POLL is not None

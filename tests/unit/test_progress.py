@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bot import progress as pg
+from commands.surveys import progress as pg
 from config import ConfigError, load_config
 from config.model import Survey, SurveyQuestion
 

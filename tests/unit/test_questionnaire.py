@@ -7,8 +7,8 @@ import zlib
 
 import pytest
 
-from bot import questionnaire as qn
-from bot.charts import bar_chart
+from commands.surveys import questionnaire as qn
+from commands.surveys.chart import bar_chart
 from config.model import Survey, SurveyQuestion
 
 SCALE = SurveyQuestion(id="s", type="scale", text="Hur nöjd?", labels=["inte alls", "mycket"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot import schedules as sm
+from commands.checkins import schedule as sm
 from config.model import Schedule
 
 STHLM = ZoneInfo("Europe/Stockholm")

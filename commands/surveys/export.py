@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 
-from bot import questionnaire as qn
+from commands.surveys import questionnaire as qn
 from config import Config
 from storage import Database
 from storage import surveys as store

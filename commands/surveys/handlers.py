@@ -13,14 +13,14 @@ import time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot import i18n, messages
-from bot import questionnaire as qn
-from bot.charts import bar_chart
+from bot import direct, i18n, messages
 from bot.context import BaseContext, CommandContext, EventContext
 from bot.messages import escape
 from bot.registry import Arg, command, listener, periodic
 from bot.types import Place, RoomID, UserID
-from commands import direct, progress
+from commands.surveys import questionnaire as qn
+from commands.surveys import self_assessment as progress
+from commands.surveys.chart import bar_chart
 from config import Cohort, Config, Role
 from config.model import Survey, parse_duration
 from storage import Tx

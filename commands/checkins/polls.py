@@ -14,9 +14,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.types import POLL_END_TYPES
+
 START_TYPES = ("org.matrix.msc3381.poll.start", "m.poll.start")
 RESPONSE_TYPES = ("org.matrix.msc3381.poll.response", "m.poll.response")
-END_TYPES = ("org.matrix.msc3381.poll.end", "m.poll.end")
+END_TYPES = POLL_END_TYPES
 TEXT = "org.matrix.msc1767.text"
 DISCLOSED = "org.matrix.msc3381.poll.disclosed"
 UNDISCLOSED = "org.matrix.msc3381.poll.undisclosed"

@@ -32,12 +32,12 @@ from bot import i18n
 from bot.context import BaseContext, CommandContext, EventContext, Services
 from bot.registry import Arg, ArgKind, command, listener, periodic, split_command
 from bot.types import EventID, Place, RoomEvent, redacted_event_id
-from commands import catalogue_text as text
-from commands import extract_text
+from commands.materials import extract as extract_text
+from commands.materials import text
 from config import Config, Role
 from storage import materials as store
 from storage.materials import Item, Listing, NewItem, PendingText
-from storage.tickets import Ticket
+from storage.questions import Ticket
 
 log = logging.getLogger(__name__)
 

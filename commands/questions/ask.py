@@ -10,10 +10,10 @@ from bot.context import CommandContext, EventContext
 from bot.messages import escape
 from bot.registry import Arg, ArgKind, command, listener, split_command
 from bot.types import EventID, Place, RoomEvent, redacted_event_id
-from commands import questions
+from commands.questions import bridge as questions
 from config import Role
-from storage import tickets as ticket_store
-from storage.tickets import Ticket
+from storage import questions as ticket_store
+from storage.questions import Ticket
 
 ASKERS = {Role.PARTICIPANT, Role.FACILITATOR}
 

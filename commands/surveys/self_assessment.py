@@ -13,12 +13,11 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from bot import i18n
-from bot import progress as pg
+from bot import direct, i18n
 from bot.context import BaseContext, CommandContext
 from bot.registry import Arg, command
 from bot.types import Place
-from commands import direct
+from commands.surveys import progress as pg
 from config import Cohort, Config, Role
 from config.model import Survey
 from storage import surveys as store

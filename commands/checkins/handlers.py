@@ -14,13 +14,14 @@ import logging
 import time
 from typing import Any
 
-from bot import i18n, messages, polls
-from bot import schedules as sched_math
+from bot import direct, i18n, messages
 from bot.context import BaseContext, CommandContext, EventContext
 from bot.messages import escape
 from bot.registry import Arg, command, listener, on_sent, periodic
 from bot.types import EventID, Place, UserID
-from commands import direct, surveys
+from commands.checkins import polls
+from commands.checkins import schedule as sched_math
+from commands.surveys import handlers as surveys
 from config import Cohort, Config, Role
 from config.model import Schedule, parse_duration
 from storage import Tx

@@ -17,9 +17,9 @@ from bot.messages import escape
 from bot.registry import on_sent
 from bot.types import EventID, UserID
 from storage import Tx
-from storage import tickets as ticket_store
+from storage import questions as ticket_store
 from storage.outbox import OutboxItem
-from storage.tickets import Ticket
+from storage.questions import Ticket
 
 if TYPE_CHECKING:
     from bot.context import BaseContext, EventContext

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot import i18n
-from bot.questionnaire import show_value
+from commands.surveys.questionnaire import show_value
 from config.model import Survey, SurveyQuestion
 
 COMPARED = ("scale", "single", "multiple")

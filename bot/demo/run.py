@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
-from bot.homeserver import EmbeddedSynapse, RegisteredUser
-from bot.person import Event, Person
+from bot.demo.homeserver import EmbeddedSynapse, RegisteredUser
+from bot.demo.person import Event, Person
 from bot.session import ENV_PASSWORD
 from config import Config, load_config
 

@@ -11,11 +11,11 @@ from bot.messages import escape
 from bot.registry import Arg, ArgKind, command, listener, periodic
 from bot.rooms import KICK_REASON, wanted_rooms
 from bot.types import EventID, Place, UserID, redacted_event_id
-from commands import questions
+from commands.questions import bridge as questions
 from config import Role
+from storage import questions as ticket_store
 from storage import state as state_store
-from storage import tickets as ticket_store
-from storage.tickets import Ticket
+from storage.questions import Ticket
 
 ADVISERS_ONLY = {Role.ADVISER}
 IN_ADVISER_ROOM = (Place.ADVISERS,)
@@ -93,7 +93,7 @@ async def publish(ctx: CommandContext, args: dict[str, Any]) -> None:
         return
     await ticket_store.update(ctx.tx, ticket.id, published=1)
     # The question becomes a question-and-answer entry in the cohort's materials catalogue.
-    from commands.materials import add_published_answer
+    from commands.materials.handlers import add_published_answer
 
     await add_published_answer(ctx, ticket)
     await ctx.reply(ctx.t("questions.published", number=ticket.id))
