@@ -7,7 +7,6 @@ import contextlib
 import io
 import json
 import logging
-import time
 from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
 from pathlib import Path
@@ -17,7 +16,7 @@ from urllib.parse import quote
 import aiohttp
 from nio import AsyncClient, AsyncClientConfig, InviteInfo, SyncError, SyncResponse
 
-from bot import i18n, messages
+from bot import clock, i18n, messages
 from bot.context import AfterCommit, BaseContext
 from bot.dispatcher import Dispatcher
 from bot.registry import REGISTRY, PeriodicFn, Registry, load_command_modules
@@ -308,7 +307,7 @@ class App:
         """Seconds until the periodic pass: a minute, or sooner when a task has something due
         sooner (a check-in at 09:00 fires at 09:00, not up to a minute later)."""
         assert self.db is not None
-        now = int(time.time() * 1000)
+        now = clock.now_ms()
         dues = [await fn(self.db, now) for fn in self._registry.next_due.values()]
         return periodic_delay(now, dues, self.periodic_interval)
 
@@ -316,7 +315,7 @@ class App:
         """Run every registered periodic task once, each in its own transaction.
         ``offset_ms`` moves the clock forward (tests)."""
         assert self.db is not None
-        now = int(time.time() * 1000) + offset_ms
+        now = clock.now_ms() + offset_ms
         async with self.db.transaction() as tx:
             await state_store.prune_processed(tx, now)
         for name, fn in self._registry.periodic.items():

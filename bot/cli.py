@@ -110,6 +110,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_user(args: argparse.Namespace) -> int:
+    from commands.questions.status import unclaimed
     from storage import Database, privacy
 
     config = _config_or_report(args.config)
@@ -124,7 +125,7 @@ def cmd_user(args: argparse.Namespace) -> int:
         try:
             if args.action == "export":
                 return privacy.to_json(await privacy.export_user(db, args.user))
-            counts = await privacy.erase_user(db, args.user)
+            counts = await privacy.erase_user(db, args.user, unclaimed=unclaimed)
             done = ", ".join(f"{k}: {v}" for k, v in counts.items())
             return f"Erased {args.user} ({done}). The running bot redacts its copies."
         finally:

@@ -10,13 +10,13 @@ anywhere re-syncs from the old token, and the dedup table makes the repeat harml
 from __future__ import annotations
 
 import logging
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from nio import AsyncClient, MessageDirection, RoomMessagesResponse, SyncResponse
 
+from bot import clock
 from bot.context import AfterCommit
 from bot.types import POLL_END_TYPES, RoomEvent, RoomID
 from storage import Database, Tx
@@ -84,17 +84,17 @@ class Syncer:
                     own = _own_join_ts(info.timeline.events, self.user_id)
                     if own is None:
                         own = _own_join_ts(info.state, self.user_id)
-                    new_join_ts = own if own is not None else int(time.time() * 1000)
+                    new_join_ts = own if own is not None else clock.now_ms()
                 elif events:
                     new_join_ts = max(e.origin_server_ts for e in events) + 1
                 else:
-                    new_join_ts = int(time.time() * 1000)
+                    new_join_ts = clock.now_ms()
             elif info.timeline.limited and had_token and info.timeline.prev_batch:
                 events = await self._backfill(room_id, info.timeline.prev_batch, join_ts) + events
             batches.append((room_id, events, new_join_ts))
 
         after: list[AfterCommit] = []
-        now = int(time.time() * 1000)
+        now = clock.now_ms()
         idle = not resp.rooms.leave and all(
             not events and join is None for _, events, join in batches
         )

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from bot import clock
 from storage.db import Params, Row, Tx
 
 SHARED_TOKEN = "xshared"  # noqa: S105 - a search token, not a secret
@@ -124,10 +124,6 @@ class Listing:
     mode: str
     query: str
     next_offset: int
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def scope_token(cohort_id: str) -> str:
@@ -508,7 +504,7 @@ async def remember(tx: Tx, user_id: str, room_id: str, listing_: Listing) -> Non
         " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, room_id) DO UPDATE SET"
         " mode = excluded.mode, query = excluded.query, next_offset = excluded.next_offset,"
         " updated_at = excluded.updated_at",
-        (user_id, room_id, listing_.mode, listing_.query, listing_.next_offset, now_ms()),
+        (user_id, room_id, listing_.mode, listing_.query, listing_.next_offset, clock.now_ms()),
     )
 
 

@@ -332,4 +332,19 @@ MIGRATIONS: list[Migration] = [
         "Polls: the end event the bot sent, tallied when it comes back with its timestamp",
         ("ALTER TABLE polls ADD COLUMN end_outbox INTEGER",),
     ),
+    Migration(
+        7,
+        "One vocabulary: tickets are questions (tables, the text column, the outbox purpose)",
+        (
+            "ALTER TABLE tickets RENAME TO questions",
+            "ALTER TABLE questions RENAME COLUMN question TO text",
+            "ALTER TABLE ticket_links RENAME TO question_links",
+            "ALTER TABLE question_links RENAME COLUMN ticket_id TO question_id",
+            "DROP INDEX tickets_asker",
+            "DROP INDEX tickets_status",
+            "CREATE INDEX questions_asker ON questions (asker)",
+            "CREATE INDEX questions_status ON questions (status, created_at)",
+            "UPDATE outbox SET purpose = 'question_root' WHERE purpose = 'ticket_root'",
+        ),
+    ),
 ]

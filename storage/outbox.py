@@ -8,11 +8,11 @@ nor duplicates the message (the homeserver deduplicates a repeated transaction i
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from bot import clock
 from storage.db import Database, Tx
 
 TOPIC = "outbox"  # what Tx.publish calls a committed new row (an OutboxItem)
@@ -60,7 +60,7 @@ async def enqueue(
             purpose,
             ref,
             owner,
-            int(time.time() * 1000),
+            clock.now_ms(),
         ),
     )
     # The stored text, not the caller's dict (which the caller could still change).
@@ -98,7 +98,7 @@ async def mark_sent(tx: Tx, item_id: int, event_id: str) -> None:
     await tx.execute(
         "UPDATE outbox SET state = 'sent', event_id = ?, sent_at = ?, attempts = attempts + 1,"
         " content = '{}' WHERE id = ?",
-        (event_id, int(time.time() * 1000), item_id),
+        (event_id, clock.now_ms(), item_id),
     )
 
 

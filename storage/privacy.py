@@ -7,6 +7,7 @@ the person's id and words, and queues redactions of the bot's copies of their wo
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from storage import materials
@@ -22,13 +23,13 @@ def _rows(rows: list[Any]) -> list[dict[str, Any]]:
 
 async def export_user(db: Database, user_id: str) -> dict[str, Any]:
     """Everything stored about ``user_id``, as plain JSON-able data."""
-    tickets = await db.fetchall("SELECT * FROM tickets WHERE asker = ? ORDER BY id", (user_id,))
+    found = await db.fetchall("SELECT * FROM questions WHERE asker = ? ORDER BY id", (user_id,))
     links = await db.fetchall(
-        "SELECT source_event, ticket_id, kind, target_room FROM ticket_links WHERE author = ?",
+        "SELECT source_event, question_id, kind, target_room FROM question_links WHERE author = ?",
         (user_id,),
     )
     claimed = await db.fetchall(
-        "SELECT id, status FROM tickets WHERE claimed_by = ? ORDER BY id", (user_id,)
+        "SELECT id, status FROM questions WHERE claimed_by = ? ORDER BY id", (user_id,)
     )
     direct = await db.fetchall("SELECT room_id FROM direct_rooms WHERE user_id = ?", (user_id,))
     notes = await db.fetchall("SELECT key FROM kv WHERE key LIKE ?", (f"%{user_id}%",))
@@ -49,7 +50,7 @@ async def export_user(db: Database, user_id: str) -> dict[str, Any]:
     return {
         **await materials.export_user(db, user_id),
         "user_id": user_id,
-        "questions": _rows(tickets),
+        "questions": _rows(found),
         "messages_relayed": _rows(links),
         "questions_claimed": _rows(claimed),
         "direct_chat": [r["room_id"] for r in direct],
@@ -61,20 +62,27 @@ async def export_user(db: Database, user_id: str) -> dict[str, Any]:
     }
 
 
-async def erase_user(db: Database, user_id: str) -> dict[str, int]:
-    """Remove ``user_id`` and their words; queue redactions of the bot's copies."""
+async def erase_user(
+    db: Database, user_id: str, *, unclaimed: Callable[[str, bool], str]
+) -> dict[str, int]:
+    """Remove ``user_id`` and their words; queue redactions of the bot's copies.
+
+    Questions the person held are let go: ``unclaimed(status, answered)`` is the status after
+    (``commands.questions.status.unclaimed``, where the statuses and their moves are)."""
     async with db.transaction() as tx:
         counts = {
             "questions": await _erase_questions(tx, user_id),
             "relayed": await _erase_links(tx, user_id),
         }
-        counts["claims"] = await tx.execute(
-            "UPDATE tickets SET claimed_by = NULL,"
-            " status = CASE status WHEN 'claimed' THEN"
-            "  CASE WHEN answered_at IS NULL THEN 'open' ELSE 'answered' END ELSE status END"
-            " WHERE claimed_by = ?",
-            (user_id,),
+        held = await tx.fetchall(
+            "SELECT id, status, answered_at FROM questions WHERE claimed_by = ?", (user_id,)
         )
+        for row in held:
+            await tx.execute(
+                "UPDATE questions SET claimed_by = NULL, status = ? WHERE id = ?",
+                (unclaimed(row["status"], row["answered_at"] is not None), row["id"]),
+            )
+        counts["claims"] = len(held)
         counts["direct_chat"] = await tx.execute(
             "DELETE FROM direct_rooms WHERE user_id = ?", (user_id,)
         )
@@ -108,14 +116,14 @@ async def erase_user(db: Database, user_id: str) -> dict[str, int]:
 
 async def _erase_questions(tx: Tx, user_id: str) -> int:
     rows = await tx.fetchall(
-        "SELECT id, adviser_room, root_event, root_outbox FROM tickets WHERE asker = ?",
+        "SELECT id, adviser_room, root_event, root_outbox FROM questions WHERE asker = ?",
         (user_id,),
     )
     for r in rows:
         root = r["root_event"] or f"$outbox:{r['root_outbox']}"
         await enqueue(tx, r["adviser_room"], {"redacts": root}, event_type="m.room.redaction")
     await tx.execute(
-        "UPDATE tickets SET asker = ?, question = '', status = 'withdrawn' WHERE asker = ?",
+        "UPDATE questions SET asker = ?, text = '', status = 'withdrawn' WHERE asker = ?",
         (ERASED, user_id),
     )
     return len(rows)
@@ -123,7 +131,7 @@ async def _erase_questions(tx: Tx, user_id: str) -> int:
 
 async def _erase_links(tx: Tx, user_id: str) -> int:
     rows = await tx.fetchall(
-        "SELECT source_event, target_room, target_outbox FROM ticket_links WHERE author = ?",
+        "SELECT source_event, target_room, target_outbox FROM question_links WHERE author = ?",
         (user_id,),
     )
     for r in rows:
@@ -134,7 +142,7 @@ async def _erase_links(tx: Tx, user_id: str) -> int:
                 {"redacts": f"$outbox:{r['target_outbox']}"},
                 event_type="m.room.redaction",
             )
-    await tx.execute("DELETE FROM ticket_links WHERE author = ?", (user_id,))
+    await tx.execute("DELETE FROM question_links WHERE author = ?", (user_id,))
     return len(rows)
 
 

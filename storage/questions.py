@@ -1,18 +1,18 @@
-"""Adviser questions: tickets and the links between a person's event and the bot's copy."""
+"""Questions to the advisers, and the links between a person's event and the bot's copy.
+
+The statuses and the moves between them are in ``commands/questions/status.py``."""
 
 from __future__ import annotations
 
-import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
 from storage.db import Tx
 
-OPEN_STATES = ("open", "claimed")
-
 
 @dataclass(frozen=True)
-class Ticket:
+class Question:
     id: int
     asker: str
     cohort_id: str | None
@@ -22,7 +22,7 @@ class Ticket:
     origin_event: str
     adviser_room: str
     root_outbox: int
-    question: str
+    text: str
     created_at: int
     root_event: str | None = None
     status: str = "open"
@@ -40,34 +40,30 @@ class Ticket:
 @dataclass(frozen=True)
 class Link:
     source_event: str
-    ticket_id: int
+    question_id: int
     kind: str
     author: str
     target_room: str | None
     target_outbox: int | None
 
 
-def _ticket(row: Any) -> Ticket:
-    return Ticket(
+def _question(row: Any) -> Question:
+    return Question(
         **{k: row[k] for k in row.keys() if k not in ("private", "published")},  # noqa: SIM118
         private=bool(row["private"]),
         published=bool(row["published"]),
     )
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 async def next_id(tx: Tx) -> int:
-    row = await tx.fetchone("SELECT seq FROM sqlite_sequence WHERE name = 'tickets'")
+    row = await tx.fetchone("SELECT seq FROM sqlite_sequence WHERE name = 'questions'")
     return (int(row["seq"]) if row else 0) + 1
 
 
-async def create(tx: Tx, t: Ticket) -> int:
+async def create(tx: Tx, t: Question) -> int:
     return await tx.execute(
-        "INSERT INTO tickets (id, asker, cohort_id, private, category, origin_room, origin_event,"
-        " adviser_room, root_outbox, question, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        "INSERT INTO questions (id, asker, cohort_id, private, category, origin_room, origin_event,"
+        " adviser_room, root_outbox, text, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
         (
             t.id,
             t.asker,
@@ -78,88 +74,93 @@ async def create(tx: Tx, t: Ticket) -> int:
             t.origin_event,
             t.adviser_room,
             t.root_outbox,
-            t.question,
+            t.text,
             t.created_at,
         ),
     )
 
 
-async def get(tx: Tx, ticket_id: int) -> Ticket | None:
-    row = await tx.fetchone("SELECT * FROM tickets WHERE id = ?", (ticket_id,))
-    return None if row is None else _ticket(row)
+async def get(tx: Tx, question_id: int) -> Question | None:
+    row = await tx.fetchone("SELECT * FROM questions WHERE id = ?", (question_id,))
+    return None if row is None else _question(row)
 
 
-async def by_origin(tx: Tx, origin_event: str) -> Ticket | None:
-    row = await tx.fetchone("SELECT * FROM tickets WHERE origin_event = ?", (origin_event,))
-    return None if row is None else _ticket(row)
+async def by_origin(tx: Tx, origin_event: str) -> Question | None:
+    row = await tx.fetchone("SELECT * FROM questions WHERE origin_event = ?", (origin_event,))
+    return None if row is None else _question(row)
 
 
-async def by_root(tx: Tx, room_id: str, root_event: str) -> Ticket | None:
+async def by_root(tx: Tx, room_id: str, root_event: str) -> Question | None:
     row = await tx.fetchone(
-        "SELECT * FROM tickets WHERE adviser_room = ? AND root_event = ?", (room_id, root_event)
+        "SELECT * FROM questions WHERE adviser_room = ? AND root_event = ?", (room_id, root_event)
     )
-    return None if row is None else _ticket(row)
+    return None if row is None else _question(row)
 
 
-async def set_root_event(tx: Tx, ticket_id: int, event_id: str) -> None:
-    await tx.execute("UPDATE tickets SET root_event = ? WHERE id = ?", (event_id, ticket_id))
+async def set_root_event(tx: Tx, question_id: int, event_id: str) -> None:
+    await tx.execute("UPDATE questions SET root_event = ? WHERE id = ?", (event_id, question_id))
 
 
-async def update(tx: Tx, ticket_id: int, **fields: Any) -> None:
-    allowed = {"status", "claimed_by", "question", "published", "answered_at", "reminded_at"}
+async def update(tx: Tx, question_id: int, **fields: Any) -> None:
+    allowed = {"status", "claimed_by", "text", "published", "answered_at", "reminded_at"}
     if not fields or set(fields) - allowed:
         raise ValueError(f"cannot update {sorted(set(fields) - allowed)}")
     assignments = ", ".join(f"{name} = ?" for name in fields)
     await tx.execute(
-        f"UPDATE tickets SET {assignments} WHERE id = ?",  # noqa: S608 - names are whitelisted
-        (*fields.values(), ticket_id),
+        f"UPDATE questions SET {assignments} WHERE id = ?",  # noqa: S608 - names are whitelisted
+        (*fields.values(), question_id),
     )
 
 
-async def of_asker(tx: Tx, asker: str) -> list[Ticket]:
-    rows = await tx.fetchall("SELECT * FROM tickets WHERE asker = ? ORDER BY id", (asker,))
-    return [_ticket(r) for r in rows]
+async def of_asker(tx: Tx, asker: str) -> list[Question]:
+    rows = await tx.fetchall("SELECT * FROM questions WHERE asker = ? ORDER BY id", (asker,))
+    return [_question(r) for r in rows]
 
 
-async def open_tickets(tx: Tx, adviser_rooms: list[str]) -> list[Ticket]:
-    marks = ",".join("?" * len(adviser_rooms))
+async def waiting(
+    tx: Tx, adviser_rooms: Collection[str], statuses: Collection[str]
+) -> list[Question]:
+    """The questions in one of ``statuses`` (those waiting for the advisers), oldest first."""
+    rooms = ",".join("?" * len(adviser_rooms))
+    marks = ",".join("?" * len(statuses))
     rows = await tx.fetchall(
-        f"SELECT * FROM tickets WHERE status IN ('open', 'claimed')"  # noqa: S608
-        f" AND adviser_room IN ({marks}) ORDER BY created_at",
-        adviser_rooms,
+        f"SELECT * FROM questions WHERE status IN ({marks})"  # noqa: S608 - only marks
+        f" AND adviser_room IN ({rooms}) ORDER BY created_at",
+        (*statuses, *adviser_rooms),
     )
-    return [_ticket(r) for r in rows]
+    return [_question(r) for r in rows]
 
 
-async def due_reminders(tx: Tx, older_than_ms: int) -> list[Ticket]:
+async def due_reminders(tx: Tx, older_than_ms: int, statuses: Collection[str]) -> list[Question]:
+    marks = ",".join("?" * len(statuses))
     rows = await tx.fetchall(
-        "SELECT * FROM tickets WHERE status IN ('open', 'claimed') AND answered_at IS NULL"
+        f"SELECT * FROM questions WHERE status IN ({marks}) AND answered_at IS NULL"  # noqa: S608
         " AND reminded_at IS NULL AND created_at <= ? ORDER BY id",
-        (older_than_ms,),
+        (*statuses, older_than_ms),
     )
-    return [_ticket(r) for r in rows]
+    return [_question(r) for r in rows]
 
 
 async def add_link(
     tx: Tx,
     source_event: str,
-    ticket_id: int,
+    question_id: int,
     kind: str,
     author: str,
     target_room: str | None = None,
     target_outbox: int | None = None,
 ) -> None:
     await tx.execute(
-        "INSERT OR IGNORE INTO ticket_links (source_event, ticket_id, kind, author, target_room,"
-        " target_outbox) VALUES (?, ?, ?, ?, ?, ?)",
-        (source_event, ticket_id, kind, author, target_room, target_outbox),
+        "INSERT OR IGNORE INTO question_links (source_event, question_id, kind, author,"
+        " target_room, target_outbox) VALUES (?, ?, ?, ?, ?, ?)",
+        (source_event, question_id, kind, author, target_room, target_outbox),
     )
 
 
 async def link(tx: Tx, source_event: str) -> Link | None:
-    row = await tx.fetchone("SELECT * FROM ticket_links WHERE source_event = ?", (source_event,))
+    row = await tx.fetchone("SELECT * FROM question_links WHERE source_event = ?", (source_event,))
     return None if row is None else Link(**{k: row[k] for k in row.keys()})  # noqa: SIM118
 
 
 async def remove_link(tx: Tx, source_event: str) -> None:
-    await tx.execute("DELETE FROM ticket_links WHERE source_event = ?", (source_event,))
+    await tx.execute("DELETE FROM question_links WHERE source_event = ?", (source_event,))

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
+from bot import clock
 from storage.db import Database, Tx
 
 PROCESSED_EVENTS_KEEP_MS = 30 * 24 * 3600 * 1000
@@ -61,7 +61,7 @@ async def mark_processed(tx: Tx, event_id: str, room_id: str) -> bool:
     """Record an event as handled; False if it already was (the dedup check in one step)."""
     inserted = await tx.changes(
         "INSERT OR IGNORE INTO processed_events (event_id, room_id, handled_at) VALUES (?, ?, ?)",
-        (event_id, room_id, int(time.time() * 1000)),
+        (event_id, room_id, clock.now_ms()),
     )
     return inserted == 1
 

@@ -11,10 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import time
 from typing import Any
 
-from bot import direct, i18n, messages
+from bot import clock, direct, i18n, messages
 from bot.context import BaseContext, CommandContext, EventContext
 from bot.messages import escape
 from bot.registry import Arg, command, listener, on_sent, periodic
@@ -430,7 +429,7 @@ async def close_poll(ctx: BaseContext, poll: store.Poll, end_ts: int, now_ms: in
 async def schedule_command(ctx: CommandContext, args: dict[str, Any]) -> None:
     cohort = ctx.cohort
     assert cohort is not None
-    now_ms = store_now()
+    now_ms = clock.now_ms()
     await sync_schedules(ctx.tx, ctx.config, now_ms)
     action = (args.get("schedule_action") or "").casefold()
     if not action:
@@ -502,7 +501,3 @@ async def _list(ctx: CommandContext, cohort: Cohort, now_ms: int) -> None:
             ctx.t(key, id=schedule.id, when=", ".join(upcoming) or ctx.t("checkins.list_no_more"))
         )
     await ctx.reply("\n".join(lines))
-
-
-def store_now() -> int:
-    return int(time.time() * 1000)

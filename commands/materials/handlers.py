@@ -28,7 +28,7 @@ from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot import i18n
+from bot import clock, i18n
 from bot.context import BaseContext, CommandContext, EventContext, Services
 from bot.registry import Arg, ArgKind, command, listener, periodic, split_command
 from bot.types import EventID, Place, RoomEvent, redacted_event_id
@@ -37,7 +37,7 @@ from commands.materials import text
 from config import Config, Role
 from storage import materials as store
 from storage.materials import Item, Listing, NewItem, PendingText
-from storage.questions import Ticket
+from storage.questions import Question
 
 log = logging.getLogger(__name__)
 
@@ -480,29 +480,29 @@ async def remove_redacted(ctx: EventContext) -> None:
 # --- published questions -----------------------------------------------------------------------
 
 
-async def add_published_answer(ctx: EventContext, ticket: Ticket) -> bool:
+async def add_published_answer(ctx: EventContext, question: Question) -> bool:
     """A question-and-answer entry in the cohort's catalogue for a published question: the
     question is its title and text, and it links to the question's thread in the cohort room,
     where the answer is. False if the question has no cohort (or is recorded already)."""
-    if ticket.cohort_id is None or ticket.private or not ticket.question:
+    if question.cohort_id is None or question.private or not question.text:
         return False
-    category = ctx.config.category(ticket.category)
-    first_line = ticket.question.strip().split("\n", 1)[0]
+    category = ctx.config.category(question.category)
+    first_line = question.text.strip().split("\n", 1)[0]
     return await store.add(
         ctx.tx,
         NewItem(
-            cohort_id=ticket.cohort_id,
-            room_id=ticket.origin_room,
-            event_id=ticket.origin_event,
+            cohort_id=question.cohort_id,
+            room_id=question.origin_room,
+            event_id=question.origin_event,
             part="answer",
             kind="answer",
             title=text.short(first_line, text.TITLE_MAX),
-            description=category.name if category else ticket.category,
+            description=category.name if category else question.category,
             uploader=ctx.event.sender,
             uploader_name=_uploader_name(ctx),
-            created_at=store.now_ms(),
-            content=ticket.question,
-            tags=tuple(text.hashtags(ticket.question)),
+            created_at=clock.now_ms(),
+            content=question.text,
+            tags=tuple(text.hashtags(question.text)),
         ),
     )
 

@@ -5,47 +5,55 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot import i18n, messages
+from bot import clock, i18n, messages
 from bot.context import BaseContext, CommandContext, EventContext
 from bot.messages import escape
 from bot.registry import Arg, ArgKind, command, listener, periodic
 from bot.rooms import KICK_REASON, wanted_rooms
 from bot.types import EventID, Place, UserID, redacted_event_id
-from commands.questions import bridge as questions
+from commands.questions import bridge
+from commands.questions.status import WAITING, Move, Status, after
 from config import Role
-from storage import questions as ticket_store
+from storage import questions as store
 from storage import state as state_store
-from storage.questions import Ticket
+from storage.questions import Question
 
 ADVISERS_ONLY = {Role.ADVISER}
 IN_ADVISER_ROOM = (Place.ADVISERS,)
 
 
-def _may_handle(ctx: EventContext, ticket: Ticket) -> bool:
-    category = ctx.config.category(ticket.category)
-    return ctx.event.sender in questions.advisers_for(ctx.config, category)
+def _may_handle(ctx: EventContext, question: Question) -> bool:
+    category = ctx.config.category(question.category)
+    return ctx.event.sender in bridge.advisers_for(ctx.config, category)
 
 
-async def _thread_ticket(ctx: CommandContext) -> Ticket | None:
+async def _thread_question(ctx: CommandContext) -> Question | None:
     """The question whose thread the command was written in; answers the adviser if none."""
     root = ctx.event.thread_root
-    ticket = await ticket_store.by_root(ctx.tx, ctx.event.room_id, root) if root else None
-    if ticket is None:
+    question = await store.by_root(ctx.tx, ctx.event.room_id, root) if root else None
+    if question is None:
         await ctx.reply(ctx.t("questions.not_in_thread"))
         return None
-    if not _may_handle(ctx, ticket):
-        await ctx.reply(ctx.t("questions.not_your_category", number=ticket.id))
+    if not _may_handle(ctx, question):
+        await ctx.reply(ctx.t("questions.not_your_category", number=question.id))
         return None
-    return ticket
+    return question
+
+
+async def _not_now(ctx: CommandContext, question: Question) -> None:
+    status = bridge.status_text(ctx.lang, question, None)
+    await ctx.reply(ctx.t("questions.not_now", number=question.id, status=status))
 
 
 @command("claim", roles=ADVISERS_ONLY, places=IN_ADVISER_ROOM, aliases={"sv": ["ta"]})
 async def claim(ctx: CommandContext, args: dict[str, Any]) -> None:
-    ticket = await _thread_ticket(ctx)
-    if ticket is None:
+    question = await _thread_question(ctx)
+    if question is None:
         return
-    await questions.set_status(ctx, ticket, "claimed", claimed_by=ctx.event.sender)
-    await ctx.react("✅")
+    if await bridge.move(ctx, question, Move.CLAIM, by=ctx.event.sender):
+        await ctx.react("✅")
+    else:
+        await _not_now(ctx, question)
 
 
 @command(
@@ -57,69 +65,72 @@ async def claim(ctx: CommandContext, args: dict[str, Any]) -> None:
 )
 async def note(ctx: CommandContext, args: dict[str, Any]) -> None:
     """Internal: stays in the advisers' thread, never reaches the asker."""
-    ticket = await _thread_ticket(ctx)
-    if ticket is not None:
+    question = await _thread_question(ctx)
+    if question is not None:
         # Remembered as a note, so a reply quoting it is known as one (never relayed).
-        await ticket_store.add_link(ctx.tx, ctx.event.event_id, ticket.id, "note", ctx.event.sender)
+        await store.add_link(ctx.tx, ctx.event.event_id, question.id, "note", ctx.event.sender)
         await ctx.react("📝")
 
 
 @command("close", roles=ADVISERS_ONLY, places=IN_ADVISER_ROOM, aliases={"sv": ["stäng"]})
 async def close(ctx: CommandContext, args: dict[str, Any]) -> None:
-    ticket = await _thread_ticket(ctx)
-    if ticket is None:
+    question = await _thread_question(ctx)
+    if question is None:
         return
-    await questions.set_status(ctx, ticket, "closed", claimed_by=ticket.claimed_by)
-    await ctx.reply(ctx.t("questions.closed", number=ticket.id))
+    if await bridge.move(ctx, question, Move.CLOSE):
+        await ctx.reply(ctx.t("questions.closed", number=question.id))
+    else:
+        await _not_now(ctx, question)
 
 
 @command("reopen", roles=ADVISERS_ONLY, places=IN_ADVISER_ROOM, aliases={"sv": ["öppna"]})
 async def reopen(ctx: CommandContext, args: dict[str, Any]) -> None:
-    ticket = await _thread_ticket(ctx)
-    if ticket is None:
+    question = await _thread_question(ctx)
+    if question is None:
         return
-    status = "claimed" if ticket.claimed_by else questions.status_after_unclaim(ticket)
-    await questions.set_status(ctx, ticket, status, claimed_by=ticket.claimed_by)
-    await ctx.reply(ctx.t("questions.reopened", number=ticket.id))
+    if await bridge.move(ctx, question, Move.REOPEN):
+        await ctx.reply(ctx.t("questions.reopened", number=question.id))
+    else:
+        await _not_now(ctx, question)
 
 
 @command("publish", roles=ADVISERS_ONLY, places=IN_ADVISER_ROOM, aliases={"sv": ["publicera"]})
 async def publish(ctx: CommandContext, args: dict[str, Any]) -> None:
-    ticket = await _thread_ticket(ctx)
-    if ticket is None:
+    question = await _thread_question(ctx)
+    if question is None:
         return
-    if ticket.private or not ticket.answered_at:
-        await ctx.reply(ctx.t("questions.cannot_publish", number=ticket.id))
+    if question.private or not question.answered_at:
+        await ctx.reply(ctx.t("questions.cannot_publish", number=question.id))
         return
-    await ticket_store.update(ctx.tx, ticket.id, published=1)
+    await store.update(ctx.tx, question.id, published=1)
     # The question becomes a question-and-answer entry in the cohort's materials catalogue.
     from commands.materials.handlers import add_published_answer
 
-    await add_published_answer(ctx, ticket)
-    await ctx.reply(ctx.t("questions.published", number=ticket.id))
+    await add_published_answer(ctx, question)
+    await ctx.reply(ctx.t("questions.published", number=question.id))
 
 
 @command("queue", roles=ADVISERS_ONLY, places=IN_ADVISER_ROOM, aliases={"sv": ["kö"]})
 async def queue(ctx: CommandContext, args: dict[str, Any]) -> None:
-    tickets = await ticket_store.open_tickets(ctx.tx, [ctx.event.room_id])
-    if not tickets:
+    found = await store.waiting(ctx.tx, [ctx.event.room_id], WAITING)
+    if not found:
         await ctx.reply(ctx.t("questions.queue_empty"))
         return
-    now = ticket_store.now_ms()
+    now = clock.now_ms()
     lines = []
-    for t in tickets:
+    for t in found:
         category = ctx.config.category(t.category)
         claimer = ctx.services.display_name(t.adviser_room, t.claimed_by) if t.claimed_by else ""
         lines.append(
             ctx.t(
                 "questions.queue_line",
                 number=t.id,
-                age=questions.age_text(ctx.lang, now - t.created_at),
+                age=bridge.age_text(ctx.lang, now - t.created_at),
                 category=category.name if category else t.category,
-                status=questions.status_text(ctx.lang, t, claimer),
+                status=bridge.status_text(ctx.lang, t, claimer),
             )
         )
-    title = ctx.t("questions.queue_title", count=len(tickets))
+    title = ctx.t("questions.queue_title", count=len(found))
     lines = messages.bounded_lines(lines, lambda n: ctx.t("lists.more", count=n))
     html = "".join(f"<li>{escape(line)}</li>" for line in lines)
     await ctx.reply("\n".join([title, *lines]), html_body=f"<p>{escape(title)}</p><ul>{html}</ul>")
@@ -180,51 +191,50 @@ async def adviser_message(ctx: EventContext) -> None:
     root = event.thread_root
     if root is None or event.body.lstrip().startswith("!"):
         return
-    ticket = await ticket_store.by_root(ctx.tx, event.room_id, root)
-    if ticket is None or not _may_handle(ctx, ticket) or ticket.status == "withdrawn":
+    question = await store.by_root(ctx.tx, event.room_id, root)
+    if question is None or not _may_handle(ctx, question) or question.status == Status.WITHDRAWN:
         return
-    content = await _answer_content(ctx, ticket)
+    content = await _answer_content(ctx, question)
     if content is None:
         return  # nothing to relay (empty, quotes a note, too long: the adviser was told)
-    outbox_id = await ctx.send(ticket.origin_room, content, owner=event.sender)
-    await ticket_store.add_link(
-        ctx.tx, event.event_id, ticket.id, "answer", event.sender, ticket.origin_room, outbox_id
+    outbox_id = await ctx.send(question.origin_room, content, owner=event.sender)
+    await store.add_link(
+        ctx.tx, event.event_id, question.id, "answer", event.sender, question.origin_room, outbox_id
     )
-    fields: dict[str, Any] = {"answered_at": ticket.answered_at or ticket_store.now_ms()}
-    if ticket.status in ("open", "claimed"):
-        fields["status"] = "answered"
-    await ticket_store.update(ctx.tx, ticket.id, **fields)
-    await questions.refresh_root(ctx, ticket.id)
+    status = after(Move.ANSWER, question.status)
+    answered_at = question.answered_at or clock.now_ms()
+    await store.update(ctx.tx, question.id, status=status, answered_at=answered_at)
+    await bridge.refresh_root(ctx, question.id)
 
 
 async def _answer_content(
-    ctx: EventContext, ticket: Ticket, text: str | None = None
+    ctx: EventContext, question: Question, text: str | None = None
 ) -> dict[str, object] | None:
-    lang = _asker_lang(ctx, ticket)
+    lang = _asker_lang(ctx, question)
     if ctx.config.advisers.attribution == "name":
         name = ctx.services.display_name(ctx.event.room_id, ctx.event.sender)
-        prefix = i18n.t(lang, "questions.answer_from_name", name=name, number=ticket.id)
+        prefix = i18n.t(lang, "questions.answer_from_name", name=name, number=question.id)
     else:
-        prefix = i18n.t(lang, "questions.answer_from_team", number=ticket.id)
-    return await questions.relay_copy(
-        ctx, prefix, ticket.origin_event, text=text, mentions=[UserID(ticket.asker)]
+        prefix = i18n.t(lang, "questions.answer_from_team", number=question.id)
+    return await bridge.relay_copy(
+        ctx, prefix, question.origin_event, text=text, mentions=[UserID(question.asker)]
     )
 
 
-def _asker_lang(ctx: BaseContext, ticket: Ticket) -> str:
-    cohort = ctx.config.cohort(ticket.cohort_id) if ticket.cohort_id else None
+def _asker_lang(ctx: BaseContext, question: Question) -> str:
+    cohort = ctx.config.cohort(question.cohort_id) if question.cohort_id else None
     return ctx.config.cohort_language(cohort) if cohort else ctx.config.bot.language
 
 
 async def _answer_edit(ctx: EventContext) -> None:
-    found = await questions.edited_copy(ctx, "answer")
+    found = await bridge.edited_copy(ctx, "answer")
     if found is None:
         return
-    ticket, copy, text = found
-    content = await _answer_content(ctx, ticket, text)
+    question, copy, text = found
+    content = await _answer_content(ctx, question, text)
     if content is not None:
         await ctx.send(
-            ticket.origin_room,
+            question.origin_room,
             messages.edit(EventID(f"$outbox:{copy}"), content),
             owner=ctx.event.sender,
         )
@@ -235,30 +245,32 @@ async def claim_by_reaction(ctx: EventContext) -> None:
     if Role.ADVISER not in ctx.roles:
         return
     rel = ctx.event.relates_to
-    if rel.get("rel_type") != "m.annotation" or rel.get("key") not in questions.CLAIM_KEYS:
+    if rel.get("rel_type") != "m.annotation" or rel.get("key") not in bridge.CLAIM_KEYS:
         return
-    ticket = await ticket_store.by_root(ctx.tx, ctx.event.room_id, str(rel.get("event_id")))
-    if ticket is None or not _may_handle(ctx, ticket) or ticket.status in ("closed", "withdrawn"):
+    question = await store.by_root(ctx.tx, ctx.event.room_id, str(rel.get("event_id")))
+    if question is None or not _may_handle(ctx, question):
         return
-    await ticket_store.add_link(ctx.tx, ctx.event.event_id, ticket.id, "claim", ctx.event.sender)
-    await questions.set_status(ctx, ticket, "claimed", claimed_by=ctx.event.sender)
+    if after(Move.CLAIM, question.status) is None:
+        return
+    await store.add_link(ctx.tx, ctx.event.event_id, question.id, "claim", ctx.event.sender)
+    await bridge.move(ctx, question, Move.CLAIM, by=ctx.event.sender)
 
 
 @listener("m.room.redaction", places=IN_ADVISER_ROOM)
 async def adviser_redaction(ctx: EventContext) -> None:
     target = redacted_event_id(ctx.event)
-    link = await ticket_store.link(ctx.tx, target) if target else None
+    link = await store.link(ctx.tx, target) if target else None
     if link is None or target is None:
         return
-    ticket = await ticket_store.get(ctx.tx, link.ticket_id)
-    await ticket_store.remove_link(ctx.tx, target)
-    if ticket is None:
+    question = await store.get(ctx.tx, link.question_id)
+    await store.remove_link(ctx.tx, target)
+    if question is None:
         return
     if link.kind == "claim":
-        if ticket.claimed_by == link.author and ticket.status == "claimed":
-            await questions.set_status(ctx, ticket, questions.status_after_unclaim(ticket))
+        if question.claimed_by == link.author:
+            await bridge.move(ctx, question, Move.UNCLAIM)
     elif link.kind == "answer" and link.target_outbox is not None:
-        await ctx.redact(ticket.origin_room, f"$outbox:{link.target_outbox}")
+        await ctx.redact(question.origin_room, f"$outbox:{link.target_outbox}")
 
 
 # --- reminders ---------------------------------------------------------------------------------
@@ -268,18 +280,18 @@ async def adviser_redaction(ctx: EventContext) -> None:
 async def remind(ctx: BaseContext, now_ms: int) -> None:
     """One reminder per question left unanswered longer than advisers.reminder_after."""
     limit = now_ms - ctx.config.advisers.reminder_after_seconds * 1000
-    for ticket in await ticket_store.due_reminders(ctx.tx, limit):
-        on_duty = sorted(questions.advisers_for(ctx.config, ctx.config.category(ticket.category)))
+    for question in await store.due_reminders(ctx.tx, limit, WAITING):
+        on_duty = sorted(bridge.advisers_for(ctx.config, ctx.config.category(question.category)))
         body = ctx.t(
             "questions.reminder",
-            number=ticket.id,
-            age=questions.age_text(ctx.lang, now_ms - ticket.created_at),
+            number=question.id,
+            age=bridge.age_text(ctx.lang, now_ms - question.created_at),
             advisers=", ".join(on_duty),
         )
         await ctx.send(
-            ticket.adviser_room,
+            question.adviser_room,
             messages.text(
-                body, reply_to=EventID(ticket.root_ref), mentions=[UserID(u) for u in on_duty]
+                body, reply_to=EventID(question.root_ref), mentions=[UserID(u) for u in on_duty]
             ),
         )
-        await ticket_store.update(ctx.tx, ticket.id, reminded_at=now_ms)
+        await store.update(ctx.tx, question.id, reminded_at=now_ms)

@@ -5,15 +5,16 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from bot import messages
+from bot import clock, messages
 from bot.context import CommandContext, EventContext
 from bot.messages import escape
 from bot.registry import Arg, ArgKind, command, listener, split_command
 from bot.types import EventID, Place, RoomEvent, redacted_event_id
-from commands.questions import bridge as questions
+from commands.questions import bridge
+from commands.questions.status import Status
 from config import Role
-from storage import questions as ticket_store
-from storage.questions import Ticket
+from storage import questions as store
+from storage.questions import Question
 
 ASKERS = {Role.PARTICIPANT, Role.FACILITATOR}
 
@@ -26,12 +27,12 @@ ASKERS = {Role.PARTICIPANT, Role.FACILITATOR}
     aliases={"sv": ["fråga"]},
 )
 async def ask(ctx: CommandContext, args: dict[str, Any]) -> None:
-    category, question, unknown = questions.pick_category(ctx.config, args["question"])
+    category, wording, unknown = bridge.pick_category(ctx.config, args["question"])
     if category is None:
         names = ", ".join(f"{c.id} ({c.name})" for c in ctx.config.advisers.categories)
         await ctx.reply(ctx.t("questions.unknown_category", category=unknown, categories=names))
         return
-    if not question:
+    if not wording:
         assert ctx.spec is not None
         await ctx.reply(ctx.t("errors.usage", usage=ctx.spec.usage(ctx.lang)))
         return
@@ -40,12 +41,12 @@ async def ask(ctx: CommandContext, args: dict[str, Any]) -> None:
     if cohort is None:
         mine = ctx.config.cohorts_of(ctx.event.sender)
         cohort = mine[0] if mine else None
-    adviser_room = ctx.services.room_of(questions.adviser_room_key(category))
+    adviser_room = ctx.services.room_of(bridge.adviser_room_key(category))
     if adviser_room is None:
         raise RuntimeError(f"no adviser room for category {category.id}")
 
-    ticket = Ticket(
-        id=await ticket_store.next_id(ctx.tx),
+    question = Question(
+        id=await store.next_id(ctx.tx),
         asker=ctx.event.sender,
         cohort_id=cohort.id if cohort else None,
         private=private,
@@ -54,27 +55,25 @@ async def ask(ctx: CommandContext, args: dict[str, Any]) -> None:
         origin_event=ctx.event.event_id,
         adviser_room=adviser_room,
         root_outbox=0,
-        question=question,
-        created_at=ticket_store.now_ms(),
+        text=wording,
+        created_at=clock.now_ms(),
     )
-    root = questions.root_content(ctx, ticket)
+    root = bridge.root_content(ctx, question)
     if not messages.fits_edited(root):
         # Refused before anything is stored or acknowledged: the asker is never told "sent"
         # for a copy the homeserver would refuse (its question stays in the room, unchanged).
-        await ctx.reply(
-            ctx.t("questions.too_long", length=len(question), most=questions.MOST_CHARS)
-        )
+        await ctx.reply(ctx.t("questions.too_long", length=len(wording), most=bridge.MOST_CHARS))
         return
     root_outbox = await ctx.send(
         adviser_room,
         root,
-        purpose="ticket_root",
-        ref=str(ticket.id),
+        purpose="question_root",
+        ref=str(question.id),
         owner=ctx.event.sender,
     )
-    number = await ticket_store.create(ctx.tx, replace(ticket, root_outbox=root_outbox))
-    assert number == ticket.id
-    await ctx.react(questions.ACK_KEY)
+    number = await store.create(ctx.tx, replace(question, root_outbox=root_outbox))
+    assert number == question.id
+    await ctx.react(bridge.ACK_KEY)
     key = "questions.sent_private" if private else "questions.sent"
     await ctx.send(
         ctx.event.room_id,
@@ -89,20 +88,20 @@ async def ask(ctx: CommandContext, args: dict[str, Any]) -> None:
 async def mine(ctx: CommandContext, args: dict[str, Any]) -> None:
     """In a direct chat: all of the asker's questions. In a cohort room: only the public
     ones asked there (private questions never show in a shared room)."""
-    tickets = await ticket_store.of_asker(ctx.tx, ctx.event.sender)
+    found = await store.of_asker(ctx.tx, ctx.event.sender)
     if ctx.place == Place.COHORT:
-        tickets = [t for t in tickets if not t.private and t.origin_room == ctx.event.room_id]
-    if not tickets:
+        found = [t for t in found if not t.private and t.origin_room == ctx.event.room_id]
+    if not found:
         await ctx.reply(ctx.t("questions.mine_none"))
         return
     lines = [
         ctx.t(
             "questions.mine_line",
             number=t.id,
-            status=questions.status_text(ctx.lang, t, None),
-            question=_short(t.question or ctx.t("questions.withdrawn_text")),
+            status=bridge.status_text(ctx.lang, t, None),
+            question=_short(t.text or ctx.t("questions.withdrawn_text")),
         )
-        for t in tickets
+        for t in found
     ]
     title = ctx.t("questions.mine_title")
     lines = messages.bounded_lines(lines, lambda n: ctx.t("lists.more", count=n))
@@ -136,18 +135,24 @@ async def asker_message(ctx: EventContext) -> None:
     root = event.thread_root
     if root is None or split_command(event.body) is not None:
         return
-    ticket = await ticket_store.by_origin(ctx.tx, root)
-    if ticket is None or ticket.asker != event.sender or ticket.status == "withdrawn":
+    question = await store.by_origin(ctx.tx, root)
+    if question is None or question.asker != event.sender or question.status == Status.WITHDRAWN:
         return
     name = ctx.services.display_name(event.room_id, event.sender)
-    content = await questions.relay_copy(
-        ctx, ctx.t("questions.detail_from", name=name, number=ticket.id), ticket.root_ref
+    content = await bridge.relay_copy(
+        ctx, ctx.t("questions.detail_from", name=name, number=question.id), question.root_ref
     )
     if content is None:
         return
-    outbox_id = await ctx.send(ticket.adviser_room, content, owner=event.sender)
-    await ticket_store.add_link(
-        ctx.tx, event.event_id, ticket.id, "detail", event.sender, ticket.adviser_room, outbox_id
+    outbox_id = await ctx.send(question.adviser_room, content, owner=event.sender)
+    await store.add_link(
+        ctx.tx,
+        event.event_id,
+        question.id,
+        "detail",
+        event.sender,
+        question.adviser_room,
+        outbox_id,
     )
 
 
@@ -157,30 +162,30 @@ async def _asker_edit(ctx: EventContext, event: RoomEvent) -> None:
     if not isinstance(original, str) or not isinstance(new, dict):
         return
     text = str(new.get("body", ""))
-    ticket = await ticket_store.by_origin(ctx.tx, original)
-    if ticket is not None and ticket.asker == event.sender:
-        _, question, _ = questions.pick_category(ctx.config, _question_text(text))
-        if question and not messages.fits_edited(
-            questions.root_content(ctx, replace(ticket, question=question))
+    question = await store.by_origin(ctx.tx, original)
+    if question is not None and question.asker == event.sender:
+        _, wording, _ = bridge.pick_category(ctx.config, _question_text(text))
+        if wording and not messages.fits_edited(
+            bridge.root_content(ctx, replace(question, text=wording))
         ):
             await ctx.reply(
-                ctx.t("questions.edit_too_long", length=len(question), most=questions.MOST_CHARS)
+                ctx.t("questions.edit_too_long", length=len(wording), most=bridge.MOST_CHARS)
             )
             return  # the advisers keep the question as it was
-        if question:
-            await ticket_store.update(ctx.tx, ticket.id, question=question)
-            await questions.refresh_root(ctx, ticket.id)
+        if wording:
+            await store.update(ctx.tx, question.id, text=wording)
+            await bridge.refresh_root(ctx, question.id)
         return
-    found = await questions.edited_copy(ctx, "detail")
+    found = await bridge.edited_copy(ctx, "detail")
     if found is None:
         return
-    ticket, copy, text = found
+    question, copy, text = found
     name = ctx.services.display_name(event.room_id, event.sender)
-    prefix = ctx.t("questions.detail_from", name=name, number=ticket.id)
-    content = await questions.relay_copy(ctx, prefix, ticket.root_ref, text=text)
+    prefix = ctx.t("questions.detail_from", name=name, number=question.id)
+    content = await bridge.relay_copy(ctx, prefix, question.root_ref, text=text)
     if content is not None:
         await ctx.send(
-            ticket.adviser_room,
+            question.adviser_room,
             messages.edit(EventID(f"$outbox:{copy}"), content),
             owner=event.sender,
         )
@@ -191,13 +196,13 @@ async def asker_redaction(ctx: EventContext) -> None:
     target = redacted_event_id(ctx.event)
     if target is None:
         return
-    ticket = await ticket_store.by_origin(ctx.tx, target)
-    if ticket is not None:
+    question = await store.by_origin(ctx.tx, target)
+    if question is not None:
         # The question is withdrawn: its text is erased here and the advisers' copy removed.
-        await ticket_store.update(ctx.tx, ticket.id, status="withdrawn", question="")
-        await ctx.redact(ticket.adviser_room, ticket.root_ref)
+        await store.update(ctx.tx, question.id, status=Status.WITHDRAWN, text="")
+        await ctx.redact(question.adviser_room, question.root_ref)
         return
-    link = await ticket_store.link(ctx.tx, target)
+    link = await store.link(ctx.tx, target)
     if link is not None and link.kind == "detail" and link.target_outbox is not None:
         await ctx.redact(link.target_room or "", f"$outbox:{link.target_outbox}")
-        await ticket_store.remove_link(ctx.tx, target)
+        await store.remove_link(ctx.tx, target)

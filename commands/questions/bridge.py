@@ -16,10 +16,11 @@ from bot import i18n, messages
 from bot.messages import escape
 from bot.registry import on_sent
 from bot.types import EventID, UserID
+from commands.questions.status import Move, Status, after
 from storage import Tx
-from storage import questions as ticket_store
+from storage import questions as store
 from storage.outbox import OutboxItem
-from storage.questions import Ticket
+from storage.questions import Question
 
 if TYPE_CHECKING:
     from bot.context import BaseContext, EventContext
@@ -43,15 +44,15 @@ def age_text(lang: str, ms: int) -> str:
     return i18n.t(lang, "questions.age.days", count=minutes // (24 * 60))
 
 
-def status_text(lang: str, ticket: Ticket, claimer_name: str | None) -> str:
-    if ticket.status == "claimed":
-        return i18n.t(lang, "questions.status.claimed", name=claimer_name or ticket.claimed_by)
-    return i18n.t(lang, f"questions.status.{ticket.status}")
+def status_text(lang: str, question: Question, claimer_name: str | None) -> str:
+    if question.status == Status.CLAIMED:
+        return i18n.t(lang, "questions.status.claimed", name=claimer_name or question.claimed_by)
+    return i18n.t(lang, f"questions.status.{question.status}")
 
 
 def render_root(
     lang: str,
-    ticket: Ticket,
+    question: Question,
     *,
     category_name: str,
     where: str,
@@ -60,53 +61,53 @@ def render_root(
     asked_at: str,
 ) -> tuple[str, str]:
     """The advisers' thread root for a question: plain body and HTML (user text escaped)."""
-    status = status_text(lang, ticket, claimer_name)
-    head = f"[{status}] #{ticket.id} · {category_name} · {where} · {asker_name}"
+    status = status_text(lang, question, claimer_name)
+    head = f"[{status}] #{question.id} · {category_name} · {where} · {asker_name}"
     when = i18n.t(lang, "questions.asked_at", when=asked_at)
-    question = ticket.question or i18n.t(lang, "questions.withdrawn_text")
-    body = f"{head}\n{question}\n{when}"
+    text = question.text or i18n.t(lang, "questions.withdrawn_text")
+    body = f"{head}\n{text}\n{when}"
     html = (
-        f"<p><b>[{escape(status)}]</b> #{ticket.id} · {escape(category_name)} · "
+        f"<p><b>[{escape(status)}]</b> #{question.id} · {escape(category_name)} · "
         f"{escape(where)} · {escape(asker_name)}</p>"
-        f"<blockquote>{escape(question).replace(chr(10), '<br>')}</blockquote>"
+        f"<blockquote>{escape(text).replace(chr(10), '<br>')}</blockquote>"
         f"<p><i>{escape(when)}</i></p>"
     )
     return body, html
 
 
-def root_content(ctx: BaseContext, ticket: Ticket) -> dict[str, object]:
+def root_content(ctx: BaseContext, question: Question) -> dict[str, object]:
     config = ctx.config
-    category = config.category(ticket.category)
-    cohort = config.cohort(ticket.cohort_id) if ticket.cohort_id else None
-    if ticket.private:
+    category = config.category(question.category)
+    cohort = config.cohort(question.cohort_id) if question.cohort_id else None
+    if question.private:
         where = ctx.t("questions.private_where")
     else:
-        where = cohort.name if cohort else (ticket.cohort_id or "?")
+        where = cohort.name if cohort else (question.cohort_id or "?")
     names = ctx.services
     body, html = render_root(
         ctx.lang,
-        ticket,
-        category_name=category.name if category else ticket.category,
+        question,
+        category_name=category.name if category else question.category,
         where=where,
-        asker_name=names.display_name(ticket.origin_room, ticket.asker),
+        asker_name=names.display_name(question.origin_room, question.asker),
         claimer_name=(
-            names.display_name(ticket.adviser_room, ticket.claimed_by)
-            if ticket.claimed_by
+            names.display_name(question.adviser_room, question.claimed_by)
+            if question.claimed_by
             else None
         ),
-        asked_at=local_time(config, ticket.created_at),
+        asked_at=local_time(config, question.created_at),
     )
     return messages.text(body, html_body=html)  # a new question: advisers are notified
 
 
-async def refresh_root(ctx: BaseContext, ticket_id: int) -> None:
+async def refresh_root(ctx: BaseContext, question_id: int) -> None:
     """Edit the advisers' thread root in place to show the current status."""
-    ticket = await ticket_store.get(ctx.tx, ticket_id)
-    if ticket is None:
+    question = await store.get(ctx.tx, question_id)
+    if question is None:
         return
     await ctx.send(
-        ticket.adviser_room,
-        messages.edit(EventID(ticket.root_ref), root_content(ctx, ticket)),
+        question.adviser_room,
+        messages.edit(EventID(question.root_ref), root_content(ctx, question)),
     )
 
 
@@ -139,15 +140,18 @@ def pick_category(config: Config, text: str) -> tuple[Category | None, str, str 
     return config.default_category(), text.strip(), None
 
 
-async def set_status(
-    ctx: BaseContext, ticket: Ticket, status: str, claimed_by: str | None = None
-) -> None:
-    await ticket_store.update(ctx.tx, ticket.id, status=status, claimed_by=claimed_by)
-    await refresh_root(ctx, ticket.id)
-
-
-def status_after_unclaim(ticket: Ticket) -> str:
-    return "answered" if ticket.answered_at else "open"
+async def move(ctx: BaseContext, question: Question, step: Move, by: str | None = None) -> bool:
+    """Make ``step`` (``by`` the adviser claiming) and show the new status in the advisers'
+    thread root; False if the step is not allowed from the question's status."""
+    claimed_by = by if step is Move.CLAIM else None if step is Move.UNCLAIM else question.claimed_by
+    status = after(
+        step, question.status, claimed=claimed_by is not None, answered=bool(question.answered_at)
+    )
+    if status is None:
+        return False
+    await store.update(ctx.tx, question.id, status=status, claimed_by=claimed_by)
+    await refresh_root(ctx, question.id)
+    return True
 
 
 def relay_content(
@@ -184,7 +188,7 @@ async def relay_copy(
     event = ctx.event
     replied = event.replies_to
     if replied is not None:
-        link = await ticket_store.link(ctx.tx, replied)
+        link = await store.link(ctx.tx, replied)
         if link is not None and link.kind == "note":
             # A reply to an internal note is part of the advisers' own discussion.
             await ctx.reply(ctx.t("questions.quotes_note"))
@@ -213,24 +217,24 @@ async def relay_copy(
 MOST_CHARS = messages.MAX_CONTENT_BYTES // 4 - 1_000
 
 
-async def edited_copy(ctx: EventContext, kind: str) -> tuple[Ticket, int, str] | None:
-    """For an edit of a relayed message of ``kind`` by its author: (ticket, the outbox id of
+async def edited_copy(ctx: EventContext, kind: str) -> tuple[Question, int, str] | None:
+    """For an edit of a relayed message of ``kind`` by its author: (question, the outbox id of
     the bot's copy, the new text); None if the edit is not of such a message."""
     event = ctx.event
     original = event.relates_to.get("event_id")
     new = event.content.get("m.new_content")
     if not isinstance(original, str) or not isinstance(new, dict):
         return None
-    link = await ticket_store.link(ctx.tx, original)
+    link = await store.link(ctx.tx, original)
     if link is None or link.kind != kind or link.author != event.sender:
         return None
-    ticket = await ticket_store.get(ctx.tx, link.ticket_id)
-    if ticket is None or link.target_outbox is None:
+    question = await store.get(ctx.tx, link.question_id)
+    if question is None or link.target_outbox is None:
         return None
-    return ticket, link.target_outbox, str(new.get("body", ""))
+    return question, link.target_outbox, str(new.get("body", ""))
 
 
-@on_sent("ticket_root")
+@on_sent("question_root")
 async def _remember_root(tx: Tx, item: OutboxItem, event_id: str) -> None:
     if item.ref is not None:
-        await ticket_store.set_root_event(tx, int(item.ref), event_id)
+        await store.set_root_event(tx, int(item.ref), event_id)

@@ -13,7 +13,7 @@ import time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot import direct, i18n, messages
+from bot import clock, direct, i18n, messages
 from bot.context import BaseContext, CommandContext, EventContext
 from bot.messages import escape
 from bot.registry import Arg, command, listener, periodic
@@ -30,10 +30,6 @@ log = logging.getLogger(__name__)
 
 SEE_RESULTS = {Role.FACILITATOR, Role.ADVISER, Role.ADMIN}
 MANAGERS = {Role.FACILITATOR, Role.ADMIN}
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def _local_ms(config: Config, cohort: Cohort, when: Any) -> int:
@@ -319,7 +315,7 @@ async def _start_command(ctx: CommandContext, survey_id: str) -> None:
     if survey is None:
         await ctx.reply(ctx.t("surveys.unknown", id=survey_id, ids=_ids(ctx.config)))
         return
-    round_id = await open_round(ctx, survey, ctx.cohort, None, now_ms())
+    round_id = await open_round(ctx, survey, ctx.cohort, None, clock.now_ms())
     key = "surveys.started" if round_id is not None else "surveys.not_open"
     await ctx.reply(ctx.t(key, title=survey.title))
 

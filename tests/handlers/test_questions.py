@@ -119,7 +119,7 @@ async def test_categories_route_to_their_own_adviser_rooms(make_bot: Any) -> Non
     (root_p,) = in_room(bot, adv, "reflektionsloggar")
     assert "Pedagogisk fråga" in root_p.body
     assert not in_room(bot, adv, "skärmen") and not in_room(bot, tech_room, "reflektionsloggar")
-    rows = await bot.db.fetchall("SELECT id, category, adviser_room FROM tickets ORDER BY id")
+    rows = await bot.db.fetchall("SELECT id, category, adviser_room FROM questions ORDER BY id")
     assert [tuple(r) for r in rows] == [(1, "teknik", tech_room), (2, "pedagogik", adv)]
 
     # A general adviser may not handle a question of a category with its own advisers.
@@ -129,7 +129,7 @@ async def test_categories_route_to_their_own_adviser_rooms(make_bot: Any) -> Non
     reply = bot.reply_to(await bot.say(tech_room, general, "!claim", thread=root_t.event_id))
     assert "#1 hör till en kategori som du inte är rådgivare för" in reply.body
     assert not in_room(bot, cohort, "Fråga IT")
-    row = await bot.db.fetchone("SELECT status, claimed_by FROM tickets WHERE id = 1")
+    row = await bot.db.fetchone("SELECT status, claimed_by FROM questions WHERE id = 1")
     assert tuple(row) == ("open", None)
     # The technician answers in their room.
     await bot.say(tech_room, tech, "Dela skärm finns under tre prickar.", thread=root_t.event_id)
@@ -143,7 +143,7 @@ async def test_categories_route_to_their_own_adviser_rooms(make_bot: Any) -> Non
     reply = bot.reply_to(await bot.say(cohort, asker, "!ask"))
     assert "!fråga" in reply.body
     assert len(bot.sent_to(adv)) + len(bot.sent_to(tech_room)) == before
-    assert (await bot.db.fetchone("SELECT COUNT(*) AS n FROM tickets"))["n"] == 2
+    assert (await bot.db.fetchone("SELECT COUNT(*) AS n FROM questions"))["n"] == 2
 
 
 async def test_claim_by_reaction_and_unclaim_by_removing_it(make_bot: Any) -> None:
@@ -153,14 +153,14 @@ async def test_claim_by_reaction_and_unclaim_by_removing_it(make_bot: Any) -> No
     root = root_of(bot, 1)
     reaction = await bot.react(adv, adviser, root.event_id, "👀")
     assert latest_root_text(bot, root).startswith(f"[TAGEN av {adviser}] #1 ")
-    row = await bot.db.fetchone("SELECT status, claimed_by FROM tickets WHERE id = 1")
+    row = await bot.db.fetchone("SELECT status, claimed_by FROM questions WHERE id = 1")
     assert tuple(row) == ("claimed", adviser)
     reply = bot.reply_to(await bot.say(adv, adviser, "!queue"))
     assert "TAGEN av" in reply.body and "#1" in reply.body
 
     await bot.redact(adv, adviser, reaction)
     assert latest_root_text(bot, root).startswith("[NY] #1 ")
-    row = await bot.db.fetchone("SELECT status, claimed_by FROM tickets WHERE id = 1")
+    row = await bot.db.fetchone("SELECT status, claimed_by FROM questions WHERE id = 1")
     assert row["status"] == "open"
     # !claim in the thread does the same.
     claim = await bot.say(adv, adviser, "!claim", thread=root.event_id)
@@ -185,7 +185,7 @@ async def test_internal_notes_never_reach_the_cohort(make_bot: Any) -> None:
     assert not [s for s in bot.sent if s.room_id != adv and "rektorn" in str(s.content)]
     rows = await bot.db.fetchall("SELECT content FROM outbox")
     assert rows and not [r for r in rows if "rektorn" in r["content"]]
-    link = await bot.db.fetchone("SELECT kind FROM ticket_links WHERE source_event = ?", (note,))
+    link = await bot.db.fetchone("SELECT kind FROM question_links WHERE source_event = ?", (note,))
     assert link is not None and link["kind"] == "note"
 
 
@@ -223,7 +223,7 @@ async def test_edits_and_redactions_follow_both_ways(make_bot: Any) -> None:
     # Redacting the question removes the advisers' copy.
     await bot.redact(cohort, asker, q)
     assert [s.room_id for s in redactions_of(bot, root.event_id)] == [adv]
-    row = await bot.db.fetchone("SELECT status, question FROM tickets WHERE id = 1")
+    row = await bot.db.fetchone("SELECT status, text FROM questions WHERE id = 1")
     assert tuple(row) == ("withdrawn", "")
 
 
@@ -268,7 +268,7 @@ async def test_unanswered_questions_get_one_reminder(make_bot: Any) -> None:
     assert reminder.content["msgtype"] == "m.text"
     assert adviser in reminder.content["m.mentions"]["user_ids"]
     assert reminder.relates_to["m.in_reply_to"]["event_id"] == root.event_id
-    row = await bot.db.fetchone("SELECT reminded_at FROM tickets WHERE id = 1")
+    row = await bot.db.fetchone("SELECT reminded_at FROM questions WHERE id = 1")
     assert row["reminded_at"] is not None
 
 
@@ -296,7 +296,7 @@ async def test_close_reopen_and_publish_in_the_thread(make_bot: Any) -> None:
     assert latest_root_text(bot, root).startswith("[BESVARAD]")
     reply = bot.reply_to(await bot.say(adv, adviser, "!publicera", thread=thread))
     assert "delbar" in reply.body
-    row = await bot.db.fetchone("SELECT published FROM tickets WHERE id = 1")
+    row = await bot.db.fetchone("SELECT published FROM questions WHERE id = 1")
     assert row is not None and row["published"] == 1
     # Published, the question becomes a question-and-answer entry in the cohort's catalogue.
     rows = await bot.db.fetchall(
@@ -325,7 +325,7 @@ async def test_question_commands_outside_a_question_thread_are_told_where(make_b
         reply = bot.reply_to(await bot.say(adv, adviser, command, thread=chat))
         assert reply.body == "Skriv kommandot i frågans tråd.", command
     assert latest_root_text(bot, root) == root.body  # never edited
-    row = await bot.db.fetchone("SELECT status, claimed_by FROM tickets WHERE id = 1")
+    row = await bot.db.fetchone("SELECT status, claimed_by FROM questions WHERE id = 1")
     assert tuple(row) == ("open", None)
 
 
@@ -349,12 +349,12 @@ async def test_another_cohorts_participant_can_neither_see_nor_act_on_a_question
     await bot.say(cohort0, other, "Jag också.", thread=q)
     await bot.edit(cohort0, other, q, "!ask Något helt annat")
     assert len(bot.sent_to(adv)) == advisers_saw
-    row = await bot.db.fetchone("SELECT status, question FROM tickets WHERE id = 1")
+    row = await bot.db.fetchone("SELECT status, text FROM questions WHERE id = 1")
     assert tuple(row) == ("open", "Hur gör vi med frånvaro?")
     # In cohort 0's room they have no role: they may not ask there.
     reply = bot.reply_to(await bot.say(cohort0, other, "!ask Får jag fråga här?"))
     assert "behörighet" in reply.body
-    assert (await bot.db.fetchone("SELECT COUNT(*) AS n FROM tickets"))["n"] == 1
+    assert (await bot.db.fetchone("SELECT COUNT(*) AS n FROM questions"))["n"] == 1
 
     # The answer reaches the asker's cohort only.
     await bot.say(adv, adviser, "Följ skolans rutin.", thread=root.event_id)
@@ -379,7 +379,7 @@ async def test_a_non_adviser_in_the_advisers_room_is_ignored_and_the_admins_told
     await bot.react(adv, stranger, root.event_id, "👀")
     assert len(bot.sent_to(adv)) == advisers_saw  # nothing answered, edited or relayed
     assert not in_room(bot, bot.room("cohort:kohort0"), "jag svarar")
-    row = await bot.db.fetchone("SELECT status, claimed_by FROM tickets WHERE id = 1")
+    row = await bot.db.fetchone("SELECT status, claimed_by FROM questions WHERE id = 1")
     assert tuple(row) == ("open", None)
     told = in_room(bot, bot.dm(admin), stranger)
     assert len(told) == 1
@@ -426,3 +426,29 @@ async def test_someone_not_configured_is_removed_from_the_advisers_room_and_admi
         bot.room("cohort:kohort0"), admin, {"membership": "invite"}, "m.room.member", intruder
     )
     assert len(kicks()) == 2 and len(told()) == 2
+
+
+async def test_moves_the_status_does_not_allow_are_refused_and_change_nothing(
+    make_bot: Any,
+) -> None:
+    bot = await make_bot(participants=1)
+    adviser, adv = bot.people.advisers[0], bot.room("advisers")
+    await ask(bot, "!ask Var finns mallen?")
+    root = root_of(bot, 1)
+    thread = root.event_id
+
+    reply = bot.reply_to(await bot.say(adv, adviser, "!reopen", thread=thread))
+    assert reply.body == "Fråga #1 har status NY: det går inte just nu."
+    await bot.say(adv, adviser, "!close", thread=thread)
+    edits = len(bot.sent_to(adv))
+    reply = bot.reply_to(await bot.say(adv, adviser, "!claim", thread=thread))
+    assert reply.body == "Fråga #1 har status KLAR: det går inte just nu."
+    await bot.react(adv, adviser, root.event_id, "👀")  # a claim by reaction: ignored
+    reply = bot.reply_to(await bot.say(adv, adviser, "!close", thread=thread))
+    assert reply.body == "Fråga #1 har status KLAR: det går inte just nu."
+    row = await bot.db.fetchone("SELECT status, claimed_by FROM questions WHERE id = 1")
+    assert row is not None and (row["status"], row["claimed_by"]) == ("closed", None)
+    assert latest_root_text(bot, root).startswith("[KLAR]")
+    # Only the two refusals were sent: no edit of the root for a refused move.
+    refusals = [s for s in bot.sent_to(adv)[edits:] if "går inte just nu" in s.body]
+    assert len(refusals) == 2 and len(bot.sent_to(adv)) == edits + 2

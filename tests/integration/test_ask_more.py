@@ -39,7 +39,7 @@ async def test_a_person_can_be_exported_and_erased(
 
     assert await cli(["user", "export", str(net.config_path), asker.user_id]) == 0
     exported = json.loads(capsys.readouterr().out)
-    assert exported["questions"][0]["question"] == "Min elev Kalle har svårt med övergångar."
+    assert exported["questions"][0]["text"] == "Min elev Kalle har svårt med övergångar."
     assert exported["messages_relayed"][0]["kind"] == "detail"
     assert exported["materials"][0]["url"] == "https://example.org/overgangar"
 
@@ -57,7 +57,7 @@ async def test_a_person_can_be_exported_and_erased(
         )
     # Nothing of the person is left in the database.
     rows = []
-    for table in ("tickets", "ticket_links", "outbox", "direct_rooms", "kv", "materials"):
+    for table in ("questions", "question_links", "outbox", "direct_rooms", "kv", "materials"):
         rows += await app.db.fetchall(f"SELECT * FROM {table}")
     dump = "\n".join(str(tuple(row)) for row in rows)
     assert asker.user_id not in dump

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from storage import Database, DatabaseTooNewError
+from commands.questions.status import unclaimed
+from storage import Database, DatabaseTooNewError, questions
 from storage import outbox as outbox_store
 from storage import state as state_store
 from storage.migrations import MIGRATIONS, Migration
@@ -233,12 +234,48 @@ async def test_export_and_erase_cover_checkins_polls_and_surveys(tmp_path: Path)
         data = await privacy.export_user(db, "@anna:x")
         assert data["checkins_answered"] == [run]
         assert data["survey_answers"] == [{"round_id": rnd, "question_id": "q1", "value": "4"}]
-        counts = await privacy.erase_user(db, "@anna:x")
+        counts = await privacy.erase_user(db, "@anna:x", unclaimed=unclaimed)
         assert counts["checkins"] == 1 and counts["survey_answers"] == 1
         left = await privacy.export_user(db, "@anna:x")
         assert not left["checkins_answered"] and not left["survey_answers"]
         assert not left["surveys_invited"]
         assert await db.fetchall("SELECT * FROM survey_answers") == []
         assert "materials" in data and counts["materials"] == 0
+    finally:
+        await db.close()
+
+
+async def test_tickets_become_questions_keeping_numbers_links_and_queued_roots(
+    tmp_path: Path,
+) -> None:
+    """Migration 7 on a database of the release before it: nothing is lost, numbering goes on."""
+    path = tmp_path / "old.db"
+    db = await Database.open(path, MIGRATIONS[:6])
+    async with db.transaction() as tx:
+        await tx.execute(
+            "INSERT INTO tickets (asker, private, category, origin_room, origin_event,"
+            " adviser_room, root_outbox, question, created_at)"
+            " VALUES ('@a:x', 0, 'allmant', '!c:x', '$q', '!adv:x', 1, 'Hur?', 1)"
+        )
+        await tx.execute(
+            "INSERT INTO ticket_links (source_event, ticket_id, kind, author)"
+            " VALUES ('$d', 1, 'detail', '@a:x')"
+        )
+        await tx.execute(
+            "INSERT INTO outbox (txn_id, room_id, event_type, content, purpose, ref, created_at)"
+            " VALUES ('t1', '!adv:x', 'm.room.message', '{}', 'ticket_root', '1', 1)"
+        )
+    await db.close()
+
+    db = await Database.open(path)
+    try:
+        async with db.transaction() as tx:
+            row = await tx.fetchone("SELECT id, text, status FROM questions")
+            assert row is not None and tuple(row) == (1, "Hur?", "open")
+            link = await tx.fetchone("SELECT question_id, kind FROM question_links")
+            assert link is not None and tuple(link) == (1, "detail")
+            purpose = await tx.fetchone("SELECT purpose FROM outbox")
+            assert purpose is not None and purpose["purpose"] == "question_root"
+            assert await questions.next_id(tx) == 2
     finally:
         await db.close()
