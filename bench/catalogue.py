@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from bench.stats import pct
-from commands.materials.text import fold, query_words
+from commands.materials.parse import fold, query_words
 from storage import Database
 from storage import materials as store
 from storage.materials import NewItem

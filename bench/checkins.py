@@ -70,6 +70,10 @@ class Services:
         self.user_id = UserID(BOT)
         self.registry = REGISTRY
         self.db = db
+        self._locals: dict[type, Any] = {}
+
+    def local(self, kind: type[Any]) -> Any:
+        return self._locals.setdefault(kind, kind())
 
     def direct_room_of(self, user_id: UserID) -> RoomID | None:
         return RoomID(f"!dm-{user_id.strip('@').split(':')[0]}:localhost")

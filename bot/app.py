@@ -10,7 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 from urllib.parse import quote
 
 import aiohttp
@@ -32,6 +32,7 @@ from storage import state as state_store
 from storage.outbox import OutboxItem
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SYNC_FILTER: dict[str, Any] = {
     "room": {
@@ -75,6 +76,7 @@ class App:
         self.periodic_interval = 60.0
         self._periodic_wake = asyncio.Event()  # set: run the periodic pass now (e.g. reload)
         self.sync_filter: str | dict[str, Any] = SYNC_FILTER
+        self._locals: dict[type, object] = {}  # per-bot state of the features (Services.local)
 
     # --- Services -------------------------------------------------------------------------
     @property
@@ -92,6 +94,12 @@ class App:
     @property
     def registry(self) -> Registry:
         return self._registry
+
+    def local(self, kind: type[T]) -> T:
+        found = self._locals.get(kind)
+        if found is None:
+            found = self._locals[kind] = kind()
+        return cast(T, found)
 
     def direct_room_of(self, user_id: UserID) -> RoomID | None:
         room = self.direct.get(user_id)

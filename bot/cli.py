@@ -135,10 +135,25 @@ def cmd_user(args: argparse.Namespace) -> int:
     return 0
 
 
+async def export_catalogue(config: Config, fmt: str, cohort_id: str | None = None) -> str:
+    """The materials catalogue of one cohort (what its members see) or of the whole network,
+    as md, csv or html, read from the bot's database."""
+    from bot import clock
+    from commands.materials import export
+    from storage import Database
+    from storage import materials as store
+
+    ids = export.cohort_ids(config, cohort_id)
+    db = await Database.open(config.bot.database)
+    try:
+        items = await store.catalogue(db, ids)
+    finally:
+        await db.close()
+    return export.for_network(config, items, cohort_id, fmt, clock.now_ms())
+
+
 def cmd_catalogue_export(args: argparse.Namespace) -> int:
     """Write the materials catalogue of a cohort or the whole network as md, csv or html."""
-    from commands.materials.handlers import export_catalogue
-
     config = _config_or_report(args.config)
     if config is None:
         return 2

@@ -9,7 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from bot import i18n, messages
 from bot.types import EventID, Place, RoomEvent, RoomID, UserID
@@ -38,6 +38,12 @@ class Services(Protocol):
     @property
     def registry(self) -> Registry: ...
 
+    def local(self, kind: type[T]) -> T:
+        """This bot's own instance of ``kind``, made with ``kind()`` on first use: a feature's
+        state that lives as long as the running bot (never a module global: two bots in one
+        process, as in the tests, each have their own)."""
+        ...
+
     def direct_room_of(self, user_id: UserID) -> RoomID | None: ...
 
     def display_name(self, room_id: str, user_id: str) -> str: ...
@@ -58,6 +64,7 @@ class Services(Protocol):
 
 
 AfterCommit = Callable[[], Awaitable[None]]
+T = TypeVar("T")
 
 
 @dataclass(kw_only=True)

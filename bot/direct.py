@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from bot import messages
 from bot.context import BaseContext
@@ -10,8 +11,12 @@ from bot.types import RoomID, UserID
 
 Work = Callable[[BaseContext, RoomID], Awaitable[None]]
 
-# People whose direct chat this process is creating, with what to do once it exists.
-_opening: dict[str, list[Work]] = {}
+
+@dataclass
+class Opening:
+    """Per bot: people whose direct chat is being created, with what to do once it exists."""
+
+    waiting: dict[str, list[Work]] = field(default_factory=dict)
 
 
 def send_direct(ctx: BaseContext, user: str, work: Work) -> Awaitable[None] | None:
@@ -20,17 +25,18 @@ def send_direct(ctx: BaseContext, user: str, work: Work) -> Awaitable[None] | No
     room = ctx.services.direct_room_of(UserID(user))
     if room is not None:
         return work(ctx, room)
-    if user in _opening:
-        _opening[user].append(work)
-        return None
-    _opening[user] = [work]
     services = ctx.services
+    opening = services.local(Opening).waiting
+    if user in opening:
+        opening[user].append(work)
+        return None
+    opening[user] = [work]
 
     async def later() -> None:
         try:
             opened = await services.open_direct(UserID(user))
         finally:
-            works = _opening.pop(user, [])
+            works = opening.pop(user, [])
         if opened is None:
             return
 

@@ -3,21 +3,29 @@
 A message that shows a number is a mapping of CLDR plural forms (``one``, ``other``; other
 languages may need ``few`` or ``many``), chosen by its ``count`` parameter with Babel's plural
 rules for the language: ``{one: "1 vote", other: "{count} votes"}``.
+
+What is grammar rather than vocabulary comes from Babel (CLDR) too: dates, times, durations,
+numbers, shares and file sizes, formatted for the language's locale (:data:`LOCALES`).
 """
 
 from __future__ import annotations
 
 import functools
 import string
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import yaml
-from babel import Locale
+from babel import Locale, dates, numbers, units
 
 LANGUAGES = ("sv", "en")
 FALLBACK = "en"
 PLURAL_FORMS = frozenset({"zero", "one", "two", "few", "many", "other"})
+# The CLDR locale each language is formatted in. English is CLDR's English in Sweden: the
+# words are English, the dates are the ones Swedish users read every day (2026-12-02, 16:55).
+LOCALES = {"sv": "sv_SE", "en": "en_SE"}
 
 
 def is_plural(node: Any) -> bool:
@@ -81,3 +89,68 @@ def t(lang: str, key: str, **params: Any) -> str:
             raise TypeError(f"message {key!r} has plural forms and needs a numeric count")
         template = forms.get(plural_form(lang, count), forms["other"])
     return template.format(**params)
+
+
+# --- grammar: Babel formats for the language's locale -------------------------------------------
+
+
+@functools.cache
+def locale(lang: str) -> Locale:
+    return Locale.parse(LOCALES.get(lang, lang))
+
+
+def _local(ms: int, timezone: str) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC).astimezone(ZoneInfo(timezone))
+
+
+def format_datetime(lang: str, ms: int, timezone: str) -> str:
+    """A moment as a date and a time in ``timezone``: ``2026-12-02 16:55`` (sv)."""
+    return dates.format_datetime(_local(ms, timezone), "short", locale=locale(lang))
+
+
+def format_date(lang: str, ms: int, timezone: str) -> str:
+    """The day of a moment in ``timezone``: ``2026-12-02``."""
+    return dates.format_date(_local(ms, timezone), "short", locale=locale(lang))
+
+
+def format_duration(lang: str, ms: int) -> str:
+    """How long, in the largest unit of which there are at least two (``90 minuter``,
+    ``47 timmar``, ``2 dygn``), never below minutes."""
+    return dates.format_timedelta(
+        timedelta(milliseconds=max(0, ms)),
+        granularity="minute",
+        threshold=2,
+        format="long",
+        locale=locale(lang),
+    )
+
+
+def format_number(lang: str, value: float, decimals: int = 1) -> str:
+    """A number with at most ``decimals`` decimals, as the locale writes it (``3,5``)."""
+    pattern = "#,##0." + "#" * decimals if decimals else "#,##0"
+    return numbers.format_decimal(value, format=pattern, locale=locale(lang))
+
+
+def format_signed(lang: str, value: float, decimals: int = 1) -> str:
+    """A change: ``+2``, ``−0,5`` (the locale's minus sign), ``±0``."""
+    text = format_number(lang, abs(value), decimals)
+    if text == format_number(lang, 0, decimals):
+        return f"±{text}"
+    sign = locale(lang).number_symbols["latn"]["plusSign" if value > 0 else "minusSign"]
+    return f"{sign}{text}"
+
+
+def format_percent(lang: str, share: float) -> str:
+    """A share from 0 to 1 as a whole percentage: ``90 %``."""
+    return numbers.format_percent(share, locale=locale(lang))
+
+
+def format_size(lang: str, size: int) -> str:
+    """A file size in bytes, in the unit that reads best: ``2,5 MB``."""
+    value, unit = float(size), "byte"
+    for bigger in ("kilobyte", "megabyte", "gigabyte"):
+        if value < 1000:
+            break
+        value, unit = value / 1000, bigger
+    shown = round(value) if unit == "byte" else round(value, 1)
+    return units.format_unit(shown, f"digital-{unit}", length="short", locale=locale(lang))

@@ -8,6 +8,7 @@ fires twice, across restarts too). APScheduler's triggers only compute fire time
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -32,7 +33,6 @@ log = logging.getLogger(__name__)
 
 MANAGERS = {Role.FACILITATOR, Role.ADMIN}
 MAX_CATCH_UP = 200  # runs looked at per schedule and tick after a long downtime
-_triggers: dict[str, sched_math.Trigger] = {}
 
 
 # --- schedules from the configuration ------------------------------------------------------------
@@ -49,14 +49,13 @@ def fingerprint(config: Config, cohort: Cohort, schedule: Schedule) -> str:
 
 
 def trigger_of(config: Config, cohort: Cohort, schedule: Schedule) -> sched_math.Trigger:
-    key = fingerprint(config, cohort, schedule)
-    trigger = _triggers.get(key)
-    if trigger is None:
-        if len(_triggers) > 50_000:
-            _triggers.clear()
-        trigger = sched_math.make_trigger(schedule, timezone_of(config, cohort, schedule))
-        _triggers[key] = trigger
-    return trigger
+    return _trigger(schedule.model_dump_json(), timezone_of(config, cohort, schedule))
+
+
+@functools.lru_cache(maxsize=4096)
+def _trigger(schedule_json: str, timezone: str) -> sched_math.Trigger:
+    """Triggers hold no state: one per definition, built once (the periodic pass asks often)."""
+    return sched_math.make_trigger(Schedule.model_validate_json(schedule_json), timezone)
 
 
 def next_due_ms(config: Config, cohort: Cohort, schedule: Schedule, after_ms: int) -> int | None:
@@ -133,7 +132,7 @@ async def fire(
     text = checkin_text(lang, schedule)
     lines = [text] if text else []
     if status == "late":
-        when = sched_math.from_ms(due_ms, tz).strftime("%Y-%m-%d %H:%M")
+        when = i18n.format_datetime(lang, due_ms, tz)
         lines.append(i18n.t(lang, "checkins.late", when=when))
     if schedule.poll is not None:
         lines.append(i18n.t(lang, "checkins.vote_in_poll"))
@@ -230,7 +229,7 @@ async def run_due(
             continue
         inserted = await store.insert_run(ctx.tx, cohort.id, schedule.id, due_ms, decision, now_ms)
         if inserted is not None and decision in ("missed", "skipped"):
-            not_posted.append(due.strftime("%Y-%m-%d %H:%M"))
+            not_posted.append(i18n.format_datetime(lang, due_ms, tz))
     if not_posted:
         key = "checkins.missed" if schedule.missed == "late" else "checkins.skipped"
         await tell_facilitators(
@@ -471,7 +470,8 @@ async def schedule_command(ctx: CommandContext, args: dict[str, Any]) -> None:
 def _local(config: Config, cohort: Cohort, schedule: Schedule, ms: int | None) -> str:
     if ms is None:
         return "–"
-    return sched_math.from_ms(ms, timezone_of(config, cohort, schedule)).strftime("%Y-%m-%d %H:%M")
+    tz = timezone_of(config, cohort, schedule)
+    return i18n.format_datetime(config.cohort_language(cohort), ms, tz)
 
 
 async def _list(ctx: CommandContext, cohort: Cohort, now_ms: int) -> None:

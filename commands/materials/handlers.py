@@ -19,32 +19,23 @@ belongs to, the same way.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import weakref
-from dataclasses import dataclass, field
-from datetime import datetime
 from functools import partial
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from bot import clock, i18n
-from bot.context import BaseContext, CommandContext, EventContext, Services
-from bot.registry import Arg, ArgKind, command, listener, periodic, split_command
+from bot.context import CommandContext, EventContext
+from bot.registry import Arg, ArgKind, command, listener, split_command
 from bot.types import EventID, Place, RoomEvent, redacted_event_id
+from commands.materials import documents, parse, render
 from commands.materials import extract as extract_text
-from commands.materials import text
-from config import Config, Role
+from config import Role
 from storage import materials as store
 from storage.materials import Item, Listing, NewItem, PendingText
-from storage.questions import Question
 
 log = logging.getLogger(__name__)
 
 PAGE = 5
 THEME_ITEMS = 5
-PENDING_BATCH = 10
-DOWNLOAD_TRIES = 3
 EDITORS = {Role.FACILITATOR, Role.ADVISER}
 
 # Subcommand words (folded) of !materials, in both languages.
@@ -77,9 +68,9 @@ def visible_cohorts(ctx: EventContext) -> list[str]:
     return sorted({c.id for c in own} | {c.id for c in config.shared_cohorts()})
 
 
-def _shown(ctx: EventContext, item: Item) -> text.Shown:
+def _shown(ctx: EventContext, item: Item) -> render.Shown:
     name = item.uploader_name or ctx.services.display_name(item.room_id, item.uploader)
-    return text.shown(item, name, ctx.config.bot.timezone)
+    return render.shown(item, name, ctx.config.bot.timezone, ctx.lang)
 
 
 # --- !materials ----------------------------------------------------------------------------------
@@ -96,7 +87,7 @@ async def materials(ctx: CommandContext, args: dict[str, Any]) -> None:
     if what is None:
         await ctx.reply(ctx.t("materials.usage"))
         return
-    sub = SUBCOMMANDS.get(text.fold(what))
+    sub = SUBCOMMANDS.get(parse.fold(what))
     if sub is None:  # '!material läsförståelse' searches
         sub, words = "search", f"{what} {words}".strip()
     if sub == "more":
@@ -112,12 +103,12 @@ async def _fetch(ctx: EventContext, listing: Listing, limit: int) -> list[Item] 
     cohorts = visible_cohorts(ctx)
     offset = listing.next_offset
     if listing.mode == "search":
-        words = text.query_words(listing.query)
+        words = parse.query_words(listing.query)
         if not words:
             return None
         return await store.search(ctx.tx, words, cohorts, limit, offset)
     if listing.mode == "tag":
-        tags = text.parse_tags(listing.query)
+        tags = parse.parse_tags(listing.query)
         if tags is None:
             return None
         return await store.listing(ctx.tx, cohorts, limit, offset, tags=[f for f, _ in tags])
@@ -129,16 +120,16 @@ async def _count(ctx: EventContext, listing: Listing) -> int:
     """How many items a listing has in all."""
     cohorts = visible_cohorts(ctx)
     if listing.mode == "search":
-        return await store.count_search(ctx.tx, text.query_words(listing.query), cohorts)
+        return await store.count_search(ctx.tx, parse.query_words(listing.query), cohorts)
     if listing.mode == "tag":
-        tags = [f for f, _ in text.parse_tags(listing.query) or []]
+        tags = [f for f, _ in parse.parse_tags(listing.query) or []]
         return await store.count_listing(ctx.tx, cohorts, tags=tags)
     uploader = ctx.event.sender if listing.mode == "mine" else None
     return await store.count_listing(ctx.tx, cohorts, uploader=uploader)
 
 
 def _query_shown(listing: Listing) -> str:
-    return text.short(listing.query.strip(), text.QUERY_SHOWN)
+    return parse.short(listing.query.strip(), parse.QUERY_SHOWN)
 
 
 def _heading(ctx: EventContext, listing: Listing, first: int, last: int) -> str:
@@ -163,7 +154,7 @@ async def _list(ctx: CommandContext, listing: Listing) -> None:
     offset, first = listing.next_offset, listing.next_offset + 1
     total = await _count(ctx, listing) if more else offset + len(items)
     more_command = _more_command(ctx)
-    page = text.render_page(
+    page = render.render_page(
         ctx.lang,
         lambda n: _heading(ctx, listing, first, first + n - 1),
         [_shown(ctx, i) for i in items],
@@ -200,26 +191,26 @@ async def _theme(ctx: CommandContext, name: str) -> None:
     assert ctx.spec is not None
     usage = f"!{ctx.spec.display_name(ctx.lang)} {ctx.t('materials.theme_word')}"
     if not name.strip():
-        listed = text.render_theme_list(ctx.lang, themes, usage)
+        listed = render.render_theme_list(ctx.lang, themes, usage)
         await ctx.reply(listed.body, html_body=listed.html)
         return
-    found = text.find_themes(themes, name)
+    found = render.find_themes(themes, name)
     if len(found) != 1:
         key = "materials.theme_unknown" if not found else "materials.theme_ambiguous"
         names = ", ".join(f"{t.id} ({t.name})" for t in (found or themes))
-        names = text.short(names, text.LISTING_BUDGET // 4)
-        shown_name = text.short(name.strip(), text.QUERY_SHOWN)
+        names = parse.short(names, parse.LISTING_BUDGET // 4)
+        shown_name = parse.short(name.strip(), parse.QUERY_SHOWN)
         await ctx.reply(ctx.t(key, name=shown_name, themes=names or "—"))
         return
     theme = found[0]
-    keys = text.theme_keys(theme)
+    keys = render.theme_keys(theme)
     items = await store.with_any_tag(ctx.tx, visible_cohorts(ctx), keys, THEME_ITEMS + 1)
     hint = ""
     if len(items) > THEME_ITEMS:
         command_word = f"!{ctx.spec.display_name(ctx.lang)} {ctx.t('materials.tag_word')}"
         hint = ctx.t("materials.theme_more", command=command_word, tag=keys[0])
     shown = [_shown(ctx, i) for i in items[:THEME_ITEMS]]
-    page = text.render_theme(ctx.lang, theme, shown, hint)
+    page = render.render_theme(ctx.lang, theme, shown, hint)
     await ctx.reply(page.body, html_body=page.html)
 
 
@@ -266,7 +257,7 @@ async def _editable_items(ctx: CommandContext) -> list[Item] | None:
     aliases={"sv": ["tagga"]},
 )
 async def tag(ctx: CommandContext, args: dict[str, Any]) -> None:
-    tags = text.parse_tags(args["tags"])
+    tags = parse.parse_tags(args["tags"])
     if tags is None:
         await ctx.reply(ctx.t("materials.bad_tags"))
         return
@@ -278,7 +269,7 @@ async def tag(ctx: CommandContext, args: dict[str, Any]) -> None:
     updated = await store.get(ctx.tx, items[0].id)
     kept = updated.tags if updated else ()
     answer = ctx.t("materials.tagged", title=items[0].title, tags=" ".join(f"#{t}" for t in kept))
-    if {f for f, _ in tags} - {text.fold(t) for t in kept}:
+    if {f for f, _ in tags} - {parse.fold(t) for t in kept}:
         answer += " " + ctx.t("materials.tags_limit", count=store.MAX_TAGS)
     await ctx.reply(answer)
 
@@ -293,10 +284,10 @@ async def describe(ctx: CommandContext, args: dict[str, Any]) -> None:
     items = await _editable_items(ctx)
     if items is None:
         return
-    description = text.short(args["text"], text.DESCRIPTION_MAX)
+    description = parse.short(args["text"], parse.DESCRIPTION_MAX)
     for item in items:
         await store.update(ctx.tx, item.id, description=description, described=True)
-        tags = text.hashtags(description)
+        tags = parse.hashtags(description)
         if tags:
             await store.add_tags(ctx.tx, item.id, tags)
     await ctx.reply(ctx.t("materials.described", title=items[0].title))
@@ -329,7 +320,7 @@ def _uploader_name(ctx: EventContext) -> str:
     return ctx.services.display_name(ctx.event.room_id, ctx.event.sender)
 
 
-def _text_state(file: text.FileMessage) -> tuple[str, str | None]:
+def _text_state(file: parse.FileMessage) -> tuple[str, str | None]:
     """Whether a file's text is to be extracted ('pending'), or why not."""
     if file.kind != "file" or extract_text.document_kind(file.mimetype, file.filename) is None:
         return "none", None
@@ -339,7 +330,7 @@ def _text_state(file: text.FileMessage) -> tuple[str, str | None]:
     return "pending", None
 
 
-async def _index_file(ctx: EventContext, file: text.FileMessage) -> None:
+async def _index_file(ctx: EventContext, file: parse.FileMessage) -> None:
     assert ctx.cohort is not None
     event = ctx.event
     state, reason = _text_state(file)
@@ -361,7 +352,7 @@ async def _index_file(ctx: EventContext, file: text.FileMessage) -> None:
             created_at=event.origin_server_ts,
             text_state=state,
             text_reason=reason,
-            tags=tuple(text.hashtags(file.caption)),
+            tags=tuple(parse.hashtags(file.caption)),
         ),
     )
     item_id = await store.id_of(ctx.tx, event.event_id) if added else None
@@ -369,14 +360,14 @@ async def _index_file(ctx: EventContext, file: text.FileMessage) -> None:
         log.warning("Material %d: text not extracted: %s", item_id, reason)
     if item_id is not None and state == "pending":
         pending = PendingText(item_id, file.mxc, file.mimetype, file.filename, file.size)
-        ctx.after_commit(partial(fetch_text, ctx.services, pending))
+        ctx.after_commit(partial(documents.fetch_text, ctx.services, pending))
 
 
 async def _index_links(ctx: EventContext, event_id: str, body: str, ts: int) -> None:
     """Bring the link items of a message in line with its (possibly edited) text."""
     assert ctx.cohort is not None
-    links = text.find_links(body)
-    tags = tuple(text.hashtags(text.strip_reply_fallback(body)))
+    links = parse.find_links(body)
+    tags = tuple(parse.hashtags(parse.strip_reply_fallback(body)))
     existing = {i.part: i for i in await store.of_event(ctx.tx, ctx.event.room_id, event_id)}
     for link in links:
         old = existing.pop(link.url, None)
@@ -389,7 +380,7 @@ async def _index_links(ctx: EventContext, event_id: str, body: str, ts: int) -> 
                     event_id=event_id,
                     part=link.url,
                     kind="link",
-                    title=text.link_title(link.url),
+                    title=parse.link_title(link.url),
                     description=link.context,
                     url=link.url,
                     uploader=ctx.event.sender,
@@ -416,10 +407,10 @@ async def _edit(ctx: EventContext) -> None:
     items = await store.of_event(ctx.tx, event.room_id, original)
     if any(i.uploader != event.sender for i in items):
         return  # only the author can edit a message; clients ignore anyone else's edit
-    file = text.file_message(new)
+    file = parse.file_message(new)
     if file is not None:
         for item in items:
-            if item.kind not in text.FILE_MSGTYPES.values():
+            if item.kind not in parse.FILE_MSGTYPES.values():
                 continue
             await store.update(
                 ctx.tx,
@@ -428,7 +419,7 @@ async def _edit(ctx: EventContext) -> None:
                 filename=file.filename,
                 description=file.description,
             )
-            await store.set_hashtags(ctx.tx, item.id, text.hashtags(file.caption))
+            await store.set_hashtags(ctx.tx, item.id, parse.hashtags(file.caption))
             if file.mxc != item.mxc:  # the file itself was replaced
                 state, reason = _text_state(file)
                 await store.update(
@@ -445,7 +436,7 @@ async def _edit(ctx: EventContext) -> None:
                     pending = PendingText(
                         item.id, file.mxc, file.mimetype, file.filename, file.size
                     )
-                    ctx.after_commit(partial(fetch_text, ctx.services, pending))
+                    ctx.after_commit(partial(documents.fetch_text, ctx.services, pending))
         return
     if new.get("msgtype") in ("m.text", "m.emote"):
         body = new.get("body")
@@ -461,7 +452,7 @@ async def index_message(ctx: EventContext) -> None:
     if event.is_edit:
         await _edit(ctx)
         return
-    file = text.file_message(event.content)
+    file = parse.file_message(event.content)
     if file is not None:
         await _index_file(ctx, file)
     elif event.content.get("msgtype") in ("m.text", "m.emote") and "http" in event.body:
@@ -475,185 +466,3 @@ async def remove_redacted(ctx: EventContext) -> None:
     target = redacted_event_id(ctx.event)
     if target is not None:
         await store.delete_event(ctx.tx, ctx.event.room_id, target)
-
-
-# --- published questions -----------------------------------------------------------------------
-
-
-async def add_published_answer(ctx: EventContext, question: Question) -> bool:
-    """A question-and-answer entry in the cohort's catalogue for a published question: the
-    question is its title and text, and it links to the question's thread in the cohort room,
-    where the answer is. False if the question has no cohort (or is recorded already)."""
-    if question.cohort_id is None or question.private or not question.text:
-        return False
-    category = ctx.config.category(question.category)
-    first_line = question.text.strip().split("\n", 1)[0]
-    return await store.add(
-        ctx.tx,
-        NewItem(
-            cohort_id=question.cohort_id,
-            room_id=question.origin_room,
-            event_id=question.origin_event,
-            part="answer",
-            kind="answer",
-            title=text.short(first_line, text.TITLE_MAX),
-            description=category.name if category else question.category,
-            uploader=ctx.event.sender,
-            uploader_name=_uploader_name(ctx),
-            created_at=clock.now_ms(),
-            content=question.text,
-            tags=tuple(text.hashtags(question.text)),
-        ),
-    )
-
-
-# --- document text, outside the sync transaction -------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TextResult:
-    mxc: str
-    text: str | None
-    reason: str | None  # why there is no text
-
-
-@dataclass
-class TextWork:
-    """Per running bot: documents being fetched, and results waiting to be stored."""
-
-    in_flight: set[int] = field(default_factory=set)
-    results: dict[int, TextResult] = field(default_factory=dict)
-    failures: dict[int, int] = field(default_factory=dict)
-    one_at_a_time: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
-
-
-_WORK: weakref.WeakKeyDictionary[object, TextWork] = weakref.WeakKeyDictionary()
-
-
-def text_work(services: Services) -> TextWork:
-    work = _WORK.get(services)
-    if work is None:
-        work = _WORK[services] = TextWork()
-    return work
-
-
-async def _text_of(services: Services, pending: PendingText) -> TextResult:
-    limits = extract_text.LIMITS
-    kind = extract_text.document_kind(pending.mimetype, pending.filename)
-    if kind is None:
-        return TextResult(pending.mxc, None, "not a text document")
-    try:
-        data = await services.download(pending.mxc, limits.max_download)
-    except FileNotFoundError:
-        return TextResult(pending.mxc, None, "the file is no longer on the server")
-    except ValueError as err:
-        return TextResult(pending.mxc, None, str(err))
-    if data is None:
-        return TextResult(pending.mxc, None, f"larger than {limits.max_download} bytes")
-    try:
-        return TextResult(pending.mxc, await extract_text.extract_async(data, kind, limits), None)
-    except extract_text.ExtractionError as err:
-        return TextResult(pending.mxc, None, str(err))
-
-
-async def fetch_text(services: Services, pending: PendingText) -> None:
-    """Download and read one document, and store its text at once (in a transaction of its
-    own). Until then the item stays pending: if the bot stops first, or storing fails, the
-    periodic task stores the result or starts again."""
-    work = text_work(services)
-    if pending.id in work.in_flight or pending.id in work.results:
-        return
-    if await _read(services, work, pending):
-        try:
-            await services.in_transaction(_store_results)
-        except Exception:  # the periodic task tries again (the item is still pending)
-            log.exception("Material %d: storing its text failed", pending.id)
-
-
-async def _read(services: Services, work: TextWork, pending: PendingText) -> bool:
-    """Download and extract one document into ``work.results``; False if it is left for a
-    later try (a failed download)."""
-    work.in_flight.add(pending.id)
-    try:
-        async with work.one_at_a_time:
-            try:
-                result = await _text_of(services, pending)
-            except Exception as err:  # network trouble: leave it pending, try again later
-                tries = work.failures[pending.id] = work.failures.get(pending.id, 0) + 1
-                log.warning("Material %d: download failed (%s), try %d", pending.id, err, tries)
-                if tries < DOWNLOAD_TRIES:
-                    return False
-                result = TextResult(pending.mxc, None, f"download failed {tries} times")
-        if result.reason is not None:
-            log.warning("Material %d: text not extracted: %s", pending.id, result.reason)
-        work.results[pending.id] = result
-        return True
-    finally:
-        work.in_flight.discard(pending.id)
-
-
-async def _store_results(ctx: BaseContext) -> None:
-    """Store the texts read so far (each once: they leave ``results`` as they are taken)."""
-    work = text_work(ctx.services)
-    done, work.results = work.results, {}
-    for item_id, result in done.items():
-        work.failures.pop(item_id, None)
-        if result.text is not None:
-            await store.set_text(ctx.tx, item_id, result.mxc, result.text)
-        else:
-            await store.skip_text(ctx.tx, item_id, result.mxc, result.reason or "unknown")
-
-
-@periodic("materials_text")
-async def store_document_texts(ctx: BaseContext, now_ms: int) -> None:
-    """Store extracted texts not stored yet; start on documents still pending (e.g. after a
-    restart or a failed download)."""
-    work = text_work(ctx.services)
-    await _store_results(ctx)
-    for pending in await store.pending_text(ctx.tx, PENDING_BATCH + len(work.in_flight)):
-        if pending.id not in work.in_flight:
-            ctx.after_commit(partial(fetch_text, ctx.services, pending))
-
-
-# --- export (natverk catalogue export) -----------------------------------------------------------
-
-
-async def export_catalogue(config: Config, fmt: str, cohort_id: str | None = None) -> str:
-    """The catalogue of one cohort (what its members see: its own items and those shared with
-    the network) or of the whole network, as md, csv or html."""
-    from storage import Database
-
-    cohort = config.cohort(cohort_id) if cohort_id is not None else None
-    if cohort_id is not None and cohort is None:
-        raise ValueError(f"no cohort {cohort_id!r}")
-    lang = config.cohort_language(cohort) if cohort is not None else config.bot.language
-    db = await Database.open(config.bot.database)
-    try:
-        if cohort is None:
-            items = await store.catalogue(db, None)
-        else:
-            ids = sorted({cohort.id} | {c.id for c in config.shared_cohorts()})
-            items = await store.catalogue(db, ids)
-    finally:
-        await db.close()
-    names = {c.id: c.name for c in config.cohorts}
-    if cohort is not None:
-        heading = i18n.t(lang, "materials.export.cohort", name=cohort.name)
-        themes = [text.ExportTheme(t, None) for t in config.themes_for([cohort])]
-    else:
-        whole = i18n.t(lang, "materials.export.whole_network")
-        heading = i18n.t(lang, "materials.export.network", name=whole)
-        themes = [text.ExportTheme(t, None) for t in config.themes] + [
-            text.ExportTheme(t, c.name) for c in config.cohorts for t in c.themes
-        ]
-    tz = ZoneInfo(config.bot.timezone)
-    catalogue = text.Catalogue(
-        lang=lang,
-        heading=heading,
-        timezone=config.bot.timezone,
-        themes=themes,
-        items=items,
-        cohort_names=names if cohort is None else {cohort.id: cohort.name},
-        exported_at=datetime.now(tz).strftime("%Y-%m-%d %H:%M"),
-    )
-    return text.export(catalogue, fmt)

@@ -11,6 +11,7 @@ from bot.messages import escape
 from bot.registry import Arg, ArgKind, command, listener, periodic
 from bot.rooms import KICK_REASON, wanted_rooms
 from bot.types import EventID, Place, UserID, redacted_event_id
+from commands.materials.service import PublishedAnswer, add_published_answer
 from commands.questions import bridge
 from commands.questions.status import WAITING, Move, Status, after
 from config import Role
@@ -104,9 +105,18 @@ async def publish(ctx: CommandContext, args: dict[str, Any]) -> None:
         return
     await store.update(ctx.tx, question.id, published=1)
     # The question becomes a question-and-answer entry in the cohort's materials catalogue.
-    from commands.materials.handlers import add_published_answer
-
-    await add_published_answer(ctx, question)
+    if question.cohort_id is not None and question.text:
+        category = ctx.config.category(question.category)
+        entry = PublishedAnswer(
+            cohort_id=question.cohort_id,
+            room_id=question.origin_room,
+            event_id=question.origin_event,
+            question=question.text,
+            category_name=category.name if category else question.category,
+            publisher=ctx.event.sender,
+            publisher_name=ctx.services.display_name(ctx.event.room_id, ctx.event.sender),
+        )
+        await add_published_answer(ctx.tx, entry)
     await ctx.reply(ctx.t("questions.published", number=question.id))
 
 
@@ -125,7 +135,7 @@ async def queue(ctx: CommandContext, args: dict[str, Any]) -> None:
             ctx.t(
                 "questions.queue_line",
                 number=t.id,
-                age=bridge.age_text(ctx.lang, now - t.created_at),
+                age=i18n.format_duration(ctx.lang, now - t.created_at),
                 category=category.name if category else t.category,
                 status=bridge.status_text(ctx.lang, t, claimer),
             )
@@ -285,7 +295,7 @@ async def remind(ctx: BaseContext, now_ms: int) -> None:
         body = ctx.t(
             "questions.reminder",
             number=question.id,
-            age=bridge.age_text(ctx.lang, now_ms - question.created_at),
+            age=i18n.format_duration(ctx.lang, now_ms - question.created_at),
             advisers=", ".join(on_duty),
         )
         await ctx.send(

@@ -8,9 +8,7 @@ person's event to the bot's copy so edits and redactions follow.
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from bot import i18n, messages
 from bot.messages import escape
@@ -28,20 +26,6 @@ if TYPE_CHECKING:
 
 CLAIM_KEYS = ("👀", "👀️")
 ACK_KEY = "📨"
-
-
-def local_time(config: Config, ms: int) -> str:
-    tz = ZoneInfo(config.bot.timezone)
-    return datetime.fromtimestamp(ms / 1000, tz).strftime("%Y-%m-%d %H:%M")
-
-
-def age_text(lang: str, ms: int) -> str:
-    minutes = max(0, ms // 60_000)
-    if minutes < 60:
-        return i18n.t(lang, "questions.age.minutes", count=minutes)
-    if minutes < 48 * 60:
-        return i18n.t(lang, "questions.age.hours", count=minutes // 60)
-    return i18n.t(lang, "questions.age.days", count=minutes // (24 * 60))
 
 
 def status_text(lang: str, question: Question, claimer_name: str | None) -> str:
@@ -95,7 +79,7 @@ def root_content(ctx: BaseContext, question: Question) -> dict[str, object]:
             if question.claimed_by
             else None
         ),
-        asked_at=local_time(config, question.created_at),
+        asked_at=i18n.format_datetime(ctx.lang, question.created_at, config.bot.timezone),
     )
     return messages.text(body, html_body=html)  # a new question: advisers are notified
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import struct
-import time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -121,13 +120,7 @@ async def start_next(ctx: BaseContext, user: str) -> None:
 def _show_time(config: Config, cohort_id: str, ms: int) -> str:
     cohort = config.cohort(cohort_id)
     tz = config.cohort_timezone(cohort) if cohort else config.bot.timezone
-    return time.strftime("%Y-%m-%d %H:%M", _tm(ms, tz))
-
-
-def _tm(ms: int, tz: str) -> time.struct_time:
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(ms / 1000, UTC).astimezone(ZoneInfo(tz)).timetuple()
+    return i18n.format_datetime(_lang(config, cohort_id), ms, tz)
 
 
 async def _survey_of(

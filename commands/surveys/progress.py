@@ -22,13 +22,6 @@ def compared_questions(survey: Survey) -> list[SurveyQuestion]:
     return [q for q in survey.questions if q.type in COMPARED]
 
 
-def signed(delta: float, decimals: int = 0) -> str:
-    """``+2``, ``-1``, ``±0`` (``+0.5`` with ``decimals=1``)."""
-    if round(delta, decimals) == 0:
-        return "±0" if decimals == 0 else f"±{0:.{decimals}f}"
-    return f"{delta:+.{decimals}f}"
-
-
 # --- one person ----------------------------------------------------------------------------------
 
 
@@ -58,12 +51,12 @@ def _shown(q: SurveyQuestion, value: Any) -> str:
     return "–" if value is None else show_value(q, value)
 
 
-def render_change(change: Change) -> str:
+def render_change(change: Change, lang: str) -> str:
     """``Jag kan förklara NPF för kollegor: 2 → 4 (+2)``."""
     q = change.question
     line = f"{q.text}: {_shown(q, change.before)} → {_shown(q, change.now)}"
     if change.delta is not None:
-        line += f" ({signed(change.delta)})"
+        line += f" ({i18n.format_signed(lang, change.delta, 0)})"
     return line
 
 
@@ -74,7 +67,7 @@ def render_personal(
         i18n.t(
             lang, "progress.personal_title", title=survey.title, before=before_round, now=now_round
         ),
-        *(render_change(c) for c in changes),
+        *(render_change(c, lang) for c in changes),
     ]
     return "\n".join(lines)
 
@@ -159,12 +152,15 @@ def render_aggregate(
             mean = i18n.t(
                 lang,
                 "progress.mean",
-                before=f"{c.mean_before:.1f}",
-                now=f"{c.mean_now:.1f}",
-                delta=signed(c.mean_delta, 1),
+                before=i18n.format_number(lang, c.mean_before),
+                now=i18n.format_number(lang, c.mean_now),
+                delta=i18n.format_signed(lang, c.mean_delta),
             )
             lines.append(f"{c.question.text}: {mean} ({n})")
             continue
         lines.append(f"{c.question.text} ({n})")
-        lines.extend(f"   {choice}: {b} → {a} ({signed(a - b)})" for choice, b, a in c.counts)
+        lines.extend(
+            f"   {choice}: {b} → {a} ({i18n.format_signed(lang, a - b, 0)})"
+            for choice, b, a in c.counts
+        )
     return "\n".join(lines)

@@ -165,7 +165,7 @@ def render_summary(summary: Summary, lang: str, cohorts: Sequence[str]) -> str:
             "surveys.results_rate",
             responded=summary.responded,
             invited=summary.invited,
-            percent=round(100 * summary.rate),
+            percent=i18n.format_percent(lang, summary.rate),
         ),
     ]
     for i, qs in enumerate(summary.questions):
@@ -173,7 +173,12 @@ def render_summary(summary: Summary, lang: str, cohorts: Sequence[str]) -> str:
         if qs.question.type == "scale" and qs.mean is not None and qs.stdev is not None:
             lines.append(
                 "   "
-                + i18n.t(lang, "surveys.results_mean", mean=f"{qs.mean:.1f}", sd=f"{qs.stdev:.1f}")
+                + i18n.t(
+                    lang,
+                    "surveys.results_mean",
+                    mean=i18n.format_number(lang, qs.mean),
+                    sd=i18n.format_number(lang, qs.stdev),
+                )
             )
         lines.extend(f"   {label}: {n}" for label, n in qs.counts)
         lines.extend(f"   – {text}" for text in qs.texts)

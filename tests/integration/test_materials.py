@@ -17,8 +17,8 @@ from bot import messages
 from bot.app import App
 from bot.cli import main as natverk
 from bot.demo.person import Person
+from commands.materials import documents
 from commands.materials import extract as extract_text
-from commands.materials import handlers as materials
 from commands.materials.extract import Limits
 from tests.documents import make_docx, make_pdf
 from tests.integration.helpers import body
@@ -300,7 +300,7 @@ async def test_malformed_and_huge_files_are_skipped_and_the_bot_keeps_running(
     network: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setattr(extract_text, "LIMITS", Limits(max_download=4000))
-    caplog.set_level(logging.WARNING, logger="commands.materials.handlers")
+    caplog.set_level(logging.WARNING, logger="commands.materials.documents")
     net = network(participants=1)
     app = await net.start_bot()
     bot = net.bot.user_id
@@ -350,7 +350,7 @@ async def test_document_text_is_extracted_after_a_restart(
     async def down(*args: Any) -> None:
         return None  # the bot stops before it gets to the file
 
-    monkeypatch.setattr(materials, "fetch_text", down)
+    monkeypatch.setattr(documents, "fetch_text", down)
     app = await net.start_bot()
     bot = net.bot.user_id
     room = net.room("cohort:kohort0")

@@ -30,10 +30,10 @@ def test_translation_fills_placeholders() -> None:
 
 def test_plural_messages_take_the_form_for_the_count_in_each_language() -> None:
     # Defect: "1 days", "… and 1 more errors" (issue 9, item 9).
-    assert i18n.t("en", "questions.age.days", count=1) == "1 day"
-    assert i18n.t("en", "questions.age.days", count=3) == "3 days"
-    assert i18n.t("sv", "questions.age.days", count=1) == "1 dag"
-    assert i18n.t("sv", "questions.age.days", count=0) == "0 dagar"
+    assert i18n.t("en", "checkins.votes", count=1) == "1 vote"
+    assert i18n.t("en", "checkins.votes", count=3) == "3 votes"
+    assert i18n.t("sv", "checkins.votes", count=1) == "1 röst"
+    assert i18n.t("sv", "checkins.votes", count=0) == "0 röster"
     assert i18n.t("en", "commands.reload.more", count=1) == "… and 1 more error."
     assert i18n.t("en", "counts.cohorts", count=1) == "1 cohort"
     assert i18n.t("sv", "counts.cohorts", count=2) == "2 grupper"
@@ -60,4 +60,38 @@ def test_every_plural_message_has_an_other_form_and_the_same_placeholders_in_eac
 
 def test_a_plural_message_without_a_count_is_a_programming_error() -> None:
     with pytest.raises(TypeError):
-        i18n.t("en", "questions.age.days")
+        i18n.t("en", "checkins.votes")
+
+
+# 2026-12-02 16:55 in Stockholm (winter time, UTC+1).
+MOMENT = 1_796_226_900_000
+
+
+def test_dates_and_times_are_formatted_for_the_locale_in_the_cohorts_time_zone() -> None:
+    assert i18n.format_datetime("sv", MOMENT, "Europe/Stockholm") == "2026-12-02 16:55"
+    assert i18n.format_datetime("en", MOMENT, "Europe/Stockholm") == "2026-12-02, 16:55"
+    assert i18n.format_datetime("sv", MOMENT, "UTC") == "2026-12-02 15:55"
+    assert i18n.format_date("sv", MOMENT, "Asia/Tokyo") == "2026-12-03"  # already tomorrow there
+
+
+def test_durations_use_the_largest_unit_with_at_least_two_and_plural_forms() -> None:
+    minute, hour = 60_000, 3_600_000
+    assert i18n.format_duration("sv", 1 * minute) == "1 minut"
+    assert i18n.format_duration("sv", 90 * minute) == "90 minuter"
+    assert i18n.format_duration("sv", 47 * hour) == "47 timmar"
+    assert i18n.format_duration("sv", 49 * hour) == "2 dygn"
+    assert i18n.format_duration("en", 1 * minute) == "1 minute"
+    assert i18n.format_duration("en", 3 * hour) == "3 hours"
+    assert i18n.format_duration("en", -5 * minute) == "0 minutes"  # a clock skew is not negative
+
+
+def test_numbers_shares_changes_and_sizes() -> None:
+    assert i18n.format_number("sv", 2.5) == "2,5"
+    assert i18n.format_number("sv", 1234.0) == "1\xa0234"
+    assert i18n.format_number("sv", 3.0) == "3"
+    assert i18n.format_signed("sv", -1, 0) == "\u22121"  # the Swedish minus sign
+    assert i18n.format_signed("en", 2, 0) == "+2"
+    assert i18n.format_signed("sv", 0.01) == "±0"
+    assert i18n.format_percent("sv", 0.905) == "90\xa0%"
+    assert i18n.format_size("sv", 2_500_000) == "2,5 MB"
+    assert i18n.format_size("en", 999) == "999 byte"

@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 
 from bot import messages
+from bot.cli import export_catalogue
 from bot.types import RoomEvent
+from commands.materials import export, parse, render
 from commands.materials import extract as extract_text
-from commands.materials import text
 from commands.materials.extract import ExtractionError, Limits, document_kind, extract
-from commands.materials.handlers import export_catalogue, reply_target
+from commands.materials.handlers import reply_target
 from config import Config, Theme, ThemeEntry
 from storage import Database
 from storage import materials as store
@@ -27,9 +28,9 @@ from tests.documents import make_docx, make_odt, make_pdf
 
 
 def test_fold_removes_case_and_diacritics_like_the_index() -> None:
-    assert text.fold("Förskola") == "forskola"
-    assert text.fold("LÄSFÖRSTÅELSE") == "lasforstaelse"
-    assert text.fold("forskola") == "forskola"
+    assert parse.fold("Förskola") == "forskola"
+    assert parse.fold("LÄSFÖRSTÅELSE") == "lasforstaelse"
+    assert parse.fold("forskola") == "forskola"
 
 
 def test_hashtags_become_tags_but_not_numbers_aliases_or_url_fragments() -> None:
@@ -37,23 +38,23 @@ def test_hashtags_become_tags_but_not_numbers_aliases_or_url_fragments() -> None
         "Bra om #läsförståelse och #Förskola! Se fråga #12, rummet #npf-ht26:example.org "
         "och https://spsm.se/sida#avsnitt #NPF-stöd."
     )
-    assert text.hashtags(body) == [
+    assert parse.hashtags(body) == [
         ("lasforstaelse", "läsförståelse"),
         ("forskola", "Förskola"),
         ("npf-stod", "NPF-stöd"),
     ]
-    assert text.hashtags("#a #A #å") == [("a", "a")]
+    assert parse.hashtags("#a #A #å") == [("a", "a")]
 
 
 def test_tag_command_words_with_or_without_hash() -> None:
-    assert text.parse_tags("#läsförståelse förskola, #NPF") == [
+    assert parse.parse_tags("#läsförståelse förskola, #NPF") == [
         ("lasforstaelse", "läsförståelse"),
         ("forskola", "förskola"),
         ("npf", "NPF"),
     ]
-    assert text.parse_tags("#ok <script>") is None
-    assert text.parse_tags("   ") is None
-    assert text.parse_tags("#12") is None
+    assert parse.parse_tags("#ok <script>") is None
+    assert parse.parse_tags("   ") is None
+    assert parse.parse_tags("#12") is None
 
 
 def test_links_are_found_with_the_surrounding_text_as_description() -> None:
@@ -61,22 +62,22 @@ def test_links_are_found_with_the_surrounding_text_as_description() -> None:
         "Titta på https://www.spsm.se/stod/lasforstaelse/. Och "
         "(https://sv.wikipedia.org/wiki/Dyslexi_(diagnos)) samt https://spsm.se/stod/lasforstaelse/."
     )
-    links = text.find_links(body)
+    links = parse.find_links(body)
     assert [link.url for link in links] == [
         "https://www.spsm.se/stod/lasforstaelse/",
         "https://sv.wikipedia.org/wiki/Dyslexi_(diagnos)",
         "https://spsm.se/stod/lasforstaelse/",
     ]
     assert links[0].context == "Titta på. Och samt."
-    markdown = text.find_links("Läs [SPSM:s stöd](https://spsm.se/stod) om #npf")
+    markdown = parse.find_links("Läs [SPSM:s stöd](https://spsm.se/stod) om #npf")
     assert markdown[0].context == "Läs SPSM:s stöd om #npf"
-    assert text.link_title(links[0].url) == "spsm.se/stod/lasforstaelse"
-    assert text.find_links("ingen länk här, bara ftp://x.se och http://") == []
+    assert parse.link_title(links[0].url) == "spsm.se/stod/lasforstaelse"
+    assert parse.find_links("ingen länk här, bara ftp://x.se och http://") == []
 
 
 def test_quoted_reply_fallback_is_not_indexed() -> None:
     body = "> <@anna:x> se https://gammal.example/\n\nNy länk: https://ny.example/sida"
-    assert [link.url for link in text.find_links(body)] == ["https://ny.example/sida"]
+    assert [link.url for link in parse.find_links(body)] == ["https://ny.example/sida"]
 
 
 def test_file_message_caption_and_file_name() -> None:
@@ -87,7 +88,7 @@ def test_file_message_caption_and_file_name() -> None:
         "url": "mxc://x/abc",
         "info": {"mimetype": "application/pdf", "size": 1234},
     }
-    file = text.file_message(content)
+    file = parse.file_message(content)
     assert file is not None
     assert (file.kind, file.title, file.filename) == (
         "file",
@@ -96,14 +97,14 @@ def test_file_message_caption_and_file_name() -> None:
     )
     assert file.description == "Från höstens träff"
     assert (file.mimetype, file.size) == ("application/pdf", 1234)
-    legacy = text.file_message({"msgtype": "m.image", "body": "bild.png", "url": "mxc://x/b"})
+    legacy = parse.file_message({"msgtype": "m.image", "body": "bild.png", "url": "mxc://x/b"})
     assert legacy is not None and (legacy.title, legacy.caption) == ("bild.png", "")
-    assert text.file_message({"msgtype": "m.file", "body": "x", "file": {}}) is None  # encrypted
-    assert text.file_message({"msgtype": "m.text", "body": "x", "url": "mxc://x/b"}) is None
+    assert parse.file_message({"msgtype": "m.file", "body": "x", "file": {}}) is None  # encrypted
+    assert parse.file_message({"msgtype": "m.text", "body": "x", "url": "mxc://x/b"}) is None
 
 
 def test_search_words_are_folded_and_quoted_so_no_fts_syntax_gets_through() -> None:
-    assert text.query_words('Förskola "OR" läs* NEAR(x)') == ["forskola", "or", "las", "near", "x"]
+    assert parse.query_words('Förskola "OR" läs* NEAR(x)') == ["forskola", "or", "las", "near", "x"]
     expr = store.match_expression(["forskola", 'a"b', "x"], ["npf-ht26"])
     assert expr is not None
     assert '"forskola"*' in expr and '"a b"*' in expr and '"x"' not in expr
@@ -172,7 +173,7 @@ async def add(db: Database, *items: NewItem) -> list[int]:
 
 
 async def titles(db: Database, query: str, cohorts: list[str]) -> list[str]:
-    found = await store.search(db, text.query_words(query), cohorts, 20)
+    found = await store.search(db, parse.query_words(query), cohorts, 20)
     return [i.title for i in found]
 
 
@@ -188,7 +189,7 @@ async def test_search_finds_swedish_words_however_they_are_typed(db: Database) -
     assert await titles(db, "lasforstaelse", ["npf"]) == ["Språkutveckling i förskolan"]
     assert await titles(db, "förskola matematik", ["npf"]) == ["Matematik"]
     found = await store.search(db, ["skola"], ["npf"], 5)
-    assert text.SNIPPET_START in found[0].snippet
+    assert parse.SNIPPET_START in found[0].snippet
 
 
 async def test_a_cohort_sees_only_its_own_items_unless_shared(db: Database) -> None:
@@ -394,8 +395,11 @@ def test_listing_shows_title_who_when_tags_and_permalink_with_user_text_escaped(
         snippet="… om \x02förskola\x03 & <i>lek</i>",
     )
     link = stored(2, "spsm.se/stod", kind="link", url="https://spsm.se/stod?a=1&b=2")
-    shown = [text.shown(evil, "Anna <3", "Europe/Stockholm"), text.shown(link, "B", "UTC")]
-    page = text.render_page("sv", "Träffar:", shown, 1, "Fler: !material mer")
+    shown = [
+        render.shown(evil, "Anna <3", "Europe/Stockholm", "sv"),
+        render.shown(link, "B", "UTC", "sv"),
+    ]
+    page = render.render_page("sv", "Träffar:", shown, 1, "Fler: !material mer")
     body, html = page.body, page.html
     assert page.shown == 2 and body.endswith("Fler: !material mer")
     assert "1. <b>Guide</b> (guide.pdf) — Anna <3 · 2027-01-15 · #läs<förståelse>" in body
@@ -409,7 +413,7 @@ def test_listing_shows_title_who_when_tags_and_permalink_with_user_text_escaped(
 
 
 def test_permalink_is_a_matrix_to_link() -> None:
-    assert text.permalink("!abc:x.se", "$Ev-1_2") == "https://matrix.to/#/!abc:x.se/$Ev-1_2"
+    assert parse.permalink("!abc:x.se", "$Ev-1_2") == "https://matrix.to/#/!abc:x.se/$Ev-1_2"
 
 
 THEME = Theme(
@@ -427,22 +431,22 @@ THEME = Theme(
 
 
 def test_theme_shows_entries_and_items_with_its_tags() -> None:
-    assert text.theme_keys(THEME) == ["lasforstaelse", "lasning"]
-    assert text.find_themes([THEME], "läsförst") == [THEME]
-    assert text.find_themes([THEME], "#LASFORSTAELSE") == [THEME]
-    assert text.find_themes([THEME], "matte") == []
-    page = text.render_theme("en", THEME, [], "")
+    assert render.theme_keys(THEME) == ["lasforstaelse", "lasning"]
+    assert render.find_themes([THEME], "läsförst") == [THEME]
+    assert render.find_themes([THEME], "#LASFORSTAELSE") == [THEME]
+    assert render.find_themes([THEME], "matte") == []
+    page = render.render_theme("en", THEME, [], "")
     body, html = page.body, page.html
     assert "Theme: Läsförståelse" in body and "https://www.spsm.se/lasforstaelse" in body
     assert "&lt;intro&gt;" in html and "Nothing shared in the group is tagged" in body
 
 
-def catalogue(items: list[store.Item], lang: str = "sv") -> text.Catalogue:
-    return text.Catalogue(
+def catalogue(items: list[store.Item], lang: str = "sv") -> export.Catalogue:
+    return export.Catalogue(
         lang=lang,
         heading="Materialkatalog: <NPF>",
         timezone="Europe/Stockholm",
-        themes=[text.ExportTheme(THEME, None)],
+        themes=[export.ExportTheme(THEME, None)],
         items=items,
         cohort_names={"npf": "NPF"},
         exported_at="2027-01-15 10:00",
@@ -457,7 +461,7 @@ EXPORT_ITEMS = [
 
 
 def test_html_export_is_a_page_grouped_by_theme_and_tag_with_everything_escaped() -> None:
-    page = text.export(catalogue(EXPORT_ITEMS), "html")
+    page = export.export(catalogue(EXPORT_ITEMS), "html")
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<title>Materialkatalog: &lt;NPF&gt;</title>" in page
@@ -471,7 +475,7 @@ def test_html_export_is_a_page_grouped_by_theme_and_tag_with_everything_escaped(
 
 
 def test_markdown_export_escapes_markup() -> None:
-    md = text.export(catalogue(EXPORT_ITEMS), "md")
+    md = export.export(catalogue(EXPORT_ITEMS), "md")
     assert md.startswith("# Materialkatalog: \\<NPF\\>")
     assert "## Teman" in md and "### Läsförståelse" in md and "### \\#npf" in md
     assert (
@@ -481,8 +485,8 @@ def test_markdown_export_escapes_markup() -> None:
 
 
 def test_csv_export_is_one_row_per_item_and_never_a_formula() -> None:
-    rows = list(csv.reader(io.StringIO(text.export(catalogue(EXPORT_ITEMS), "csv"))))
-    assert rows[0] == list(text.CSV_COLUMNS)
+    rows = list(csv.reader(io.StringIO(export.export(catalogue(EXPORT_ITEMS), "csv"))))
+    assert rows[0] == list(export.CSV_COLUMNS)
     assert len(rows) == 4
     assert rows[2][3] == '\'=HYPERLINK("x")'
     assert rows[1][6] == "#Läsförståelse #npf"
@@ -528,12 +532,12 @@ HOSTILE = "Massor " + " ".join(f"#t{n}" for n in range(1000, 9000))  # 8,000 has
 
 def test_a_message_keeps_at_most_twenty_tags_of_at_most_forty_characters() -> None:
     assert (store.MAX_TAGS, store.TAG_MAX) == (20, 40)
-    tags = text.hashtags(HOSTILE)
+    tags = parse.hashtags(HOSTILE)
     assert [t for _, t in tags] == [f"t{n}" for n in range(1000, 1020)]
-    (long,) = text.hashtags("#" + "å" * 300)
+    (long,) = parse.hashtags("#" + "å" * 300)
     assert long == ("a" * 40, "å" * 40)
-    assert len(text.parse_tags("x" * 300) or []) == 1
-    assert (text.parse_tags("x" * 300) or [])[0][1] == "x" * 40
+    assert len(parse.parse_tags("x" * 300) or []) == 1
+    assert (parse.parse_tags("x" * 300) or [])[0][1] == "x" * 40
 
 
 async def test_stored_tags_are_bounded_and_tags_added_by_hand_are_kept_first(db: Database) -> None:
@@ -549,7 +553,7 @@ async def test_stored_tags_are_bounded_and_tags_added_by_hand_are_kept_first(db:
     assert "t19" not in got.tags  # the hand-added tag took the last place
 
 
-def big_item(number: int) -> text.Shown:
+def big_item(number: int) -> render.Shown:
     """An item as long as the bounds let it be (user text everywhere, much of it escaped)."""
     item = stored(
         number,
@@ -561,29 +565,29 @@ def big_item(number: int) -> text.Shown:
         kind="link",
         url="https://example.org/" + "&" * 5000,
     )
-    return text.shown(item, "<" * 5000, "UTC")
+    return render.shown(item, "<" * 5000, "UTC", "en")
 
 
 def test_a_listing_is_bounded_by_size_and_says_how_many_more_there_are() -> None:
     items = [big_item(n) for n in range(1, 11)]
-    assert len(items[0].tags) == 20 and len(items[0].title) == text.TITLE_MAX
-    page = text.render_page("en", lambda n: f"Found ({n}):", items, 1, "More: !materials more")
+    assert len(items[0].tags) == 20 and len(items[0].title) == parse.TITLE_MAX
+    page = render.render_page("en", lambda n: f"Found ({n}):", items, 1, "More: !materials more")
     assert 0 < page.shown < len(items)
     content = messages.notice(page.body, html_body=page.html)
-    assert messages.size(content) <= text.LISTING_BUDGET
+    assert messages.size(content) <= parse.LISTING_BUDGET
     # One more item would not have fitted: it stops at the budget, not before.
-    fuller = text.render_page("en", "Found:", items[: page.shown + 1], 1, "", budget=10**9)
+    fuller = render.render_page("en", "Found:", items[: page.shown + 1], 1, "", budget=10**9)
     assert not messages.fits(
-        messages.notice(fuller.body, html_body=fuller.html), text.LISTING_BUDGET
+        messages.notice(fuller.body, html_body=fuller.html), parse.LISTING_BUDGET
     )
     left = len(items) - page.shown
     assert page.body.startswith(f"Found ({page.shown}):")
     assert page.body.endswith(f"… and {left} more (they do not fit in one message).")
     assert page.html.count("<li>") == page.shown and page.html.endswith("message).</p>")
-    sv = text.render_page("sv", "Träffar:", items, 1)
+    sv = render.render_page("sv", "Träffar:", items, 1)
     assert sv.body.endswith(f"… och {len(items) - sv.shown} till (de ryms inte i ett meddelande).")
     # A small budget still gives a well-formed message with only the heading and that line.
-    tiny = text.render_page("en", "Found:", items, 1, budget=500)
+    tiny = render.render_page("en", "Found:", items, 1, budget=500)
     assert (
         tiny.shown == 0 and tiny.body == "Found:\n… and 10 more (they do not fit in one message)."
     )
@@ -598,13 +602,13 @@ def test_themes_and_the_theme_list_are_bounded_by_size_too() -> None:
         for _ in range(30)
     ]
     theme = Theme(id="stor", name="Stor", tags=[], entries=entries)
-    page = text.render_theme("sv", theme, [big_item(1)], "Fler: !material tagg #stor")
-    assert messages.fits(messages.notice(page.body, html_body=page.html), text.LISTING_BUDGET)
+    page = render.render_theme("sv", theme, [big_item(1)], "Fler: !material tagg #stor")
+    assert messages.fits(messages.notice(page.body, html_body=page.html), parse.LISTING_BUDGET)
     assert 0 < page.shown < 31
     assert f"… och {31 - page.shown} till" in page.body
     assert page.body.endswith("Fler: !material tagg #stor")
     themes = [Theme(id=f"t{n}", name="&" * 1000, tags=[], entries=[]) for n in range(100)]
-    listed = text.render_theme_list("en", themes, "!materials theme")
-    assert messages.fits(messages.notice(listed.body, html_body=listed.html), text.LISTING_BUDGET)
+    listed = render.render_theme_list("en", themes, "!materials theme")
+    assert messages.fits(messages.notice(listed.body, html_body=listed.html), parse.LISTING_BUDGET)
     assert 0 < listed.shown < 100 and f"… and {100 - listed.shown} more" in listed.body
     assert listed.body.endswith("Show one: !materials theme name")

@@ -33,7 +33,7 @@ def test_personal_change_shows_before_now_and_the_difference_for_a_scale() -> No
         {"forklara": 2, "anpassa": 1, "verktyg": [1], "mer": "privat text"},
         {"forklara": 4, "anpassa": 2, "verktyg": [1, 2], "mer": "annan text"},
     )
-    assert [pg.render_change(c) for c in changes] == [
+    assert [pg.render_change(c, "sv") for c in changes] == [
         "Jag kan förklara NPF för kollegor: 2 → 4 (+2)",
         "Jag anpassar undervisningen: Sällan → Ofta",
         "Verktyg: Bild → Bild, Schema",
@@ -42,16 +42,16 @@ def test_personal_change_shows_before_now_and_the_difference_for_a_scale() -> No
 
 def test_personal_change_handles_a_drop_no_change_and_a_skipped_question() -> None:
     drop = pg.personal_changes(SURVEY, {"forklara": 4}, {"forklara": 3})[0]
-    assert (drop.delta, pg.render_change(drop)) == (
+    assert (drop.delta, pg.render_change(drop, "sv")) == (
         -1,
-        "Jag kan förklara NPF för kollegor: 4 → 3 (-1)",
+        "Jag kan förklara NPF för kollegor: 4 → 3 (−1)",  # the Swedish minus sign
     )
     same = pg.personal_changes(SURVEY, {"forklara": 3}, {"forklara": 3})[0]
-    assert pg.render_change(same).endswith("3 → 3 (±0)")
+    assert pg.render_change(same, "sv").endswith("3 → 3 (±0)")
     skipped = pg.personal_changes(SURVEY, {}, {"forklara": 5, "anpassa": 2})
     assert skipped[0].delta is None
-    assert pg.render_change(skipped[0]) == "Jag kan förklara NPF för kollegor: – → 5"
-    assert pg.render_change(skipped[1]) == "Jag anpassar undervisningen: – → Ofta"
+    assert pg.render_change(skipped[0], "sv") == "Jag kan förklara NPF för kollegor: – → 5"
+    assert pg.render_change(skipped[1], "sv") == "Jag anpassar undervisningen: – → Ofta"
 
 
 def test_personal_text_has_a_title_with_the_rounds_in_both_languages() -> None:
@@ -82,9 +82,9 @@ def test_aggregate_change_is_the_mean_and_n_of_each_round_with_counts_for_choice
     text = pg.render_aggregate(SURVEY, changes, "sv", "Kohort 0", 1, 2)
     assert text.splitlines() == [
         "Gruppens utveckling: Självskattning NPF, Kohort 0 (omgång 1 → 2)",
-        "Jag kan förklara NPF för kollegor: medelvärde 2.5 → 4.5 (+2.0) (n 2 → 2)",
+        "Jag kan förklara NPF för kollegor: medelvärde 2,5 → 4,5 (+2) (n 2 → 2)",
         "Jag anpassar undervisningen (n 2 → 3)",
-        "   Sällan: 2 → 1 (-1)",
+        "   Sällan: 2 → 1 (−1)",
         "   Ofta: 0 → 2 (+2)",
         "Verktyg (n 1 → 2)",
         "   Bild: 1 → 1 (±0)",
