@@ -44,7 +44,7 @@ from bot.dispatcher import Dispatcher
 from bot.registry import REGISTRY, load_command_modules
 from bot.types import Place, RoomEvent, RoomID, UserID
 from commands.checkins import handlers as checkin_cmds
-from commands.surveys import handlers as survey_cmds
+from commands.surveys import rounds as survey_cmds
 from config import Config
 from config.model import Schedule, parse_every
 from storage import Database

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from bot.types import EventID, UserID
@@ -156,28 +157,55 @@ def fit(content: dict[str, Any], budget: int = MAX_CONTENT_BYTES) -> dict[str, A
     return _shrink(content, 64)
 
 
-# A listing's lines (shown twice: in the text and as HTML list items) get this much; the rest
-# of the budget is for the title, the relations and the "… more" line.
+# A listing gets this much of the budget; the rest is for the relations and the mentions.
 LISTING_BYTES = MAX_CONTENT_BYTES - 4_000
 
 
-def _json_bytes(text: str) -> int:
-    return len(json.dumps(text, ensure_ascii=False).encode("utf-8")) - 2
+@dataclass(frozen=True)
+class Page:
+    """A listing as one message: its text, its HTML, and how many of the items it shows."""
+
+    body: str
+    html: str
+    shown: int
+
+
+def fitting(count: int, render: Callable[[int], Page], budget: int = LISTING_BYTES) -> Page:
+    """The longest listing that fits in ``budget`` bytes: ``render(n)`` is the message with the
+    first ``n`` of ``count`` items (and, for ``n < count``, a last line saying how many more
+    there are). Bounded by size, not only by count: one item may be long (user text). A message
+    grows with its items, so a binary search finds the longest in log2(count) renderings."""
+
+    def ok(page: Page) -> bool:
+        return fits(notice(page.body, html_body=page.html), budget)
+
+    whole = render(count)
+    if ok(whole):
+        return whole
+    fitting_n, too_many = 0, count
+    while too_many - fitting_n > 1:
+        middle = (fitting_n + too_many) // 2
+        if ok(render(middle)):
+            fitting_n = middle
+        else:
+            too_many = middle
+    return render(fitting_n)
 
 
 def bounded_lines(
     lines: Iterable[str], more: Callable[[int], str], budget: int = LISTING_BYTES
 ) -> list[str]:
-    """As many of ``lines`` as fit in ``budget`` bytes both as text and as escaped HTML list
-    items; if some are left out, a last line ``more(count_left_out)`` says so. Bounded by size,
-    not only by count: one line may be long (user text)."""
+    """As many of ``lines`` as fit in ``budget`` bytes, as text and as an HTML list; if some
+    are left out, a last line ``more(count_left_out)`` says so."""
     items = list(lines)
-    used = 0
-    for i, line in enumerate(items):
-        used += _json_bytes(line) + 2 + _json_bytes(f"<li>{escape(line)}</li>")
-        if used > budget:
-            return [*items[:i], more(len(items) - i)]
-    return items
+
+    def render(n: int) -> Page:
+        shown = items[:n] + ([more(len(items) - n)] if n < len(items) else [])
+        html = "<ul>" + "".join(f"<li>{escape(line)}</li>" for line in shown) + "</ul>"
+        return Page("\n".join(shown), html, n)
+
+    shown = fitting(len(items), render, budget).shown
+    return items[:shown] + ([more(len(items) - shown)] if shown < len(items) else [])
 
 
 MEDIA_TYPES = ("m.file", "m.image", "m.video", "m.audio")

@@ -21,7 +21,7 @@ from bot.registry import Arg, command, listener, on_sent, periodic
 from bot.types import EventID, Place, UserID
 from commands.checkins import polls
 from commands.checkins import schedule as sched_math
-from commands.surveys import handlers as surveys
+from commands.surveys import rounds as surveys
 from config import Cohort, Config, Role
 from config.model import Schedule, parse_duration
 from storage import Tx

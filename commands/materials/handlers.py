@@ -23,6 +23,7 @@ import logging
 from functools import partial
 from typing import Any
 
+from bot import messages
 from bot.context import CommandContext, EventContext
 from bot.registry import Arg, ArgKind, command, listener, split_command
 from bot.types import EventID, Place, RoomEvent, redacted_event_id
@@ -198,7 +199,7 @@ async def _theme(ctx: CommandContext, name: str) -> None:
     if len(found) != 1:
         key = "materials.theme_unknown" if not found else "materials.theme_ambiguous"
         names = ", ".join(f"{t.id} ({t.name})" for t in (found or themes))
-        names = parse.short(names, parse.LISTING_BUDGET // 4)
+        names = parse.short(names, messages.LISTING_BYTES // 4)
         shown_name = parse.short(name.strip(), parse.QUERY_SHOWN)
         await ctx.reply(ctx.t(key, name=shown_name, themes=names or "—"))
         return

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from bot import messages
 from storage.materials import MAX_TAGS, TAG_MAX
 
 FILE_MSGTYPES = {"m.file": "file", "m.image": "image", "m.video": "video", "m.audio": "audio"}
@@ -24,11 +23,6 @@ NAME_SHOWN = 100  # who shared an item
 DESCRIPTION_SHOWN = 300
 SNIPPET_SHOWN = 240
 QUERY_SHOWN = 100  # a person's search words or theme name, repeated in an answer
-# Every listing (search results, recent, tag, mine, a theme, the themes) is built item by item
-# and stops before the message would pass this many bytes of content, with a last line saying
-# how many more there are. Bounded by size, not only by count: the rest of
-# messages.MAX_CONTENT_BYTES is for the reply or thread relation and the mentions.
-LISTING_BUDGET = messages.MAX_CONTENT_BYTES - 1_000
 SNIPPET_START, SNIPPET_END = "\x02", "\x03"
 
 # A hashtag: '#' not glued to a word, a URL fragment or an entity, then a letter or digit and

@@ -14,7 +14,6 @@ from bot.messages import escape
 from commands.materials.parse import (
     DESCRIPTION_SHOWN,
     FILENAME_MAX,
-    LISTING_BUDGET,
     NAME_SHOWN,
     SNIPPET_END,
     SNIPPET_SHOWN,
@@ -103,29 +102,6 @@ def _item_lines(lang: str, number: int, s: Shown) -> tuple[list[str], str]:
     return lines, f"<li>{''.join(parts)}</li>"
 
 
-@dataclass(frozen=True)
-class Page:
-    """A listing as one message: its text, its HTML, and how many of the items it lists."""
-
-    body: str
-    html: str
-    shown: int
-
-
-def fitting(count: int, render: Callable[[int], Page], budget: int = LISTING_BUDGET) -> Page:
-    """The longest listing that fits: ``render(n)`` is the message with the first ``n`` of
-    ``count`` items (and, for ``n < count``, a last line saying how many more there are). Items
-    are added one by one; the listing stops at the first that would take the message's
-    content over ``budget`` bytes (as :func:`bot.messages.size` counts them)."""
-    page = render(0)
-    for n in range(1, count + 1):
-        longer = render(n)
-        if not messages.fits(messages.notice(longer.body, html_body=longer.html), budget):
-            break
-        page = longer
-    return page
-
-
 def left_out_line(lang: str, count: int) -> str:
     return i18n.t(lang, "materials.left_out", count=count)
 
@@ -137,8 +113,8 @@ def render_page(
     first: int,
     footer: str = "",
     left_out: Callable[[int], str] | None = None,
-    budget: int = LISTING_BUDGET,
-) -> Page:
+    budget: int = messages.LISTING_BYTES,
+) -> messages.Page:
     """A page of a listing, as many of ``items`` as fit in ``budget`` bytes. ``heading`` may
     depend on how many are shown. ``footer`` ends a page that shows them all;
     ``left_out(count of items not shown)`` one that does not (by default a line saying how many
@@ -146,7 +122,7 @@ def render_page(
     rendered = [_item_lines(lang, number, s) for number, s in enumerate(items, start=first)]
     closing_line = left_out or partial(left_out_line, lang)
 
-    def render(n: int) -> Page:
+    def render(n: int) -> messages.Page:
         title = heading(n) if callable(heading) else heading
         closing = footer if n == len(items) else closing_line(len(items) - n)
         lines = [line for item_lines, _ in rendered[:n] for line in item_lines]
@@ -156,9 +132,9 @@ def render_page(
             html += f'<ol start="{first}">{"".join(li for _, li in rendered[:n])}</ol>'
         if closing:
             html += f"<p>{escape(closing)}</p>"
-        return Page(body, html, n)
+        return messages.Page(body, html, n)
 
-    return fitting(len(items), render, budget)
+    return messages.fitting(len(items), render, budget)
 
 
 # --- themes ------------------------------------------------------------------------------------
@@ -184,8 +160,8 @@ def render_theme(
     theme: Theme,
     items: Sequence[Shown],
     more_hint: str = "",
-    budget: int = LISTING_BUDGET,
-) -> Page:
+    budget: int = messages.LISTING_BYTES,
+) -> messages.Page:
     """A theme: its curated entry materials, then the newest items tagged with it; as many of
     them (entries first) as fit in ``budget`` bytes, then a line saying how many more."""
     title = i18n.t(lang, "materials.theme_title", name=theme.name)
@@ -202,7 +178,7 @@ def render_theme(
     listed = [_item_lines(lang, number, s) for number, s in enumerate(items, start=1)]
     total = len(entries) + len(listed)
 
-    def render(n: int) -> Page:
+    def render(n: int) -> messages.Page:
         body = [title]
         html = [f"<p><b>{escape(title)}</b></p>"]
         if entries:
@@ -227,18 +203,18 @@ def render_theme(
         for line in [*closing, *([more_hint] if more_hint else [])]:
             body.append(line)
             html.append(f"<p>{escape(line)}</p>")
-        return Page("\n".join(body), "".join(html), n)
+        return messages.Page("\n".join(body), "".join(html), n)
 
-    return fitting(total, render, budget)
+    return messages.fitting(total, render, budget)
 
 
 def render_theme_list(
-    lang: str, themes: Sequence[Theme], usage: str, budget: int = LISTING_BUDGET
-) -> Page:
+    lang: str, themes: Sequence[Theme], usage: str, budget: int = messages.LISTING_BYTES
+) -> messages.Page:
     """The themes, each with its number of entry materials, as many as fit in ``budget``."""
     if not themes:
         text = i18n.t(lang, "materials.no_themes")
-        return Page(text, f"<p>{escape(text)}</p>", 0)
+        return messages.Page(text, f"<p>{escape(text)}</p>", 0)
     title = i18n.t(lang, "materials.themes_title")
     hint = i18n.t(lang, "materials.themes_hint", usage=usage)
     lines = [
@@ -249,12 +225,12 @@ def render_theme_list(
         for t in themes
     ]
 
-    def render(n: int) -> Page:
+    def render(n: int) -> messages.Page:
         closing = [left_out_line(lang, len(lines) - n)] if n < len(lines) else []
         body = "\n".join([title, *(line for line, _ in lines[:n]), *closing, hint])
         items = "".join(li for _, li in lines[:n])
         html = f"<p>{escape(title)}</p>" + (f"<ul>{items}</ul>" if items else "")
         html += "".join(f"<p>{escape(line)}</p>" for line in [*closing, hint])
-        return Page(body, html, n)
+        return messages.Page(body, html, n)
 
-    return fitting(len(lines), render, budget)
+    return messages.fitting(len(lines), render, budget)

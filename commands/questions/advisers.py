@@ -9,7 +9,6 @@ from bot import clock, i18n, messages
 from bot.context import BaseContext, CommandContext, EventContext
 from bot.messages import escape
 from bot.registry import Arg, ArgKind, command, listener, periodic
-from bot.rooms import KICK_REASON, wanted_rooms
 from bot.types import EventID, Place, UserID, redacted_event_id
 from commands.materials.service import PublishedAnswer, add_published_answer
 from commands.questions import bridge
@@ -156,36 +155,6 @@ async def _report_stranger(ctx: EventContext) -> None:
         return
     await state_store.set_value(ctx.tx, key, "1")
     await ctx.notify_admins(ctx.t("questions.stranger", user=ctx.event.sender))
-
-
-@listener("m.room.member", places=IN_ADVISER_ROOM)
-async def adviser_room_member(ctx: EventContext) -> None:
-    """Someone invited to or joining an advisers' room who is not configured for it is removed
-    at once, and the admins are told: the room's history holds every case, private ones too.
-    (Only the bot and admins may invite there; this catches what power levels cannot, e.g. an
-    admin's mistaken invite or a room whose levels were changed by hand.)"""
-    event = ctx.event
-    user = event.state_key
-    membership = event.content.get("membership")
-    if not user or user == ctx.services.user_id:
-        return
-    key = f"removing:{event.room_id}:{user}"
-    if membership not in ("invite", "join", "knock"):
-        await state_store.delete_value(ctx.tx, key)  # gone: a later invite is news again
-        return
-    wanted = next(
-        (w for w in wanted_rooms(ctx.config) if ctx.services.room_of(w.key) == event.room_id),
-        None,
-    )
-    if wanted is None or not wanted.restricted or user in wanted.members | wanted.admins:
-        return
-    if await state_store.get_value_tx(ctx.tx, key) is not None:
-        return  # already being removed (an invite and its join in one sync)
-    await state_store.set_value(ctx.tx, key, event.event_id)
-    await ctx.kick(event.room_id, user, KICK_REASON)
-    await ctx.notify_admins(
-        ctx.t("rooms.removed_now", user=user, room=wanted.target, by=event.sender)
-    )
 
 
 @listener("m.room.message", places=IN_ADVISER_ROOM)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import struct
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from bot import clock, direct, i18n, messages
 from bot.context import BaseContext, CommandContext, EventContext
@@ -18,130 +17,17 @@ from bot.messages import escape
 from bot.registry import Arg, command, listener, periodic
 from bot.types import Place, RoomID, UserID
 from commands.surveys import questionnaire as qn
+from commands.surveys import rounds
 from commands.surveys import self_assessment as progress
 from commands.surveys.chart import bar_chart
-from config import Cohort, Config, Role
-from config.model import Survey, parse_duration
-from storage import Tx
+from config import Config, Role
+from config.model import Survey
 from storage import surveys as store
 
 log = logging.getLogger(__name__)
 
 SEE_RESULTS = {Role.FACILITATOR, Role.ADVISER, Role.ADMIN}
 MANAGERS = {Role.FACILITATOR, Role.ADMIN}
-
-
-def _local_ms(config: Config, cohort: Cohort, when: Any) -> int:
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=ZoneInfo(config.cohort_timezone(cohort)))
-    return int(when.timestamp() * 1000)
-
-
-def _lang(config: Config, cohort_id: str) -> str:
-    cohort = config.cohort(cohort_id)
-    return config.cohort_language(cohort) if cohort else config.bot.language
-
-
-# --- opening a round -----------------------------------------------------------------------------
-
-
-async def open_round(
-    ctx: BaseContext, survey: Survey, cohort: Cohort, run_id: int | None, now: int
-) -> int | None:
-    """Open ``survey`` for the cohort's participants and start their questionnaires."""
-    if survey.opens is not None and now < _local_ms(ctx.config, cohort, survey.opens):
-        log.info("Survey %s is not open yet; not started for %s", survey.id, cohort.id)
-        return None
-    closes_at = now + parse_duration(survey.open_for) * 1000
-    if survey.closes is not None:
-        closes_at = min(closes_at, _local_ms(ctx.config, cohort, survey.closes))
-    if closes_at <= now:
-        log.info("Survey %s has closed; not started for %s", survey.id, cohort.id)
-        return None
-    remind_at = now + parse_duration(survey.remind_after) * 1000 if survey.remind_after else None
-    if remind_at is not None and remind_at >= closes_at:
-        remind_at = None
-    round_id = await store.open_round(
-        ctx.tx,
-        survey.id,
-        cohort.id,
-        run_id,
-        survey.anonymous,
-        now,
-        closes_at,
-        remind_at,
-        list(cohort.participants),
-    )
-    for user in cohort.participants:
-        await start_next(ctx, user)
-    return round_id
-
-
-async def done_users_of_run(tx: Tx, run_id: int) -> set[str]:
-    rnd = await store.round_of_run(tx, run_id)
-    if rnd is None:
-        return set()
-    return {i.user_id for i in await store.invites(tx, rnd.id) if i.state == "done"}
-
-
-async def start_next(ctx: BaseContext, user: str) -> None:
-    """Unless the person is in the middle of a questionnaire, start their next waiting one."""
-    if await store.current_invite(ctx.tx, user) is not None:
-        return
-    if await store.next_waiting(ctx.tx, user) is None:
-        return
-
-    async def work(c: BaseContext, room: RoomID) -> None:
-        if await store.current_invite(c.tx, user) is not None:
-            return
-        invite = await store.next_waiting(c.tx, user)
-        if invite is None:
-            return
-        found = await _survey_of(c, invite)
-        if found is None:
-            return
-        rnd, survey, lang = found
-        await store.save_progress(c.tx, invite.round_id, user, "asking", 0, {})
-        closes = _show_time(c.config, rnd.cohort_id, rnd.closes_at)
-        intro = [i18n.t(lang, "surveys.intro", title=survey.title, closes=closes)]
-        if survey.intro:
-            intro.append(survey.intro)
-        intro.append(
-            i18n.t(lang, "surveys.anonymous" if survey.anonymous else "surveys.not_anonymous")
-        )
-        await c.send(room, messages.text("\n".join(intro)))  # notifies: a new survey
-        await _ask(c, room, survey, 0, lang)
-
-    pending = direct.send_direct(ctx, user, work)
-    if pending is not None:
-        await pending
-
-
-def _show_time(config: Config, cohort_id: str, ms: int) -> str:
-    cohort = config.cohort(cohort_id)
-    tz = config.cohort_timezone(cohort) if cohort else config.bot.timezone
-    return i18n.format_datetime(_lang(config, cohort_id), ms, tz)
-
-
-async def _survey_of(
-    ctx: BaseContext, invite: store.Invite
-) -> tuple[store.Round, Survey, str] | None:
-    rnd = await store.get_round(ctx.tx, invite.round_id)
-    survey = ctx.config.survey(rnd.survey_id) if rnd else None
-    if rnd is None or survey is None:
-        return None
-    return rnd, survey, _lang(ctx.config, rnd.cohort_id)
-
-
-async def _ask(
-    ctx: BaseContext, room: RoomID, survey: Survey, position: int, lang: str, prefix: str = ""
-) -> None:
-    q = survey.questions[position]
-    text = qn.render_question(q, position, len(survey.questions), lang)
-    await ctx.send(room, messages.notice(f"{prefix}\n{text}" if prefix else text))
-
-
-# --- answering -----------------------------------------------------------------------------------
 
 
 @listener("m.room.message")
@@ -154,7 +40,7 @@ async def answer(ctx: EventContext) -> None:
     invite = await store.current_invite(ctx.tx, event.sender)
     if invite is None:
         return
-    found = await _survey_of(ctx, invite)
+    found = await rounds.survey_of(ctx, invite)
     if found is None:
         return
     _, survey, lang = found
@@ -163,7 +49,9 @@ async def answer(ctx: EventContext) -> None:
         await store.save_progress(
             ctx.tx, invite.round_id, invite.user_id, "asking", invite.position, invite.draft
         )
-        await _ask(ctx, room, survey, invite.position, lang, i18n.t(lang, "surveys.welcome_back"))
+        await rounds.ask(
+            ctx, room, survey, invite.position, lang, i18n.t(lang, "surveys.welcome_back")
+        )
         return
     q = survey.questions[invite.position]
     try:
@@ -191,7 +79,7 @@ async def _advance(
         await store.save_progress(
             ctx.tx, invite.round_id, invite.user_id, "asking", position, draft
         )
-        await _ask(ctx, room, survey, position, lang)
+        await rounds.ask(ctx, room, survey, position, lang)
         return
     rnd = await store.get_round(ctx.tx, invite.round_id)
     anonymous = rnd.anonymous if rnd else True
@@ -200,12 +88,12 @@ async def _advance(
     if survey.self_assessment:
         thanks += " " + i18n.t(lang, "progress.hint")
     await ctx.send(room, messages.notice(thanks))
-    await start_next(ctx, invite.user_id)
+    await rounds.start_next(ctx, invite.user_id)
 
 
 async def _current(ctx: CommandContext) -> tuple[store.Invite, Survey, str] | None:
     invite = await store.current_invite(ctx.tx, ctx.event.sender)
-    found = await _survey_of(ctx, invite) if invite else None
+    found = await rounds.survey_of(ctx, invite) if invite else None
     if invite is None or found is None:
         await ctx.reply(ctx.t("surveys.nothing"))
         return None
@@ -237,7 +125,7 @@ async def back(ctx: CommandContext, args: dict[str, Any]) -> None:
     prefix = ""
     if q.id in invite.draft:
         prefix = i18n.t(lang, "surveys.previous", answer=qn.show_value(q, invite.draft[q.id]))
-    await _ask(ctx, ctx.event.room_id, survey, position, lang, prefix)
+    await rounds.ask(ctx, ctx.event.room_id, survey, position, lang, prefix)
 
 
 @command("stop", places=(Place.DIRECT,), aliases={"sv": ["stopp"]})
@@ -286,16 +174,16 @@ async def _resume(ctx: CommandContext) -> None:
         if await store.next_waiting(ctx.tx, user) is None:
             await ctx.reply(ctx.t("surveys.nothing"))
             return
-        await start_next(ctx, user)
+        await rounds.start_next(ctx, user)
         return
-    found = await _survey_of(ctx, invite)
+    found = await rounds.survey_of(ctx, invite)
     if found is None:
         return
     _, survey, lang = found
     await store.save_progress(
         ctx.tx, invite.round_id, user, "asking", invite.position, invite.draft
     )
-    await _ask(
+    await rounds.ask(
         ctx, ctx.event.room_id, survey, invite.position, lang, i18n.t(lang, "surveys.welcome_back")
     )
 
@@ -308,7 +196,7 @@ async def _start_command(ctx: CommandContext, survey_id: str) -> None:
     if survey is None:
         await ctx.reply(ctx.t("surveys.unknown", id=survey_id, ids=_ids(ctx.config)))
         return
-    round_id = await open_round(ctx, survey, ctx.cohort, None, clock.now_ms())
+    round_id = await rounds.open_round(ctx, survey, ctx.cohort, None, clock.now_ms())
     key = "surveys.started" if round_id is not None else "surveys.not_open"
     await ctx.reply(ctx.t(key, title=survey.title))
 
@@ -432,12 +320,12 @@ async def tick(ctx: BaseContext, now: int) -> None:
         survey = ctx.config.survey(rnd.survey_id)
         if survey is None:
             continue
-        lang = _lang(ctx.config, rnd.cohort_id)
+        lang = rounds.lang(ctx.config, rnd.cohort_id)
         body = i18n.t(
             lang,
             "surveys.reminder",
             title=survey.title,
-            closes=_show_time(ctx.config, rnd.cohort_id, rnd.closes_at),
+            closes=rounds.show_time(ctx.config, rnd.cohort_id, rnd.closes_at),
         )
         for invite in await store.invites(ctx.tx, rnd.id):
             if invite.state not in ("done", "expired"):
@@ -454,4 +342,4 @@ async def tick(ctx: BaseContext, now: int) -> None:
     # Every waiting questionnaire, also of people without a direct chat yet: if the bot died
     # between deciding to start one and opening the chat, this tick opens it again.
     for user in await store.waiting_users(ctx.tx):
-        await start_next(ctx, user)
+        await rounds.start_next(ctx, user)

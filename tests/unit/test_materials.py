@@ -574,11 +574,11 @@ def test_a_listing_is_bounded_by_size_and_says_how_many_more_there_are() -> None
     page = render.render_page("en", lambda n: f"Found ({n}):", items, 1, "More: !materials more")
     assert 0 < page.shown < len(items)
     content = messages.notice(page.body, html_body=page.html)
-    assert messages.size(content) <= parse.LISTING_BUDGET
+    assert messages.size(content) <= messages.LISTING_BYTES
     # One more item would not have fitted: it stops at the budget, not before.
     fuller = render.render_page("en", "Found:", items[: page.shown + 1], 1, "", budget=10**9)
     assert not messages.fits(
-        messages.notice(fuller.body, html_body=fuller.html), parse.LISTING_BUDGET
+        messages.notice(fuller.body, html_body=fuller.html), messages.LISTING_BYTES
     )
     left = len(items) - page.shown
     assert page.body.startswith(f"Found ({page.shown}):")
@@ -603,12 +603,14 @@ def test_themes_and_the_theme_list_are_bounded_by_size_too() -> None:
     ]
     theme = Theme(id="stor", name="Stor", tags=[], entries=entries)
     page = render.render_theme("sv", theme, [big_item(1)], "Fler: !material tagg #stor")
-    assert messages.fits(messages.notice(page.body, html_body=page.html), parse.LISTING_BUDGET)
+    assert messages.fits(messages.notice(page.body, html_body=page.html), messages.LISTING_BYTES)
     assert 0 < page.shown < 31
     assert f"… och {31 - page.shown} till" in page.body
     assert page.body.endswith("Fler: !material tagg #stor")
     themes = [Theme(id=f"t{n}", name="&" * 1000, tags=[], entries=[]) for n in range(100)]
     listed = render.render_theme_list("en", themes, "!materials theme")
-    assert messages.fits(messages.notice(listed.body, html_body=listed.html), parse.LISTING_BUDGET)
+    assert messages.fits(
+        messages.notice(listed.body, html_body=listed.html), messages.LISTING_BYTES
+    )
     assert 0 < listed.shown < 100 and f"… and {100 - listed.shown} more" in listed.body
     assert listed.body.endswith("Show one: !materials theme name")

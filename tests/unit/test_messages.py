@@ -135,3 +135,21 @@ def test_bounded_lines_stops_at_the_byte_budget_and_says_how_many_more() -> None
     assert messages.fits(content)
     few = ["a", "b"]
     assert messages.bounded_lines(few, lambda n: "more") == few
+
+
+def test_fitting_finds_the_longest_listing_that_fits_in_few_renderings() -> None:
+    items = [("å" * (50 + 37 * (i % 7))) for i in range(2000)]  # uneven, multi-byte, escaped
+    rendered: list[int] = []
+
+    def render(n: int) -> messages.Page:
+        rendered.append(n)
+        body = "\n".join([*items[:n], f"{len(items) - n} more"])
+        html = "<ul>" + "".join(f"<li>{messages.escape(i)}</li>" for i in items[:n]) + "</ul>"
+        return messages.Page(body, html, n)
+
+    page = messages.fitting(len(items), render, 20_000)
+    fits = messages.fits(messages.notice(page.body, html_body=page.html), 20_000)
+    longer = render(page.shown + 1)
+    assert fits and not messages.fits(messages.notice(longer.body, html_body=longer.html), 20_000)
+    assert 0 < page.shown < len(items)
+    assert len(rendered) <= 14  # 1 + log2(2000) + the check above, not one per item
