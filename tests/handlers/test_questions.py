@@ -452,3 +452,41 @@ async def test_moves_the_status_does_not_allow_are_refused_and_change_nothing(
     # Only the two refusals were sent: no edit of the root for a refused move.
     refusals = [s for s in bot.sent_to(adv)[edits:] if "går inte just nu" in s.body]
     assert len(refusals) == 2 and len(bot.sent_to(adv)) == edits + 2
+
+
+async def test_a_reply_quoting_an_internal_note_never_reaches_the_asker(make_bot: Any) -> None:
+    bot = await make_bot(participants=1)
+    adviser, adv, cohort = bot.people.advisers[0], bot.room("advisers"), bot.room("cohort:kohort0")
+    await ask(bot, "!ask Hur pratar jag med föräldrarna?")
+    thread = root_of(bot, 1).event_id
+    note = await bot.say(adv, adviser, "!note internt: eleven har en utredning på gång", thread)
+    # What clients before Matrix v1.13 send: a real reply in the thread, quoting the note.
+    quoting = await bot.event(
+        adv,
+        adviser,
+        {
+            "msgtype": "m.text",
+            "body": f"> <{adviser}> !note internt: eleven har en utredning på gång\n\n"
+            "Håller med, vi väntar.",
+            "format": "org.matrix.custom.html",
+            "formatted_body": "<mx-reply><blockquote>!note internt: eleven har en utredning"
+            "</blockquote></mx-reply>Håller med, vi väntar.",
+            "m.relates_to": {
+                "rel_type": "m.thread",
+                "event_id": thread,
+                "is_falling_back": False,
+                "m.in_reply_to": {"event_id": note},
+            },
+        },
+    )
+    told = bot.reply_to(quoting)
+    assert "intern anteckning" in told.body and told.content["msgtype"] == "m.notice"
+    # A text quoting a note by hand is not relayed either; a plain answer is, without any quote.
+    hand = await bot.say(adv, adviser, "> !anteckning internt\n\nSe ovan.", thread)
+    assert "intern anteckning" in bot.reply_to(hand).body
+    await bot.say(adv, adviser, "Boka ett möte med mentorn först.", thread)
+    seen = " ".join(str(s.content) for s in bot.sent_to(cohort))
+    assert "Boka ett möte" in seen
+    assert "utredning" not in seen and "internt" not in seen and "Håller med" not in seen
+    (got,) = in_room(bot, cohort, "Boka ett möte")
+    assert ">" not in got.body.split("\n", 1)[1]

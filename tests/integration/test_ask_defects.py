@@ -126,48 +126,6 @@ async def test_a_message_the_homeserver_refuses_is_reported_to_the_admins_and_it
     assert counts.get("failed") == 1 and not counts.get("pending")
 
 
-async def test_a_reply_quoting_an_internal_note_never_reaches_the_asker(network: Any) -> None:
-    net, app, room, adv, asker, adviser = await setup(network)
-    bot = net.bot.user_id
-    root = await ask(net, asker, adviser, room, adv, "Hur pratar jag med föräldrarna?")
-    thread = root["event_id"]
-    note = await adviser.say(adv, "!note internt: eleven har en utredning på gång", thread)
-    await adviser.wait_for_event(
-        adv, lambda e: e.get("type") == "m.reaction" and rel(e).get("event_id") == note
-    )
-    # What clients before Matrix v1.13 send: a real reply in the thread, quoting the note.
-    quoting = await adviser.send(
-        adv,
-        {
-            "msgtype": "m.text",
-            "body": f"> <{adviser.user_id}> !note internt: eleven har en utredning på gång\n\n"
-            "Håller med, vi väntar.",
-            "format": "org.matrix.custom.html",
-            "formatted_body": "<mx-reply><blockquote>!note internt: eleven har en utredning"
-            "</blockquote></mx-reply>Håller med, vi väntar.",
-            "m.relates_to": {
-                "rel_type": "m.thread",
-                "event_id": thread,
-                "is_falling_back": False,
-                "m.in_reply_to": {"event_id": note},
-            },
-        },
-    )
-    told = await adviser.reply_to(adv, quoting, bot)
-    assert "intern anteckning" in body(told) and told["content"]["msgtype"] == "m.notice"
-    # A text quoting a note by hand is not relayed either; a plain answer is, without any quote.
-    hand = await adviser.say(adv, "> !anteckning internt\n\nSe ovan.", thread)
-    await adviser.reply_to(adv, hand, bot)
-    await adviser.say(adv, "Boka ett möte med mentorn först.", thread)
-    got = await asker.wait_for_event(room, lambda e: "Boka ett möte" in body(e))
-    await app.wait_idle()
-    seen = " ".join(
-        body(e) + str(e["content"].get("formatted_body", "")) for e in await asker.history(room)
-    )
-    assert "utredning" not in seen and "internt" not in seen and "Håller med" not in seen
-    assert ">" not in body(got).split("\n", 1)[1]
-
-
 async def test_files_in_answers_and_details_are_relayed_as_files_and_empty_text_is_not(
     network: Any,
 ) -> None:
