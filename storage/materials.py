@@ -10,7 +10,7 @@ network), so a search filters by cohort inside the full-text match and ``ORDER B
 stays cheap.
 
 Callers pass tags and query words already folded (no case, no diacritics): see
-``commands.catalogue_text.fold``.
+``commands.materials.parse.fold``.
 """
 
 from __future__ import annotations
