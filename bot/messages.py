@@ -122,6 +122,12 @@ def fits_edited(content: dict[str, Any]) -> bool:
     return fits(edit(EventID("$" + "x" * 43), content))
 
 
+def short(text: str, limit: int) -> str:
+    """``text`` on one line, at most ``limit`` characters (cut with "…")."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def _shorten(text: str, max_bytes: int) -> str:
     data = text.encode("utf-8")
     if len(data) <= max_bytes:

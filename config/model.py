@@ -558,8 +558,13 @@ class Config(_Model):
     def cohort(self, cohort_id: str) -> Cohort | None:
         return next((c for c in self.cohorts if c.id == cohort_id), None)
 
-    def cohort_language(self, cohort: Cohort) -> str:
-        return cohort.language or self.bot.language
+    def cohort_language(self, cohort: Cohort | None) -> str:
+        """The language of a cohort (its own, else the bot's); the bot's for no cohort."""
+        return (cohort.language if cohort else None) or self.bot.language
+
+    def language_of(self, cohort_id: str | None) -> str:
+        """The language of the cohort with this id; the bot's for none or an unknown one."""
+        return self.cohort_language(self.cohort(cohort_id) if cohort_id else None)
 
     def roles_in_cohort(self, user_id: str, cohort_id: str) -> set[Role]:
         cohort = self.cohort(cohort_id)

@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot import i18n
+from bot import i18n, messages
 from bot.messages import escape
-from commands.materials.parse import fold, permalink, short
+from commands.materials.parse import fold, permalink
 from commands.materials.render import _tags_text, theme_keys
 from config import Config, Theme
 from storage.materials import Item
@@ -82,7 +82,7 @@ def _md_item(cat: Catalogue, item: Item) -> str:
         meta.append(_tags_text(item.tags))
     line = f"- [{_md(item.title)}](<{cat.link(item)}>) — {_md(' · '.join(meta))}"
     if item.description:
-        line += f"  \n  {_md(short(item.description, 500))}"
+        line += f"  \n  {_md(messages.short(item.description, 500))}"
     return line
 
 
@@ -266,7 +266,7 @@ def for_network(
 ) -> str:
     """The export file of one cohort (``cohort_id``) or of the whole network, in ``fmt``."""
     cohort = config.cohort(cohort_id) if cohort_id is not None else None
-    lang = config.cohort_language(cohort) if cohort is not None else config.bot.language
+    lang = config.cohort_language(cohort)
     names = {c.id: c.name for c in config.cohorts}
     if cohort is not None:
         heading = i18n.t(lang, "materials.export.cohort", name=cohort.name)

@@ -130,7 +130,7 @@ async def _count(ctx: EventContext, listing: Listing) -> int:
 
 
 def _query_shown(listing: Listing) -> str:
-    return parse.short(listing.query.strip(), parse.QUERY_SHOWN)
+    return messages.short(listing.query.strip(), parse.QUERY_SHOWN)
 
 
 def _heading(ctx: EventContext, listing: Listing, first: int, last: int) -> str:
@@ -199,8 +199,8 @@ async def _theme(ctx: CommandContext, name: str) -> None:
     if len(found) != 1:
         key = "materials.theme_unknown" if not found else "materials.theme_ambiguous"
         names = ", ".join(f"{t.id} ({t.name})" for t in (found or themes))
-        names = parse.short(names, messages.LISTING_BYTES // 4)
-        shown_name = parse.short(name.strip(), parse.QUERY_SHOWN)
+        names = messages.short(names, messages.LISTING_BYTES // 4)
+        shown_name = messages.short(name.strip(), parse.QUERY_SHOWN)
         await ctx.reply(ctx.t(key, name=shown_name, themes=names or "—"))
         return
     theme = found[0]
@@ -285,7 +285,7 @@ async def describe(ctx: CommandContext, args: dict[str, Any]) -> None:
     items = await _editable_items(ctx)
     if items is None:
         return
-    description = parse.short(args["text"], parse.DESCRIPTION_MAX)
+    description = messages.short(args["text"], parse.DESCRIPTION_MAX)
     for item in items:
         await store.update(ctx.tx, item.id, description=description, described=True)
         tags = parse.hashtags(description)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from bot import messages
 from storage.materials import MAX_TAGS, TAG_MAX
 
 FILE_MSGTYPES = {"m.file": "file", "m.image": "image", "m.video": "video", "m.audio": "audio"}
@@ -38,11 +39,6 @@ def fold(text: str) -> str:
     ``Förskola`` -> ``forskola``, ``Läsförståelse`` -> ``lasforstaelse``."""
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
-
-
-def short(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _tag(word: str) -> tuple[str, str] | None:
@@ -138,7 +134,7 @@ def find_links(body: str) -> list[Link]:
     context = re.sub(r"\[([^\]]*)\]\(\s*\)", r"\1", context)  # what is left of [text](url)
     context = re.sub(r"\(\s*\)|\[\s*\]|<\s*>", " ", context)
     context = re.sub(r"\s+([.,;:!?])", r"\1", " ".join(context.split()))
-    context = short(context.strip(" :-–—"), DESCRIPTION_MAX)
+    context = messages.short(context.strip(" :-–—"), DESCRIPTION_MAX)
     return [Link(url, context) for url in urls]
 
 
@@ -147,7 +143,7 @@ def link_title(url: str) -> str:
     parts = urlsplit(url)
     host = (parts.hostname or "").removeprefix("www.")
     path = parts.path.rstrip("/")
-    return short(f"{host}{path}" or url, TITLE_MAX)
+    return messages.short(f"{host}{path}" or url, TITLE_MAX)
 
 
 @dataclass(frozen=True)
@@ -164,14 +160,14 @@ class FileMessage:
         """The caption's first line if there is a caption, else the file name."""
         if self.caption:
             first = self.caption.strip().split("\n", 1)[0]
-            return short(first, TITLE_MAX) or short(self.filename, TITLE_MAX)
-        return short(self.filename, TITLE_MAX)
+            return messages.short(first, TITLE_MAX) or messages.short(self.filename, TITLE_MAX)
+        return messages.short(self.filename, TITLE_MAX)
 
     @property
     def description(self) -> str:
         """The caption's further lines, if it has several."""
         rest = self.caption.strip().split("\n", 1)[1:] if self.caption else []
-        return short(rest[0], DESCRIPTION_MAX) if rest else ""
+        return messages.short(rest[0], DESCRIPTION_MAX) if rest else ""
 
 
 def file_message(content: dict[str, Any]) -> FileMessage | None:
@@ -197,7 +193,7 @@ def file_message(content: dict[str, Any]) -> FileMessage | None:
     return FileMessage(
         kind=kind,
         mxc=url,
-        filename=short(str(filename), FILENAME_MAX) or kind,
+        filename=messages.short(str(filename), FILENAME_MAX) or kind,
         caption=str(caption).strip(),
         mimetype=mimetype[:MIMETYPE_MAX] if mimetype is not None else None,
         size=size if isinstance(size, int) and not isinstance(size, bool) else None,

@@ -22,7 +22,6 @@ from commands.materials.parse import (
     URL_MAX,
     fold,
     permalink,
-    short,
 )
 from config import Theme
 from storage.materials import MAX_TAGS, TAG_MAX, Item
@@ -52,15 +51,17 @@ def shown(item: Item, who: str, timezone: str, lang: str) -> Shown:
     link = permalink(item.room_id, item.event_id)
     filename = item.filename if item.filename and item.filename != item.title else None
     return Shown(
-        title=short(item.title, TITLE_MAX),
+        title=messages.short(item.title, TITLE_MAX),
         link=item.url[:URL_MAX] if item.kind == "link" and item.url else link,
         permalink=link,
-        who=short(who, NAME_SHOWN),
+        who=messages.short(who, NAME_SHOWN),
         when=i18n.format_date(lang, item.created_at, timezone),
         tags=tuple(t[:TAG_MAX] for t in item.tags[:MAX_TAGS]),
-        description=short(item.description, DESCRIPTION_SHOWN),
-        filename=short(filename, FILENAME_MAX) if filename else None,
-        snippet=short(item.snippet, SNIPPET_SHOWN) if SNIPPET_START in item.snippet else "",
+        description=messages.short(item.description, DESCRIPTION_SHOWN),
+        filename=messages.short(filename, FILENAME_MAX) if filename else None,
+        snippet=messages.short(item.snippet, SNIPPET_SHOWN)
+        if SNIPPET_START in item.snippet
+        else "",
         is_link=item.kind == "link",
     )
 
@@ -84,7 +85,7 @@ def _item_lines(lang: str, number: int, s: Shown) -> tuple[list[str], str]:
     meta = " · ".join(part for part in (s.who, s.when, _tags_text(s.tags)) if part)
     lines = [f"{number}. {head} — {meta}"]
     if s.description:
-        lines.append(f"   {short(s.description, DESCRIPTION_SHOWN)}")
+        lines.append(f"   {messages.short(s.description, DESCRIPTION_SHOWN)}")
     if s.snippet:
         lines.append(f"   {_plain_snippet(s.snippet)}")
     lines.append(f"   {s.link}" + (f" · {original}: {s.permalink}" if s.is_link else ""))
@@ -94,7 +95,7 @@ def _item_lines(lang: str, number: int, s: Shown) -> tuple[list[str], str]:
         parts.append(f" ({escape(s.filename)})")
     parts.append(f" — {escape(meta)}")
     if s.description:
-        parts.append(f"<br>{escape(short(s.description, DESCRIPTION_SHOWN))}")
+        parts.append(f"<br>{escape(messages.short(s.description, DESCRIPTION_SHOWN))}")
     if s.snippet:
         parts.append(f"<br><i>{_html_snippet(s.snippet)}</i>")
     if s.is_link:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot import clock
+from bot import clock, messages
 from commands.materials import parse
 from storage import Tx
 from storage import materials as store
@@ -37,7 +37,7 @@ async def add_published_answer(tx: Tx, answer: PublishedAnswer) -> bool:
             event_id=answer.event_id,
             part="answer",
             kind="answer",
-            title=parse.short(first_line, parse.TITLE_MAX),
+            title=messages.short(first_line, parse.TITLE_MAX),
             description=answer.category_name,
             uploader=answer.publisher,
             uploader_name=answer.publisher_name,

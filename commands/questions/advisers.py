@@ -189,7 +189,7 @@ async def adviser_message(ctx: EventContext) -> None:
 async def _answer_content(
     ctx: EventContext, question: Question, text: str | None = None
 ) -> dict[str, object] | None:
-    lang = _asker_lang(ctx, question)
+    lang = ctx.config.language_of(question.cohort_id)
     if ctx.config.advisers.attribution == "name":
         name = ctx.services.display_name(ctx.event.room_id, ctx.event.sender)
         prefix = i18n.t(lang, "questions.answer_from_name", name=name, number=question.id)
@@ -198,11 +198,6 @@ async def _answer_content(
     return await bridge.relay_copy(
         ctx, prefix, question.origin_event, text=text, mentions=[UserID(question.asker)]
     )
-
-
-def _asker_lang(ctx: BaseContext, question: Question) -> str:
-    cohort = ctx.config.cohort(question.cohort_id) if question.cohort_id else None
-    return ctx.config.cohort_language(cohort) if cohort else ctx.config.bot.language
 
 
 async def _answer_edit(ctx: EventContext) -> None:

@@ -99,7 +99,7 @@ async def mine(ctx: CommandContext, args: dict[str, Any]) -> None:
             "questions.mine_line",
             number=t.id,
             status=bridge.status_text(ctx.lang, t, None),
-            question=_short(t.text or ctx.t("questions.withdrawn_text")),
+            question=messages.short(t.text or ctx.t("questions.withdrawn_text"), 80),
         )
         for t in found
     ]
@@ -107,11 +107,6 @@ async def mine(ctx: CommandContext, args: dict[str, Any]) -> None:
     lines = messages.bounded_lines(lines, lambda n: ctx.t("lists.more", count=n))
     html = "".join(f"<li>{escape(line)}</li>" for line in lines)
     await ctx.reply("\n".join([title, *lines]), html_body=f"<p>{escape(title)}</p><ul>{html}</ul>")
-
-
-def _short(text: str, limit: int = 80) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _question_text(body: str) -> str:

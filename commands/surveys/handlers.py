@@ -320,7 +320,7 @@ async def tick(ctx: BaseContext, now: int) -> None:
         survey = ctx.config.survey(rnd.survey_id)
         if survey is None:
             continue
-        lang = rounds.lang(ctx.config, rnd.cohort_id)
+        lang = ctx.config.language_of(rnd.cohort_id)
         body = i18n.t(
             lang,
             "surveys.reminder",

@@ -25,11 +25,6 @@ def local_ms(config: Config, cohort: Cohort, when: Any) -> int:
     return int(when.timestamp() * 1000)
 
 
-def lang(config: Config, cohort_id: str) -> str:
-    cohort = config.cohort(cohort_id)
-    return config.cohort_language(cohort) if cohort else config.bot.language
-
-
 # --- opening a round -----------------------------------------------------------------------------
 
 
@@ -108,7 +103,7 @@ async def start_next(ctx: BaseContext, user: str) -> None:
 def show_time(config: Config, cohort_id: str, ms: int) -> str:
     cohort = config.cohort(cohort_id)
     tz = config.cohort_timezone(cohort) if cohort else config.bot.timezone
-    return i18n.format_datetime(lang(config, cohort_id), ms, tz)
+    return i18n.format_datetime(config.language_of(cohort_id), ms, tz)
 
 
 async def survey_of(
@@ -118,7 +113,7 @@ async def survey_of(
     survey = ctx.config.survey(rnd.survey_id) if rnd else None
     if rnd is None or survey is None:
         return None
-    return rnd, survey, lang(ctx.config, rnd.cohort_id)
+    return rnd, survey, ctx.config.language_of(rnd.cohort_id)
 
 
 async def ask(
