@@ -388,6 +388,11 @@ class App:
             await self._report(report)
             return report
 
+    async def wait_reconciled(self) -> None:
+        """Until a reconciliation under way (e.g. after !reload) has finished."""
+        async with self._reconcile_lock:
+            return
+
     async def _report(self, report: RoomReport) -> None:
         assert self.db is not None
         summary = json.dumps(

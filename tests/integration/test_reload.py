@@ -33,6 +33,7 @@ async def test_reload_adds_a_cohort_room_without_restarting(network: Any, make_u
     await n.wait_until(lambda: bool(n.invites), timeout=30)
     room_id = next(iter(n.invites))
     await n.join(room_id)
+    await app.wait_reconciled()  # the invite is sent before the room is recorded
     assert app.managed["cohort:ny"] == room_id
     reply = await n.reply_to(room_id, await n.say(room_id, "!help"), net.bot.user_id)
     assert "Kommandon" in _body(reply)
