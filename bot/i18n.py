@@ -126,8 +126,8 @@ def format_duration(lang: str, ms: int) -> str:
 
 
 def format_number(lang: str, value: float, decimals: int = 1) -> str:
-    """A number with at most ``decimals`` decimals, as the locale writes it (``3,5``)."""
-    pattern = "#,##0." + "#" * decimals if decimals else "#,##0"
+    """A number with ``decimals`` decimals, as the locale writes it (``3,5``, ``4,0``)."""
+    pattern = "#,##0." + "0" * decimals if decimals else "#,##0"
     return numbers.format_decimal(value, format=pattern, locale=locale(lang))
 
 

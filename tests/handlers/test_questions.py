@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot import clock
 from bot.rooms import wanted_rooms
 from tests.handlers.harness import Bot, Sent
 
@@ -490,3 +491,18 @@ async def test_a_reply_quoting_an_internal_note_never_reaches_the_asker(make_bot
     assert "utredning" not in seen and "internt" not in seen and "Håller med" not in seen
     (got,) = in_room(bot, cohort, "Boka ett möte")
     assert ">" not in got.body.split("\n", 1)[1]
+
+
+async def test_the_clock_tests_control_is_the_one_handlers_and_storage_read(make_bot: Any) -> None:
+    bot = await make_bot(participants=1)
+    with clock.frozen(1_800_000_000_000):  # 2027-01-15 09:00 in Stockholm
+        await ask(bot, "!ask Hur lång tid tar det?")
+        root = root_of(bot, 1)
+        assert "2027-01-15 09:00" in root.body  # Babel's Swedish short date and time
+        clock.advance(3 * 3_600_000)
+        reply = bot.reply_to(await bot.say(bot.room("advisers"), bot.people.advisers[0], "!kö"))
+        assert "3 timmar" in reply.body
+    row = await bot.db.fetchone("SELECT created_at FROM questions WHERE id = 1")
+    assert row is not None and row["created_at"] == 1_800_000_000_000
+    sent = await bot.db.fetchone("SELECT MIN(created_at) AS at FROM outbox")
+    assert sent is not None and sent["at"] == 1_800_000_000_000

@@ -144,7 +144,7 @@ async def test_questionnaire_in_direct_chat_with_invalid_answer_restart_and_resu
     adv_room = net.room("advisers")
     summary = await bot_says(adviser, adv_room, bot, "Resultat: Kvalitet i studiepaketet")
     assert "Svar: 1 av 2 (50\xa0%)" in summary
-    assert "medelvärde 4.0" in summary and FREE_TEXT in summary
+    assert "medelvärde 4,0" in summary and FREE_TEXT in summary
     assert "@" not in summary
     image = await adviser.wait_for_event(
         adv_room, lambda e: (e.get("content") or {}).get("msgtype") == "m.image"
@@ -259,7 +259,7 @@ async def test_self_assessment_rounds_show_progress_privately_and_the_cohort_cha
     assert "direktmeddelande" in body(pointer)
     aggregate = await bot_says(fac, fac_dm, bot, "Gruppens utveckling")
     assert "Självskattning NPF, Kohort 0 (omgång 1 → 2)" in aggregate
-    assert "medelvärde 2,5 → 3,5 (+1) (n 2 → 2)" in aggregate
+    assert "medelvärde 2,5 → 3,5 (+1,0) (n 2 → 2)" in aggregate
     assert "Ofta: 0 → 2 (+2)" in aggregate
     assert "Din utveckling" not in aggregate and "@" not in aggregate
 
@@ -267,7 +267,7 @@ async def test_self_assessment_rounds_show_progress_privately_and_the_cohort_cha
     at = len(fac.events[fac_dm])
     await fac.say(fac_dm, "!enkät resultat sjalv")
     results = await bot_says(fac, fac_dm, bot, "Resultat: Självskattning NPF", at)
-    assert "medelvärde 2,5 → 3,5 (+1) (n 2 → 2)" in results
+    assert "medelvärde 2,5 → 3,5 (+1,0) (n 2 → 2)" in results
 
     # Nothing personal, and no comparison at all, was written to the cohort room.
     await net.app.wait_idle()

@@ -87,11 +87,12 @@ def test_durations_use_the_largest_unit_with_at_least_two_and_plural_forms() -> 
 
 def test_numbers_shares_changes_and_sizes() -> None:
     assert i18n.format_number("sv", 2.5) == "2,5"
-    assert i18n.format_number("sv", 1234.0) == "1\xa0234"
-    assert i18n.format_number("sv", 3.0) == "3"
+    assert i18n.format_number("sv", 1234.0, 0) == "1\xa0234"
+    assert i18n.format_number("sv", 3.0) == "3,0"
     assert i18n.format_signed("sv", -1, 0) == "\u22121"  # the Swedish minus sign
     assert i18n.format_signed("en", 2, 0) == "+2"
-    assert i18n.format_signed("sv", 0.01) == "±0"
+    assert i18n.format_signed("sv", 0.01) == "±0,0"
+    assert i18n.format_signed("sv", 0, 0) == "±0"
     assert i18n.format_percent("sv", 0.905) == "90\xa0%"
     assert i18n.format_size("sv", 2_500_000) == "2,5 MB"
     assert i18n.format_size("en", 999) == "999 byte"

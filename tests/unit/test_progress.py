@@ -82,7 +82,7 @@ def test_aggregate_change_is_the_mean_and_n_of_each_round_with_counts_for_choice
     text = pg.render_aggregate(SURVEY, changes, "sv", "Kohort 0", 1, 2)
     assert text.splitlines() == [
         "Gruppens utveckling: Självskattning NPF, Kohort 0 (omgång 1 → 2)",
-        "Jag kan förklara NPF för kollegor: medelvärde 2,5 → 4,5 (+2) (n 2 → 2)",
+        "Jag kan förklara NPF för kollegor: medelvärde 2,5 → 4,5 (+2,0) (n 2 → 2)",
         "Jag anpassar undervisningen (n 2 → 3)",
         "   Sällan: 2 → 1 (−1)",
         "   Ofta: 0 → 2 (+2)",

@@ -77,7 +77,7 @@ def test_summary_counts_mean_spread_and_free_text_without_people() -> None:
     assert multi.counts == [("A", 1), ("B", 0), ("C", 2)]
     assert free.texts == ["Bra"]
     text = qn.render_summary(summary, "en", ["Kohort 0"])
-    assert "Responses: 3 of 4 (75\xa0%)" in text and "mean 3, spread (sd) 0,8" in text
+    assert "Responses: 3 of 4 (75\xa0%)" in text and "mean 3,0, spread (sd) 0,8" in text
     assert "– Bra" in text
 
 
