@@ -7,6 +7,7 @@ import asyncio
 import logging
 import signal
 import sys
+from datetime import date
 from pathlib import Path
 
 from config import Config, ConfigError, load_config
@@ -195,6 +196,69 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(Path(args.data_dir), script=args.script, port=args.port)
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write the evaluation report (html, docx, md or json) for a period, phase or cohort."""
+    from bot import clock
+    from commands.evaluation import report
+    from commands.evaluation.evidence import PeriodError
+    from storage import Database
+
+    config = _config_or_report(args.config)
+    if config is None:
+        return 2
+    if args.phase and (args.first or args.last):
+        print("give either --phase or --from/--to, not both", file=sys.stderr)
+        return 2
+    if not Path(config.bot.database).exists():
+        print(f"no database at {config.bot.database}: has the bot run yet?", file=sys.stderr)
+        return 1
+    if args.format == "docx" and args.output is None:
+        print("a DOCX report needs --output FILE", file=sys.stderr)
+        return 2
+
+    async def build() -> str | bytes:
+        db = await Database.open(config.bot.database)
+        try:
+            now = clock.now_ms()
+            figures = await report.figures_of(
+                db,
+                config,
+                now_ms=now,
+                phase=args.phase,
+                first=args.first,
+                last=args.last,
+                cohort=args.cohort,
+                with_free_text=args.with_free_text,
+            )
+            return report.written(figures, config, args.format, args.lang, now)
+        finally:
+            await db.close()
+
+    try:
+        out = asyncio.run(build())
+    except PeriodError as err:
+        print(str(err), file=sys.stderr)
+        return 2
+    if args.output is None:
+        assert isinstance(out, str)
+        sys.stdout.write(out)
+    else:
+        path = Path(args.output)
+        if isinstance(out, bytes):
+            path.write_bytes(out)
+        else:
+            path.write_text(out, "utf-8")
+        print(f"Report written to {args.output}", file=sys.stderr)
+    return 0
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="natverk", description="A Matrix bot for professional-learning networks."
@@ -237,6 +301,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("survey", help="the survey id")
     p.add_argument("--format", choices=["csv"], default="csv")
     p.set_defaults(func=cmd_survey)
+
+    p = sub.add_parser("report", help="the evaluation report: criteria, participation, support")
+    p.add_argument("config", type=Path)
+    p.add_argument("--phase", help="a phase id from evaluation.phases")
+    p.add_argument("--from", dest="first", type=_day, help="first day, YYYY-MM-DD")
+    p.add_argument("--to", dest="last", type=_day, help="last day, YYYY-MM-DD")
+    p.add_argument("--cohort", help="one cohort's id (default: the whole network)")
+    p.add_argument("--lang", choices=["sv", "en"], default="sv")
+    p.add_argument("--format", choices=["html", "docx", "md", "json"], required=True)
+    p.add_argument("--output", help="write to this file (default: standard output)")
+    p.add_argument(
+        "--with-free-text",
+        action="store_true",
+        help="include free-text answers of anonymous surveys (they carry no names)",
+    )
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("demo", help="run a demo network on an embedded Synapse")
     p.add_argument("--data-dir", default="demo-data", help="where the demo keeps its state")

@@ -70,6 +70,10 @@ def plural_form(lang: str, count: int | float) -> str:
     return str(Locale.parse(lang).plural_form(abs(count)))
 
 
+def has(lang: str, key: str) -> bool:
+    return key in catalogue(lang)
+
+
 def placeholders(template: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(template) if name}
 
@@ -106,6 +110,11 @@ def _local(ms: int, timezone: str) -> datetime:
 def format_datetime(lang: str, ms: int, timezone: str) -> str:
     """A moment as a date and a time in ``timezone``: ``2026-12-02 16:55`` (sv)."""
     return dates.format_datetime(_local(ms, timezone), "short", locale=locale(lang))
+
+
+def format_iso_day(ms: int, timezone: str) -> str:
+    """The local day of a moment as ``YYYY-MM-DD`` (for storage and exports, not for people)."""
+    return _local(ms, timezone).date().isoformat()
 
 
 def format_date(lang: str, ms: int, timezone: str) -> str:

@@ -341,6 +341,91 @@ def _theme_duplicates(themes: list[Theme], where: Loc) -> list[tuple[Loc, str]]:
     return _duplicates("theme id", [((*where, i, "id"), t.id) for i, t in enumerate(themes)])
 
 
+# The indicators a criterion may name, and the kind of threshold each takes: a share (0.9 or
+# "90%"), a duration in hours ("4h", "2d" or a number of hours), or a plain number.
+INDICATORS: dict[str, Literal["share", "hours", "number"]] = {
+    "active_share": "share",
+    "answered_within": "share",
+    "first_response_median": "hours",
+    "checkin_reply_rate": "share",
+    "survey_response_rate": "share",
+    "peer_reply_share": "share",
+    "materials_per_active_member": "number",
+    "self_assessment_change": "number",
+}
+Threshold = str | float | int
+
+
+def threshold_value(kind: str, value: Threshold) -> float:
+    """A threshold in the indicator's unit (a share from 0 to 1, hours, or a number);
+    ValueError if it is not of that kind."""
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if kind == "share":
+        if isinstance(value, str):
+            text = value.strip()
+            if not text.endswith("%"):
+                raise ValueError(value)
+            share = float(text[:-1].strip().replace(",", ".")) / 100
+        else:
+            share = float(value)
+        if not 0 <= share <= 1:
+            raise ValueError(value)
+        return share
+    if kind == "hours":
+        if isinstance(value, str):
+            return parse_duration(value.strip()) / 3600
+        if value < 0:
+            raise ValueError(value)
+        return float(value)
+    if isinstance(value, str):
+        return float(value.strip().replace(",", "."))
+    return float(value)
+
+
+class Phase(_Model):
+    """A phase of the pilot (needs, form, operation, evaluation): the report can be cut by it."""
+
+    id: Slug
+    name: str = Field(min_length=1)
+    from_: date = Field(alias="from")
+    to: date
+
+
+class Criterion(_Model):
+    """The agency's own criterion, evaluated against one indicator."""
+
+    id: Slug
+    name: str = Field(min_length=1)
+    indicator: str
+    within: Duration | None = None
+    at_least: Threshold | None = None
+    at_most: Threshold | None = None
+
+    @property
+    def kind(self) -> str:
+        return INDICATORS[self.indicator]
+
+    def bound(self) -> tuple[Literal["at_least", "at_most"], float]:
+        """Which way the criterion goes and its threshold, in the indicator's unit."""
+        if self.at_least is not None:
+            return "at_least", threshold_value(self.kind, self.at_least)
+        assert self.at_most is not None
+        return "at_most", threshold_value(self.kind, self.at_most)
+
+
+class Evaluation(_Model):
+    min_group: int = Field(default=3, ge=1)
+    retention: Duration = "400d"
+    phases: list[Phase] = []
+    criteria: list[Criterion] = []
+    digest: Literal["off", "monthly"] = "off"
+
+    @property
+    def retention_seconds(self) -> int:
+        return parse_duration(self.retention)
+
+
 class Cohort(_Model):
     id: Slug
     name: str
@@ -363,6 +448,7 @@ class Config(_Model):
     cohorts: list[Cohort] = []
     themes: list[Theme] = []
     surveys: list[Survey] = []
+    evaluation: Evaluation = Field(default_factory=Evaluation)
     source: Path | None = None
 
     @field_validator("homeserver")
@@ -394,6 +480,7 @@ class Config(_Model):
             *self._bot_as_member(),
             *self._checkin_problems(),
             *self._theme_problems(),
+            *self._evaluation_problems(),
         ]
         if found:
             raise _problems(found)
@@ -525,6 +612,72 @@ class Config(_Model):
                 if q.labels and (q.type != "scale" or len(q.labels) != 2):
                     found.append(((*qloc, "labels"), "labels are two end labels of a scale"))
         return found
+
+    def _evaluation_problems(self) -> list[tuple[Loc, str]]:
+        ev = self.evaluation
+        found = _duplicates(
+            "phase id", [(("evaluation", "phases", i, "id"), p.id) for i, p in enumerate(ev.phases)]
+        )
+        found += _duplicates(
+            "criterion id",
+            [(("evaluation", "criteria", i, "id"), c.id) for i, c in enumerate(ev.criteria)],
+        )
+        for i, phase in enumerate(ev.phases):
+            if phase.to < phase.from_:
+                found.append((("evaluation", "phases", i, "to"), "'to' is before 'from'"))
+            for j, other in enumerate(ev.phases[:i]):
+                if phase.from_ <= other.to and other.from_ <= phase.to:
+                    found.append(
+                        (
+                            ("evaluation", "phases", i, "from"),
+                            f"phase '{phase.id}' overlaps phase '{other.id}'"
+                            f" (evaluation.phases[{j}]: {other.from_} to {other.to})",
+                        )
+                    )
+        known = ", ".join(INDICATORS)
+        for i, crit in enumerate(ev.criteria):
+            loc: Loc = ("evaluation", "criteria", i)
+            if crit.indicator not in INDICATORS:
+                found.append(
+                    (
+                        (*loc, "indicator"),
+                        f"unknown indicator '{crit.indicator}' (known: {known})",
+                    )
+                )
+                continue
+            if (crit.at_least is None) == (crit.at_most is None):
+                found.append((loc, "a criterion needs exactly one of at_least or at_most"))
+                continue
+            key = "at_least" if crit.at_least is not None else "at_most"
+            value = crit.at_least if crit.at_least is not None else crit.at_most
+            assert value is not None
+            try:
+                threshold_value(crit.kind, value)
+            except ValueError:
+                expected = {
+                    "share": "a share such as 90% or 0.9",
+                    "hours": "a duration such as 4h or 2d (or a number of hours)",
+                    "number": "a number such as 1.5",
+                }[crit.kind]
+                found.append(
+                    (
+                        (*loc, key),
+                        f"'{value}' is not a threshold for {crit.indicator} (expected {expected})",
+                    )
+                )
+            if crit.indicator == "answered_within" and crit.within is None:
+                found.append(((*loc, "within"), "answered_within needs 'within' (e.g. 2d)"))
+            if crit.indicator != "answered_within" and crit.within is not None:
+                found.append(((*loc, "within"), "'within' is only used with answered_within"))
+        return found
+
+    def phase(self, phase_id: str) -> Phase | None:
+        return next((p for p in self.evaluation.phases if p.id == phase_id), None)
+
+    def members_of(self, cohorts: list[Cohort]) -> set[str]:
+        """The members of ``cohorts``: their participants and facilitators (advisers and admins
+        are not members)."""
+        return {u for c in cohorts for u in (*c.participants, *c.facilitators)}
 
     def survey(self, survey_id: str) -> Survey | None:
         return next((s for s in self.surveys if s.id == survey_id), None)

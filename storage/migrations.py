@@ -347,4 +347,68 @@ MIGRATIONS: list[Migration] = [
             "UPDATE outbox SET purpose = 'question_root' WHERE purpose = 'ticket_root'",
         ),
     ),
+    Migration(
+        8,
+        "The pilot's evidence: activity per cohort and day, monthly counts per person, question"
+        " times, catalogue searches",
+        (
+            # What a question went through (for response and answer times); asker_role is
+            # 'participant' or 'facilitator'. reopened counts the times it was reopened.
+            "ALTER TABLE questions ADD COLUMN asker_role TEXT",
+            "ALTER TABLE questions ADD COLUMN claimed_at INTEGER",
+            "ALTER TABLE questions ADD COLUMN first_response_at INTEGER",
+            "ALTER TABLE questions ADD COLUMN closed_at INTEGER",
+            "ALTER TABLE questions ADD COLUMN reopened INTEGER NOT NULL DEFAULT 0",
+            # Counts only, per cohort and local day: never content, never who.
+            """CREATE TABLE activity_days (
+                cohort_id TEXT NOT NULL,
+                day TEXT NOT NULL,
+                messages INTEGER NOT NULL DEFAULT 0,
+                writers INTEGER NOT NULL DEFAULT 0,
+                threads INTEGER NOT NULL DEFAULT 0,
+                peer_replies INTEGER NOT NULL DEFAULT 0,
+                files INTEGER NOT NULL DEFAULT 0,
+                links INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (cohort_id, day)
+            ) WITHOUT ROWID""",
+            # Per person only this: a monthly message count (and the last day of that month
+            # they wrote, so a day's writers are counted once). Exported and erased with them.
+            """CREATE TABLE activity_members (
+                cohort_id TEXT NOT NULL,
+                month TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                messages INTEGER NOT NULL DEFAULT 0,
+                last_day TEXT NOT NULL,
+                PRIMARY KEY (cohort_id, month, user_id)
+            ) WITHOUT ROWID""",
+            "CREATE INDEX activity_members_user ON activity_members (user_id)",
+            # Recent members' messages, to tell a reply to someone else from one to oneself:
+            # the author is a keyed hash whose key (kv 'evaluation.key:<month>') is dropped
+            # after two months, and the rows after 31 days.
+            """CREATE TABLE activity_messages (
+                event_id TEXT PRIMARY KEY,
+                cohort_id TEXT NOT NULL,
+                month TEXT NOT NULL,
+                author TEXT NOT NULL,
+                ts INTEGER NOT NULL,
+                threaded INTEGER NOT NULL DEFAULT 0
+            ) WITHOUT ROWID""",
+            "CREATE INDEX activity_messages_ts ON activity_messages (ts)",
+            """CREATE TABLE search_days (
+                cohort_id TEXT NOT NULL,
+                day TEXT NOT NULL,
+                searches INTEGER NOT NULL DEFAULT 0,
+                empty INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (cohort_id, day)
+            ) WITHOUT ROWID""",
+            # The folded words of searches that found nothing: the needs nobody has met yet.
+            """CREATE TABLE search_misses (
+                cohort_id TEXT NOT NULL,
+                day TEXT NOT NULL,
+                word TEXT NOT NULL,
+                count INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (cohort_id, day, word)
+            ) WITHOUT ROWID""",
+        ),
+    ),
 ]

@@ -30,6 +30,11 @@ class Question:
     published: bool = False
     answered_at: int | None = None
     reminded_at: int | None = None
+    asker_role: str | None = None  # participant or facilitator
+    claimed_at: int | None = None  # the first claim
+    first_response_at: int | None = None  # an adviser's first claim, note or answer
+    closed_at: int | None = None
+    reopened: int = 0
 
     @property
     def root_ref(self) -> str:
@@ -63,7 +68,8 @@ async def next_id(tx: Tx) -> int:
 async def create(tx: Tx, t: Question) -> int:
     return await tx.execute(
         "INSERT INTO questions (id, asker, cohort_id, private, category, origin_room, origin_event,"
-        " adviser_room, root_outbox, text, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        " adviser_room, root_outbox, text, created_at, asker_role)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
         (
             t.id,
             t.asker,
@@ -76,6 +82,7 @@ async def create(tx: Tx, t: Question) -> int:
             t.root_outbox,
             t.text,
             t.created_at,
+            t.asker_role,
         ),
     )
 
@@ -102,13 +109,32 @@ async def set_root_event(tx: Tx, question_id: int, event_id: str) -> None:
 
 
 async def update(tx: Tx, question_id: int, **fields: Any) -> None:
-    allowed = {"status", "claimed_by", "text", "published", "answered_at", "reminded_at"}
+    allowed = {
+        "status",
+        "claimed_by",
+        "text",
+        "published",
+        "answered_at",
+        "reminded_at",
+        "claimed_at",
+        "first_response_at",
+        "closed_at",
+        "reopened",
+    }
     if not fields or set(fields) - allowed:
         raise ValueError(f"cannot update {sorted(set(fields) - allowed)}")
     assignments = ", ".join(f"{name} = ?" for name in fields)
     await tx.execute(
         f"UPDATE questions SET {assignments} WHERE id = ?",  # noqa: S608 - names are whitelisted
         (*fields.values(), question_id),
+    )
+
+
+async def responded(tx: Tx, question_id: int, at_ms: int) -> None:
+    """An adviser acted on the question (claim, note or answer): the first time is kept."""
+    await tx.execute(
+        "UPDATE questions SET first_response_at = ? WHERE id = ? AND first_response_at IS NULL",
+        (at_ms, question_id),
     )
 
 

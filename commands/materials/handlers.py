@@ -23,13 +23,14 @@ import logging
 from functools import partial
 from typing import Any
 
-from bot import messages
+from bot import i18n, messages
 from bot.context import CommandContext, EventContext
 from bot.registry import Arg, ArgKind, command, listener, split_command
 from bot.types import EventID, Place, RoomEvent, redacted_event_id
 from commands.materials import documents, parse, render
 from commands.materials import extract as extract_text
 from config import Role
+from storage import evaluation as evaluation_store
 from storage import materials as store
 from storage.materials import Item, Listing, NewItem, PendingText
 
@@ -147,6 +148,8 @@ async def _list(ctx: CommandContext, listing: Listing) -> None:
         return
     more, items = len(items) > PAGE, items[:PAGE]
     room, sender = ctx.event.room_id, ctx.event.sender
+    if listing.mode == "search" and listing.next_offset == 0:
+        await _count_search(ctx, bool(items), parse.query_words(listing.query))
     if not items:
         await store.remember(ctx.tx, sender, room, listing)
         key = "materials.nothing_more" if listing.next_offset else f"materials.none.{listing.mode}"
@@ -170,6 +173,16 @@ async def _list(ctx: CommandContext, listing: Listing) -> None:
     following = Listing(listing.mode, listing.query, offset + max(page.shown, 1))
     await store.remember(ctx.tx, sender, room, following)
     await ctx.reply(page.body, html_body=page.html)
+
+
+async def _count_search(ctx: CommandContext, found: bool, words: list[str]) -> None:
+    """For the pilot's evidence: a search in the room's cohort (in a direct chat: the person's
+    first cohort), and the folded words of one that found nothing. Never who searched."""
+    cohort = ctx.cohort or next(iter(ctx.config.cohorts_of(ctx.event.sender)), None)
+    if cohort is None:
+        return
+    day = i18n.format_iso_day(ctx.event.origin_server_ts, ctx.config.cohort_timezone(cohort))
+    await evaluation_store.record_search(ctx.tx, cohort.id, day, found, words)
 
 
 def _more_command(ctx: CommandContext) -> str:

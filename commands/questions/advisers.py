@@ -69,6 +69,7 @@ async def note(ctx: CommandContext, args: dict[str, Any]) -> None:
     if question is not None:
         # Remembered as a note, so a reply quoting it is known as one (never relayed).
         await store.add_link(ctx.tx, ctx.event.event_id, question.id, "note", ctx.event.sender)
+        await store.responded(ctx.tx, question.id, clock.now_ms())
         await ctx.react("📝")
 
 
@@ -181,8 +182,9 @@ async def adviser_message(ctx: EventContext) -> None:
         ctx.tx, event.event_id, question.id, "answer", event.sender, question.origin_room, outbox_id
     )
     status = after(Move.ANSWER, question.status)
-    answered_at = question.answered_at or clock.now_ms()
-    await store.update(ctx.tx, question.id, status=status, answered_at=answered_at)
+    now = clock.now_ms()
+    await store.update(ctx.tx, question.id, status=status, answered_at=question.answered_at or now)
+    await store.responded(ctx.tx, question.id, now)
     await bridge.refresh_root(ctx, question.id)
 
 

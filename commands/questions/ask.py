@@ -57,6 +57,7 @@ async def ask(ctx: CommandContext, args: dict[str, Any]) -> None:
         root_outbox=0,
         text=wording,
         created_at=clock.now_ms(),
+        asker_role=(Role.FACILITATOR if Role.FACILITATOR in ctx.roles else Role.PARTICIPANT),
     )
     root = bridge.root_content(ctx, question)
     if not messages.fits_edited(root):

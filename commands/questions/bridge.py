@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from bot import i18n, messages
+from bot import clock, i18n, messages
 from bot.messages import escape
 from bot.registry import on_sent
 from bot.types import EventID, UserID
@@ -133,7 +133,16 @@ async def move(ctx: BaseContext, question: Question, step: Move, by: str | None 
     )
     if status is None:
         return False
-    await store.update(ctx.tx, question.id, status=status, claimed_by=claimed_by)
+    now = clock.now_ms()
+    times: dict[str, int | None] = {}
+    if step is Move.CLAIM:
+        times["claimed_at"] = question.claimed_at or now
+        await store.responded(ctx.tx, question.id, now)
+    elif step is Move.CLOSE:
+        times["closed_at"] = now
+    elif step is Move.REOPEN:
+        times = {"closed_at": None, "reopened": question.reopened + 1}
+    await store.update(ctx.tx, question.id, status=status, claimed_by=claimed_by, **times)
     await refresh_root(ctx, question.id)
     return True
 

@@ -8,18 +8,18 @@ stopped, across restarts too. See storage/surveys.py for how anonymous answers a
 from __future__ import annotations
 
 import logging
-import struct
 from typing import Any
 
 from bot import clock, direct, i18n, messages
 from bot.context import BaseContext, CommandContext, EventContext
+from bot.images import post_images
 from bot.messages import escape
 from bot.registry import Arg, command, listener, periodic
 from bot.types import Place, RoomID, UserID
 from commands.surveys import questionnaire as qn
 from commands.surveys import rounds
 from commands.surveys import self_assessment as progress
-from commands.surveys.chart import bar_chart
+from commands.surveys.chart import survey_results_chart
 from config import Config, Role
 from config.model import Survey
 from storage import surveys as store
@@ -250,41 +250,12 @@ async def send_results(
     html = "<br>".join(escape(line) for line in text.splitlines())
     for room in rooms:
         await ctx.send(room, messages.notice(text, html_body=html))
-    groups = [[n for _, n in qs.counts] for qs in summary.questions if qs.counts]
-    if not groups or not rooms:
+    questions = [(qs.question.text, qs.counts) for qs in summary.questions if qs.counts]
+    if not questions or not rooms:
         return
-    png = bar_chart(groups)
-    services = ctx.services
-    filename = f"{survey.id}.png"
-
-    async def post_chart() -> None:
-        uri = await services.upload(png, "image/png", filename)
-        if uri is None:
-            return
-        width, height = struct.unpack(">II", png[16:24])
-
-        async def post(c: BaseContext) -> None:
-            for room in rooms:
-                await c.send(
-                    room,
-                    {
-                        "msgtype": "m.image",
-                        "body": filename,
-                        "filename": filename,
-                        "url": uri,
-                        "info": {
-                            "mimetype": "image/png",
-                            "size": len(png),
-                            "w": width,
-                            "h": height,
-                        },
-                        "m.mentions": {},
-                    },
-                )
-
-        await services.in_transaction(post)
-
-    ctx.after_commit(post_chart)
+    title = i18n.t(lang, "surveys.results_title", title=survey.title, cohorts=", ".join(names))
+    png = survey_results_chart(title, questions)
+    post_images(ctx, rooms, [(f"{survey.id}.png", png)])
 
 
 async def _progress_of(

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
 
+import matplotlib.colors
+import matplotlib.image
 import pytest
 
+from bot.images import png_size
+from commands.evaluation import charts
 from commands.surveys import questionnaire as qn
-from commands.surveys.chart import bar_chart
+from commands.surveys.chart import survey_results_chart
 from config.model import Survey, SurveyQuestion
 
 SCALE = SurveyQuestion(id="s", type="scale", text="Hur nöjd?", labels=["inte alls", "mycket"])
@@ -97,15 +102,22 @@ def _png_pixels(png: bytes) -> tuple[int, int, bytes]:
     return width, height, zlib.decompress(data)
 
 
-def test_bar_chart_is_a_valid_png_with_longer_bars_for_larger_counts() -> None:
-    png = bar_chart([[1, 4], [0, 2, 2]])
+def test_survey_chart_is_a_valid_png_with_longer_bars_for_larger_counts() -> None:
+    png = survey_results_chart("Kvalitet", [("Hur nöjd?", [("inte alls", 1), ("mycket", 4)])])
     width, height, raw = _png_pixels(png)
-    assert width == 480 and len(raw) == height * (1 + width * 3)
+    assert (width, height) == png_size(png)
+    channels = {2: 3, 6: 4}[png[25]]  # IHDR colour type: RGB or RGBA
+    assert len(raw) == height * (1 + width * channels)
 
-    def bar_length(row: int) -> int:
-        line = raw[row * (1 + width * 3) + 1 : (row + 1) * (1 + width * 3)]
-        px = [tuple(line[i : i + 3]) for i in range(0, len(line), 3)]
-        return sum(1 for p in px if p == (46, 117, 182))
-
-    # First group's bars start at y=10 and y=28 (14 px bars, 4 px gaps).
-    assert bar_length(15) * 4 == pytest.approx(bar_length(33), abs=4)
+    # Each bar is a run of rows holding the bar colour; its length is the bar's.
+    pixels = matplotlib.image.imread(io.BytesIO(png))[:, :, :3]
+    bar = matplotlib.colors.to_rgb(charts.PALETTE[0])
+    lengths = (abs(pixels - bar).max(axis=2) < 0.01).sum(axis=1)
+    bars: list[int] = []
+    for y, n in enumerate(lengths):
+        if n and (y == 0 or not lengths[y - 1]):
+            bars.append(0)
+        if n:
+            bars[-1] = max(bars[-1], int(n))
+    assert len(bars) == 2
+    assert bars[0] * 4 == pytest.approx(bars[1], abs=8)

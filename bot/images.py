@@ -1,0 +1,59 @@
+"""Images the bot posts (charts): uploaded after the transaction commits, then sent in a
+transaction of their own, so a failed upload never undoes what was decided."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+
+from bot.context import BaseContext
+from bot.types import RoomID
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """(width, height) in pixels, from a PNG's IHDR header."""
+    if len(data) < 24 or data[:8] != PNG_SIGNATURE or data[12:16] != b"IHDR":
+        raise ValueError("not a PNG image")
+    width, height = struct.unpack(">II", data[16:24])
+    return int(width), int(height)
+
+
+def image_content(uri: str, filename: str, png: bytes) -> dict[str, object]:
+    width, height = png_size(png)
+    return {
+        "msgtype": "m.image",
+        "body": filename,
+        "filename": filename,
+        "url": uri,
+        "info": {"mimetype": "image/png", "size": len(png), "w": width, "h": height},
+        "m.mentions": {},
+    }
+
+
+def post_images(
+    ctx: BaseContext, rooms: Sequence[RoomID], images: Sequence[tuple[str, bytes]]
+) -> None:
+    """After this transaction: upload each (filename, PNG) once and post it to every room."""
+    if not rooms or not images:
+        return
+    services = ctx.services
+
+    async def upload_and_post() -> None:
+        uploaded = []
+        for filename, png in images:
+            uri = await services.upload(png, "image/png", filename)
+            if uri is not None:
+                uploaded.append(image_content(uri, filename, png))
+        if not uploaded:
+            return
+
+        async def post(c: BaseContext) -> None:
+            for room in rooms:
+                for content in uploaded:
+                    await c.send(room, content)
+
+        await services.in_transaction(post)
+
+    ctx.after_commit(upload_and_post)

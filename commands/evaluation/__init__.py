@@ -1,0 +1,1 @@
+"""The pilot's evidence: measures, figures, criteria and the evaluation report."""
