@@ -563,3 +563,72 @@ def test_duplicate_theme_ids_in_the_network_and_in_a_cohort(tmp_path: Path) -> N
             "theme id 'lasforstaelse' is already a network theme (themes[0])",
         )
     ]
+
+
+def test_evaluation_criteria_and_phases_are_checked_with_lines(tmp_path: Path) -> None:
+    start = len(BASE.splitlines()) + 1
+    text = BASE + (
+        "evaluation:\n"
+        "  phases:\n"
+        "    - {id: behov, name: Behov, from: 2027-02-01, to: 2027-03-15}\n"
+        "    - {id: drift, name: Drift, from: 2027-03-10, to: 2027-10-31}\n"
+        "    - {id: sen, name: Sen, from: 2027-12-01, to: 2027-11-01}\n"
+        "  criteria:\n"
+        "    - {id: a, name: A, indicator: happiness, at_least: 1}\n"
+        "    - {id: b, name: B, indicator: active_share, at_least: 150%}\n"
+        "    - {id: c, name: C, indicator: first_response_median, at_most: soon}\n"
+        "    - {id: d, name: D, indicator: answered_within, at_least: 90%}\n"
+        "    - {id: e, name: E, indicator: peer_reply_share}\n"
+    )
+    problems = _problems(tmp_path, text)
+    assert problems == [
+        (
+            start + 3,
+            "evaluation.phases[1].from",
+            "phase 'drift' overlaps phase 'behov' (evaluation.phases[0]: 2027-02-01 to 2027-03-15)",
+        ),
+        (start + 4, "evaluation.phases[2].to", "'to' is before 'from'"),
+        (
+            start + 6,
+            "evaluation.criteria[0].indicator",
+            "unknown indicator 'happiness' (known: active_share, answered_within,"
+            " first_response_median, checkin_reply_rate, survey_response_rate, peer_reply_share,"
+            " materials_per_active_member, self_assessment_change)",
+        ),
+        (
+            start + 7,
+            "evaluation.criteria[1].at_least",
+            "'150%' is not a threshold for active_share (expected a share such as 90% or 0.9)",
+        ),
+        (
+            start + 8,
+            "evaluation.criteria[2].at_most",
+            "'soon' is not a threshold for first_response_median"
+            " (expected a duration such as 4h or 2d (or a number of hours))",
+        ),
+        (start + 9, "evaluation.criteria[3].within", "answered_within needs 'within' (e.g. 2d)"),
+        (
+            start + 10,
+            "evaluation.criteria[4]",
+            "a criterion needs exactly one of at_least or at_most",
+        ),
+    ]
+
+
+def test_evaluation_thresholds_in_their_units(tmp_path: Path) -> None:
+    text = BASE + (
+        "evaluation:\n"
+        "  criteria:\n"
+        "    - {id: a, name: A, indicator: active_share, at_least: 50%}\n"
+        "    - {id: b, name: B, indicator: checkin_reply_rate, at_least: 0.7}\n"
+        "    - {id: c, name: C, indicator: first_response_median, at_most: 2d}\n"
+        "    - {id: d, name: D, indicator: self_assessment_change, at_least: '0,5'}\n"
+    )
+    config = _load(tmp_path, text)
+    assert [c.bound() for c in config.evaluation.criteria] == [
+        ("at_least", 0.5),
+        ("at_least", 0.7),
+        ("at_most", 48.0),
+        ("at_least", 0.5),
+    ]
+    assert config.evaluation.min_group == 3 and config.evaluation.retention_seconds == 400 * 86400
