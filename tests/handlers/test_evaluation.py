@@ -253,3 +253,19 @@ async def test_report_in_chat_for_admins_and_advisers_only(make_bot: Any) -> Non
     assert len(reports) == 2
     for sent in reports:
         assert ":test" not in str(sent.content)  # no person, no room
+
+
+async def test_the_monthly_digest_posts_last_months_report_once(make_bot: Any) -> None:
+    def monthly(data: dict[str, Any]) -> None:
+        _network(data)
+        data["evaluation"]["digest"] = "monthly"
+
+    bot = await make_bot(participants=4, change=monthly)
+    await _activity(bot)
+    adv = bot.room("advisers")
+    with clock.frozen(T0 + 20 * 24 * HOUR):  # 2027-02-04
+        await bot.periodic()
+        await bot.periodic()  # the next pass posts nothing new
+    digests = [s for s in bot.sent_to(adv) if s.body.startswith("Utvärdering")]
+    assert [d.body.splitlines()[0] for d in digests] == ["Utvärdering 2027-01-01 – 2027-01-31"]
+    assert "Aktiva deltagare · 60\xa0% · minst 50\xa0% · uppfyllt" in digests[0].body
