@@ -164,7 +164,9 @@ def build(
         *([w.t("phase", name=phase_name)] if phase_name else []),
         w.t("created", when=created, min_group=w.min_group),
     ]
-    sections = [Section(w.t("section.criteria"), tables=[criteria_table(w, report["criteria"])])]
+    criteria = criteria_table(w, report["criteria"])
+    criteria.title = ""  # the section's title says it
+    sections = [Section(w.t("section.criteria"), tables=[criteria])]
     if not report["criteria"]:
         sections[0].tables = []
         sections[0].paragraphs.append(w.t("criteria.none"))
@@ -386,7 +388,7 @@ def markdown(doc: Document) -> str:
         if section.rows:
             out.append("")
         for table in section.tables:
-            out += [f"**{_md(table.title)}**", ""]
+            out += [f"**{_md(table.title)}**", ""] if table.title else []
             out.append("| " + " | ".join(_md(h) for h in table.header) + " |")
             out.append("|" + " --- |" * len(table.header))
             out += ["| " + " | ".join(_md(c) for c in row) + " |" for row in table.rows]
@@ -426,7 +428,8 @@ def html_page(doc: Document) -> str:
             parts += [f"<dt>{e(label)}</dt><dd>{e(value)}</dd>" for label, value in section.rows]
             parts.append("</dl>")
         for table in section.tables:
-            parts.append(f"<table><caption>{e(table.title)}</caption><thead><tr>")
+            caption = f"<caption>{e(table.title)}</caption>" if table.title else ""
+            parts.append(f"<table>{caption}<thead><tr>")
             parts += [f"<th>{e(h)}</th>" for h in table.header]
             parts.append("</tr></thead><tbody>")
             for row in table.rows:
@@ -462,7 +465,8 @@ def docx_file(doc: Document) -> bytes:
                 cells = grid.add_row().cells
                 cells[0].text, cells[1].text = label, value
         for table in section.tables:
-            out.add_paragraph().add_run(table.title).bold = True
+            if table.title:
+                out.add_paragraph().add_run(table.title).bold = True
             grid = out.add_table(rows=1, cols=len(table.header))
             grid.style = "Table Grid"
             for cell, text in zip(grid.rows[0].cells, table.header, strict=True):
