@@ -280,6 +280,9 @@ class Schedule(_Model):
     message: str | None = None
     poll: PollSpec | None = None
     survey: Slug | None = None
+    # Follow the cohort's action plans up: each owner of open items is asked about them.
+    follow_up: Literal["plans"] | None = None
+    open_for: Duration = "7d"  # how long a follow-up is open
     remind_after: Duration | None = None
     missed: Literal["late", "skip"] = "late"
     grace: Duration = "6h"
@@ -572,8 +575,16 @@ class Config(_Model):
                     found.append((loc, "'every' needs a 'start' (e.g. 2027-03-01 09:00)"))
                 if sched.start is not None and sched.every is None:
                     found.append(((*loc, "start"), "'start' is only used with 'every'"))
-                if not (sched.text or sched.message or sched.poll or sched.survey):
-                    found.append((loc, "a check-in needs a text, message, poll or survey"))
+                if not (
+                    sched.text or sched.message or sched.poll or sched.survey or sched.follow_up
+                ):
+                    found.append(
+                        (loc, "a check-in needs a text, message, poll, survey or follow_up")
+                    )
+                if sched.follow_up and (sched.poll or sched.survey):
+                    found.append(
+                        ((*loc, "follow_up"), "a plan follow-up cannot also be a poll or survey")
+                    )
                 if sched.text and sched.message:
                     found.append(((*loc, "message"), "give either text or message, not both"))
                 if sched.survey is not None and sched.survey not in surveys:

@@ -411,4 +411,69 @@ MIGRATIONS: list[Migration] = [
             ) WITHOUT ROWID""",
         ),
     ),
+    Migration(
+        9,
+        "Action plans: plans, their items and history, and the follow-ups that ask about them",
+        (
+            # One plan per facilitator's team (owner) and one for the whole cohort (owner '').
+            """CREATE TABLE plans (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                cohort_id TEXT NOT NULL,
+                owner TEXT NOT NULL,
+                summary_outbox INTEGER,
+                summary_event TEXT,
+                created_at INTEGER NOT NULL,
+                UNIQUE (cohort_id, owner)
+            )""",
+            """CREATE TABLE plan_items (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                plan_id INTEGER NOT NULL REFERENCES plans (id) ON DELETE CASCADE,
+                text TEXT NOT NULL,
+                who TEXT,
+                due TEXT,
+                status TEXT NOT NULL DEFAULT 'planned'
+                    CHECK (status IN ('planned', 'started', 'done', 'dropped')),
+                comment TEXT NOT NULL DEFAULT '',
+                created_by TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL,
+                removed INTEGER NOT NULL DEFAULT 0
+            )""",
+            "CREATE INDEX plan_items_plan ON plan_items (plan_id)",
+            # What changed when, for the export (the school's own quality work).
+            """CREATE TABLE plan_history (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                item_id INTEGER NOT NULL REFERENCES plan_items (id) ON DELETE CASCADE,
+                at INTEGER NOT NULL,
+                by TEXT NOT NULL,
+                change TEXT NOT NULL CHECK (change IN ('added', 'edited', 'status', 'removed')),
+                status TEXT,
+                text TEXT,
+                comment TEXT
+            )""",
+            """CREATE TABLE plan_followups (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                run_id INTEGER UNIQUE REFERENCES checkin_runs (id) ON DELETE SET NULL,
+                cohort_id TEXT NOT NULL,
+                opened_at INTEGER NOT NULL,
+                closes_at INTEGER NOT NULL,
+                remind_at INTEGER,
+                reminded_at INTEGER,
+                closed_at INTEGER
+            )""",
+            # Who is asked about which items, and how far they are (resumable like surveys).
+            """CREATE TABLE plan_followup_asks (
+                followup_id INTEGER NOT NULL REFERENCES plan_followups (id) ON DELETE CASCADE,
+                user_id TEXT NOT NULL,
+                state TEXT NOT NULL DEFAULT 'waiting'
+                    CHECK (state IN ('waiting', 'asking', 'done', 'expired')),
+                items TEXT NOT NULL,
+                position INTEGER NOT NULL DEFAULT 0,
+                chosen TEXT,
+                answers TEXT NOT NULL DEFAULT '{}',
+                PRIMARY KEY (followup_id, user_id)
+            )""",
+            "CREATE INDEX plan_followup_asks_user ON plan_followup_asks (user_id, state)",
+        ),
+    ),
 ]

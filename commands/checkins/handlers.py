@@ -21,6 +21,7 @@ from bot.registry import Arg, command, listener, on_sent, periodic
 from bot.types import EventID, Place, UserID
 from commands.checkins import polls
 from commands.checkins import schedule as sched_math
+from commands.plans import followup as plan_follow_up
 from commands.surveys import rounds as surveys
 from config import Cohort, Config, Role
 from config.model import Schedule, parse_duration
@@ -134,7 +135,9 @@ async def fire(
     if status == "late":
         when = i18n.format_datetime(lang, due_ms, tz)
         lines.append(i18n.t(lang, "checkins.late", when=when))
-    if schedule.poll is not None:
+    if schedule.follow_up is not None:
+        lines.append(i18n.t(lang, "plans.follow_up.announced"))
+    elif schedule.poll is not None:
         lines.append(i18n.t(lang, "checkins.vote_in_poll"))
     elif schedule.survey is None:
         lines.append(i18n.t(lang, "checkins.answer_in_thread"))
@@ -179,6 +182,8 @@ async def fire(
         survey = config.survey(schedule.survey)
         if survey is not None:
             await surveys.open_round(ctx, survey, cohort, run_id, now_ms)
+    if schedule.follow_up == "plans":
+        await plan_follow_up.open_follow_up(ctx, cohort, schedule, run_id, now_ms)
     return run_id
 
 

@@ -14,6 +14,7 @@ from commands.surveys import questionnaire as qn
 from config import Cohort, Config
 from config.model import Survey, parse_duration
 from storage import Tx
+from storage import plans as plan_store
 from storage import surveys as store
 
 log = logging.getLogger(__name__)
@@ -68,8 +69,11 @@ async def done_users_of_run(tx: Tx, run_id: int) -> set[str]:
 
 
 async def start_next(ctx: BaseContext, user: str) -> None:
-    """Unless the person is in the middle of a questionnaire, start their next waiting one."""
+    """Unless the person is in the middle of a questionnaire (or of a plan follow-up, which
+    starts this when it ends), start their next waiting one."""
     if await store.current_invite(ctx.tx, user) is not None:
+        return
+    if await plan_store.current_ask(ctx.tx, user) is not None:
         return
     if await store.next_waiting(ctx.tx, user) is None:
         return
