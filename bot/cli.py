@@ -252,6 +252,65 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plans_export(args: argparse.Namespace) -> int:
+    """Write the action plans (with their history) as md, csv, html or docx."""
+    config = _config_or_report(args.config)
+    if config is None:
+        return 2
+    if args.cohort is not None and config.cohort(args.cohort) is None:
+        known = ", ".join(c.id for c in config.cohorts) or "none"
+        print(f"no cohort {args.cohort!r} in {args.config} (cohorts: {known})", file=sys.stderr)
+        return 2
+    if not Path(config.bot.database).exists():
+        print(f"no database at {config.bot.database}: has the bot run yet?", file=sys.stderr)
+        return 1
+    if args.format == "docx" and args.output is None:
+        print("a DOCX file needs --output FILE", file=sys.stderr)
+        return 2
+    out = asyncio.run(export_plans(config, args.format, args.cohort, args.lang))
+    if args.output is None:
+        assert isinstance(out, str)
+        sys.stdout.write(out)
+    else:
+        path = Path(args.output)
+        if isinstance(out, bytes):
+            path.write_bytes(out)
+        else:
+            path.write_text(out, "utf-8")
+        print(f"Plans written to {args.output}", file=sys.stderr)
+    return 0
+
+
+async def export_plans(config: Config, fmt: str, cohort_id: str | None, lang: str) -> str | bytes:
+    from bot import clock, i18n
+    from commands.plans import export
+    from storage import Database
+    from storage import plans as store
+
+    db = await Database.open(config.bot.database)
+    try:
+        ids = [cohort_id] if cohort_id else [c.id for c in config.cohorts]
+        plans = await store.plans(db, ids)
+        found = []
+        for plan in plans:
+            cohort = config.cohort(plan.cohort_id)
+            found.append(
+                (plan, cohort.name if cohort else plan.cohort_id, await store.items(db, [plan.id]))
+            )
+        history = await store.history(db, [p.id for p in plans])
+    finally:
+        await db.close()
+    doc = export.build(
+        lang,
+        config.bot.timezone,
+        found,
+        history,
+        lambda user: user,  # the export names people by their Matrix id
+        i18n.format_datetime(lang, clock.now_ms(), config.bot.timezone),
+    )
+    return export.WRITERS[fmt](doc)
+
+
 def _day(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -317,6 +376,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="include free-text answers of anonymous surveys (they carry no names)",
     )
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("plans", help="the cohorts' action plans")
+    plans_sub = p.add_subparsers(dest="plans_command", required=True)
+    p = plans_sub.add_parser("export", help="write the plans and their history")
+    p.add_argument("config", type=Path)
+    p.add_argument("--cohort", help="one cohort's id (default: every cohort)")
+    p.add_argument("--format", choices=["md", "csv", "html", "docx"], required=True)
+    p.add_argument("--lang", choices=["sv", "en"], default="sv")
+    p.add_argument("--output", help="write to this file (default: standard output)")
+    p.set_defaults(func=cmd_plans_export)
 
     p = sub.add_parser("demo", help="run a demo network on an embedded Synapse")
     p.add_argument("--data-dir", default="demo-data", help="where the demo keeps its state")

@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from storage import evaluation, materials
+from storage import evaluation, materials, plans
 from storage.db import Database, Tx
 from storage.outbox import enqueue
 
@@ -53,6 +53,7 @@ async def export_user(db: Database, user_id: str) -> dict[str, Any]:
         "questions": _rows(found),
         "messages_relayed": _rows(links),
         "monthly_message_counts": await evaluation.export_user(db, user_id),
+        **await plans.export_user(db, user_id),
         "questions_claimed": _rows(claimed),
         "direct_chat": [r["room_id"] for r in direct],
         "notes": [r["key"] for r in notes],
@@ -90,6 +91,7 @@ async def erase_user(
         counts["notes"] = await tx.execute("DELETE FROM kv WHERE key LIKE ?", (f"%{user_id}%",))
         counts["materials"] = await materials.erase_user(tx, user_id)
         counts["activity"] = await evaluation.erase_user(tx, user_id)
+        counts["plans"] = await plans.erase_user(tx, user_id)
         # Messages addressed to the person (their direct chat not opened yet) are dropped.
         counts["unsent"] = await tx.execute(
             "DELETE FROM outbox WHERE room_id = ? AND state != 'sent'", (user_id,)

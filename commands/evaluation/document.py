@@ -115,6 +115,13 @@ SECTIONS: dict[str, list[tuple[str, Kind]]] = {
     ],
     "materials": [("items", "count"), ("searches", "count"), ("searches_without_hits", "count")],
     "checkins": [("runs", "count"), ("reply_rate", "share")],
+    "practice": [
+        ("items_made", "count"),
+        ("items_done", "count"),
+        ("items_dropped", "count"),
+        ("follow_up_asked", "count"),
+        ("follow_up_response_rate", "share"),
+    ],
     "surveys": [
         ("rounds", "count"),
         ("response_rate", "share"),

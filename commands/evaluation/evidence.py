@@ -12,6 +12,7 @@ from commands.materials import parse
 from config import Config
 from storage import Database, Tx
 from storage import evaluation as store
+from storage import plans as plan_store
 from storage import surveys as survey_store
 
 Reader = Tx | Database
@@ -122,6 +123,7 @@ async def gather(
                 [r.answers for r in found],
             )
         )
+    ev.plans = await plan_store.activity(db, ids, period.from_ms, period.to_ms)
     if trend:
         ev.previous = await gather(db, config, before(period), cohort_id, trend=False)
     return ev

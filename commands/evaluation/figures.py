@@ -79,6 +79,7 @@ class Evidence:
     checkin_runs: list[dict[str, Any]] = field(default_factory=list)
     checkin_repliers: int = 0  # distinct people who answered any check-in of the period
     rounds: list[SurveyRound] = field(default_factory=list)
+    plans: dict[str, Any] = field(default_factory=lambda: {"changes": [], "asks": {}})
     criteria: Sequence[Criterion] = ()
     previous: Evidence | None = None  # the period before, as long: for the trend
 
@@ -367,6 +368,30 @@ def surveys(ev: Evidence, with_free_text: bool = False) -> dict[str, Any]:
     }
 
 
+def practice(ev: Evidence) -> dict[str, Any]:
+    """Applied in practice: action plan items made, done and dropped; the follow-ups' answers."""
+    mg = ev.min_group
+
+    def count(change: str, status: str | None = None) -> Any:
+        rows = [
+            r
+            for r in ev.plans["changes"]
+            if r["change"] == change and (status is None or r["status"] == status)
+        ]
+        return _hide(sum(r["n"] for r in rows), max((r["people"] for r in rows), default=0), mg)
+
+    asks = ev.plans["asks"]
+    asked = sum(asks.values())
+    answered = asks.get("done", 0)
+    return {
+        "items_made": count("added"),
+        "items_done": count("status", "done"),
+        "items_dropped": count("status", "dropped"),
+        "follow_up_asked": asked,
+        "follow_up_response_rate": _hide(_share(answered, asked), answered, mg),
+    }
+
+
 def self_assessment_change(ev: Evidence) -> float | None:
     """The mean change of the scale questions' means between the last two rounds of each
     self-assessment and cohort, where both rounds have at least min_group answers."""
@@ -486,6 +511,7 @@ def _sections(ev: Evidence, with_free_text: bool) -> dict[str, Any]:
         "materials": materials(ev),
         "checkins": checkins(ev),
         "surveys": surveys(ev, with_free_text),
+        "practice": practice(ev),
     }
 
 

@@ -258,6 +258,37 @@ async def send_results(
     post_images(ctx, rooms, [(f"{survey.id}.png", png)])
 
 
+async def _invite_to_plan(ctx: BaseContext, survey: Survey, rnd: store.Round) -> None:
+    """A self-assessment round closed: each facilitator of the cohort gets, in a direct chat,
+    the cohort's change and an invitation to add to or revise the action plan, quoting the
+    questions with the lowest scores (only with min_group answers, as every group figure)."""
+    cohort = ctx.config.cohort(rnd.cohort_id)
+    if cohort is None or not cohort.facilitators:
+        return
+    lang = ctx.config.cohort_language(cohort)
+    change = await progress.cohort_text(ctx, survey, cohort, lang)
+    answers = [r.answers for r in await store.responses(ctx.tx, [rnd.id])]
+    lines = [change, "", i18n.t(lang, "progress.plan_invitation")]
+    if len(answers) >= survey.min_group:
+        summary = qn.summarize(survey, len(answers), answers)
+        scales = sorted(
+            (qs for qs in summary.questions if qs.question.type == "scale" and qs.mean is not None),
+            key=lambda qs: qs.mean or 0.0,
+        )[:3]
+        lines += [
+            i18n.t(
+                lang,
+                "progress.lowest",
+                question=qs.question.text,
+                mean=i18n.format_number(lang, qs.mean or 0.0),
+            )
+            for qs in scales
+        ]
+    body = "\n".join(messages.bounded_lines(lines, lambda n: i18n.t(lang, "lists.more", count=n)))
+    for facilitator in cohort.facilitators:
+        await direct.tell(ctx, facilitator, body)
+
+
 async def _progress_of(
     ctx: BaseContext, survey: Survey, rounds: list[store.Round], lang: str
 ) -> str:
@@ -310,6 +341,8 @@ async def tick(ctx: BaseContext, now: int) -> None:
         assert closed is not None
         rooms = await _result_rooms(ctx, rnd.cohort_id)
         await send_results(ctx, survey, [closed], rooms, ctx.config.bot.language)
+        if survey.self_assessment:
+            await _invite_to_plan(ctx, survey, closed)
     # Every waiting questionnaire, also of people without a direct chat yet: if the bot died
     # between deciding to start one and opening the chat, this tick opens it again.
     for user in await store.waiting_users(ctx.tx):

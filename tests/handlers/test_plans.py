@@ -148,3 +148,41 @@ async def test_follow_up_asks_each_owner_resumes_reminds_once_and_sums_up(tmp_pa
 
 def bot_sent(bot: Bot, user: str) -> list[str]:
     return [s.body for s in bot.sent_to(bot.dm(user))]
+
+
+def _self_assessment(data: dict[str, Any]) -> None:
+    data["surveys"] = [
+        {
+            "id": "sjalv",
+            "title": "Självskattning NPF",
+            "self_assessment": True,
+            "open_for": "7d",
+            "questions": [
+                {"id": "a", "type": "scale", "text": "Jag kan förklara NPF", "min": 1, "max": 5},
+                {"id": "b", "type": "scale", "text": "Jag anpassar miljön", "min": 1, "max": 5},
+            ],
+        }
+    ]
+
+
+async def test_a_closed_self_assessment_invites_the_facilitator_to_the_plan(make_bot: Any) -> None:
+    bot = await make_bot(participants=3, change=_self_assessment)
+    room, fac = bot.room("cohort:kohort0"), bot.people.facilitators[0]
+    people = bot.people.participants[0]
+    for user in (fac, *people):
+        bot.dm(user)
+    await cmd(bot, room, fac, "!enkät start sjalv")
+    rounds = await bot.db.fetchall("SELECT id FROM survey_rounds")
+    assert len(rounds) == 1
+    for user, (a, b) in zip(people, [(4, 2), (5, 1), (3, 3)], strict=True):
+        await bot.say(bot.dm(user), user, str(a))
+        await bot.say(bot.dm(user), user, str(b))
+    await bot.periodic(offset_ms=8 * 24 * HOUR)  # the round closes
+    invitation = [s.body for s in bot.sent_to(bot.dm(fac)) if "handlingsplan" in s.body]
+    assert len(invitation) == 1
+    lines = invitation[0].splitlines()
+    lowest = lines[lines.index(next(x for x in lines if x.startswith("Lägg till"))) + 1 :]
+    assert lowest == [
+        "– Jag anpassar miljön: medelvärde 2,0",
+        "– Jag kan förklara NPF: medelvärde 4,0",
+    ]
