@@ -142,3 +142,17 @@ async def test_an_erased_owner_leaves_the_items_as_a_former_members(tmp_path: Pa
         assert (await privacy.export_user(db, "@fac:x"))["plans_owned"] == []
     finally:
         await db.close()
+
+
+def test_who_answers_for_an_item_in_the_follow_up() -> None:
+    from commands.plans.followup import owner_of
+    from config.model import Cohort
+
+    cohort = Cohort(id="k", name="K", room="#k:x", facilitators=["@fac:x"], participants=["@a:x"])
+    team = Plan(1, "k", "@fac2:x", None, None, 0)
+    whole = Plan(2, "k", WHOLE_COHORT, None, None, 0)
+    assert owner_of(item(1, "x", who="@a:x"), team, cohort) == "@a:x"  # the person responsible
+    assert owner_of(item(2, "x"), team, cohort) == "@fac2:x"  # else the plan's owner
+    assert owner_of(item(3, "x"), whole, cohort) == "@fac:x"  # else the cohort's facilitator
+    gone = item(4, "x", who=store.FORMER_MEMBER)
+    assert owner_of(gone, team, cohort) == "@fac2:x"  # an erased person is not asked
