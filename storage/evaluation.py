@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from storage.db import Database, Tx
@@ -26,18 +26,6 @@ Reader = Tx | Database
 
 
 # --- recording -----------------------------------------------------------------------------------
-
-
-async def _key(tx: Tx, month: str, create: bool = True) -> bytes | None:
-    """This month's secret for the authors' hashes (made on first use)."""
-    row = await tx.fetchone("SELECT value FROM kv WHERE key = ?", (KEY_PREFIX + month,))
-    if row is not None:
-        return bytes.fromhex(str(row["value"]))
-    if not create:
-        return None
-    key = secrets.token_bytes(32)
-    await tx.execute("INSERT INTO kv (key, value) VALUES (?, ?)", (KEY_PREFIX + month, key.hex()))
-    return key
 
 
 def _author(key: bytes, user_id: str) -> str:
@@ -56,59 +44,94 @@ class Message:
     files: int  # 1 for a file, image, video or audio message
     links: int  # http(s) links in it
     replies_to: str | None  # the message it answers: a real reply, else its thread root
-    in_thread: bool
+    thread_root: str | None = None  # the thread it is in
+
+
+@dataclass
+class _Counts:
+    """One transaction's messages, counted in one statement (per message, one round trip in
+    all) just before it commits: the measures are on the path of every message."""
+
+    messages: list[Message] = field(default_factory=list)
 
 
 async def record_message(tx: Tx, m: Message) -> None:
-    month = m.day[:7]
-    key = await _key(tx, month)
-    assert key is not None
-    author = _author(key, m.user_id)
-    await tx.execute(
-        "INSERT INTO activity_days (cohort_id, day) VALUES (?, ?)"
-        " ON CONFLICT (cohort_id, day) DO NOTHING",
-        (m.cohort_id, m.day),
-    )
-    first_today = await tx.changes(
-        "INSERT INTO activity_members (cohort_id, month, user_id, messages, last_day)"
-        " VALUES (?, ?, ?, 1, ?) ON CONFLICT (cohort_id, month, user_id) DO UPDATE SET"
-        " messages = messages + 1, last_day = excluded.last_day"
-        " WHERE last_day != excluded.last_day",
-        (m.cohort_id, month, m.user_id, m.day),
-    )
-    if not first_today:  # wrote today already: only the count goes up
-        await tx.execute(
-            "UPDATE activity_members SET messages = messages + 1"
-            " WHERE cohort_id = ? AND month = ? AND user_id = ?",
-            (m.cohort_id, month, m.user_id),
+    tx.pending("evaluation.counts", _Counts, _flush).messages.append(m)
+
+
+async def _keys(tx: Tx, months: set[str]) -> dict[str, bytes]:
+    """Each month's secret for the authors' hashes (made on first use; kept in memory by the
+    database once read: they change only when made or pruned)."""
+    memo: dict[str, bytes] = tx.memo.setdefault(KEY_PREFIX, {})
+    missing = sorted(m for m in months if m not in memo)
+    if missing:
+        rows = await tx.fetchall(
+            f"SELECT key, value FROM kv WHERE key IN ({','.join('?' * len(missing))})",
+            [KEY_PREFIX + m for m in missing],
         )
-    peer = thread = 0
-    if m.replies_to is not None:
-        target = await tx.fetchone(
-            "SELECT month, author, threaded FROM activity_messages"
-            " WHERE event_id = ? AND cohort_id = ?",
-            (m.replies_to, m.cohort_id),
+        memo.update({str(r["key"])[len(KEY_PREFIX) :]: bytes.fromhex(r["value"]) for r in rows})
+    return memo
+
+
+async def _stored(tx: Tx, ids: set[str]) -> dict[str, list[Any]]:
+    """[cohort, month, author, ts, threaded] of stored recent messages, by event id."""
+    found: dict[str, list[Any]] = {}
+    wanted = sorted(ids)
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        rows = await tx.fetchall(
+            "SELECT event_id, cohort_id, month, author, ts, threaded FROM activity_messages"
+            f" WHERE event_id IN ({','.join('?' * len(chunk))})",
+            chunk,
         )
-        if target is not None:
-            their_key = await _key(tx, str(target["month"]), create=False)
-            if their_key is not None and _author(their_key, m.user_id) != target["author"]:
-                peer = 1
-                if m.in_thread and not target["threaded"]:
-                    thread = 1
-                    await tx.execute(
-                        "UPDATE activity_messages SET threaded = 1 WHERE event_id = ?",
-                        (m.replies_to,),
-                    )
-    await tx.execute(
-        "UPDATE activity_days SET messages = messages + 1, writers = writers + ?,"
-        " threads = threads + ?, peer_replies = peer_replies + ?, files = files + ?,"
-        " links = links + ? WHERE cohort_id = ? AND day = ?",
-        (int(bool(first_today)), thread, peer, m.files, m.links, m.cohort_id, m.day),
-    )
-    await tx.execute(
-        "INSERT OR IGNORE INTO activity_messages (event_id, cohort_id, month, author, ts)"
-        " VALUES (?, ?, ?, ?, ?)",
-        (m.event_id, m.cohort_id, month, author, m.ts),
+        found.update({r["event_id"]: list(r)[1:] for r in rows})
+    return found
+
+
+async def _flush(tx: Tx, counts: _Counts) -> None:
+    messages = counts.messages
+    months = {m.day[:7] for m in messages}
+    own = {m.event_id for m in messages}
+    targets = {t for m in messages for t in (m.replies_to, m.thread_root) if t} - own
+    known = await _stored(tx, targets) if targets else {}
+    memo = await _keys(tx, months | {str(v[1]) for v in known.values()})
+    new = {m: secrets.token_bytes(32) for m in months if m not in memo}
+    if new:
+        await tx.executemany(
+            "INSERT INTO kv (key, value) VALUES (?, ?)",
+            [(KEY_PREFIX + m, k.hex()) for m, k in new.items()],
+        )
+        tx.after_commit.append(lambda: memo.update(new))  # remembered once they are stored
+    keys = {**memo, **new}
+    recent: dict[str, list[Any]] = {}
+
+    def other(target: list[Any] | None, m: Message) -> bool:
+        if target is None or target[0] != m.cohort_id:
+            return False
+        key = keys.get(str(target[1]))
+        return key is not None and _author(key, m.user_id) != target[2]
+
+    rows = []
+    for m in messages:
+        month = m.day[:7]
+        peer = thread = 0
+        threaded_root = None
+        if m.replies_to is not None:
+            peer = int(other(recent.get(m.replies_to) or known.get(m.replies_to), m))
+        if m.thread_root is not None:
+            root = recent.get(m.thread_root) or known.get(m.thread_root)
+            if root is not None and not root[4] and other(root, m):
+                thread, root[4], threaded_root = 1, 1, m.thread_root
+        author = _author(keys[month], m.user_id)
+        recent.setdefault(m.event_id, [m.cohort_id, month, author, m.ts, 0])
+        rows.append(
+            (m.event_id, m.cohort_id, m.day, month, m.user_id, author, m.ts, m.files, m.links,
+             peer, thread, threaded_root)
+        )  # fmt: skip
+    await tx.executemany(
+        "INSERT INTO activity_input (event_id, cohort_id, day, month, user_id, author, ts,"
+        " files, links, peer, thread, threaded_root) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        rows,
     )
 
 
@@ -145,6 +168,7 @@ async def prune(tx: Tx, *, before_day: str, now_ms: int) -> int:
     removed += await tx.changes(
         "DELETE FROM activity_messages WHERE ts < ?", (now_ms - MESSAGES_KEPT_MS,)
     )
+    tx.memo.pop(KEY_PREFIX, None)  # the keys are read again
     oldest_kept = await tx.fetchone("SELECT MIN(month) AS m FROM activity_messages")
     if oldest_kept is not None and oldest_kept["m"] is not None:
         await tx.execute(

@@ -476,4 +476,42 @@ MIGRATIONS: list[Migration] = [
             "CREATE INDEX plan_followup_asks_user ON plan_followup_asks (user_id, state)",
         ),
     ),
+    Migration(
+        10,
+        "Measures in one statement per message: a view whose trigger updates the counts",
+        (
+            # Nothing is stored in the view: inserting a message into it updates the day's
+            # counts (a writer once a day), the person's monthly count and the recent messages.
+            """CREATE VIEW activity_input AS SELECT
+                '' AS event_id, '' AS cohort_id, '' AS day, '' AS month, '' AS user_id,
+                '' AS author, 0 AS ts, 0 AS files, 0 AS links, 0 AS peer, 0 AS thread,
+                NULL AS threaded_root""",
+            """CREATE TRIGGER activity_input_insert INSTEAD OF INSERT ON activity_input
+            BEGIN
+                INSERT INTO activity_days
+                    (cohort_id, day, messages, threads, peer_replies, files, links, writers)
+                VALUES (
+                    new.cohort_id, new.day, 1, new.thread, new.peer, new.files, new.links,
+                    CASE WHEN EXISTS (
+                        SELECT 1 FROM activity_members WHERE cohort_id = new.cohort_id
+                        AND month = new.month AND user_id = new.user_id
+                        AND last_day >= new.day
+                    ) THEN 0 ELSE 1 END
+                )
+                ON CONFLICT (cohort_id, day) DO UPDATE SET
+                    messages = messages + 1, threads = threads + excluded.threads,
+                    peer_replies = peer_replies + excluded.peer_replies,
+                    files = files + excluded.files, links = links + excluded.links,
+                    writers = writers + excluded.writers;
+                INSERT INTO activity_members (cohort_id, month, user_id, messages, last_day)
+                VALUES (new.cohort_id, new.month, new.user_id, 1, new.day)
+                ON CONFLICT (cohort_id, month, user_id) DO UPDATE SET
+                    messages = messages + 1, last_day = max(last_day, excluded.last_day);
+                INSERT OR IGNORE INTO activity_messages (event_id, cohort_id, month, author, ts)
+                VALUES (new.event_id, new.cohort_id, new.month, new.author, new.ts);
+                UPDATE activity_messages SET threaded = 1
+                WHERE new.threaded_root IS NOT NULL AND event_id = new.threaded_root;
+            END""",
+        ),
+    ),
 ]

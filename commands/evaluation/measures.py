@@ -39,7 +39,7 @@ async def count_message(ctx: EventContext) -> None:
             files=int(media),
             links=0 if media else len(parse.find_links(body)),
             replies_to=event.replies_to or event.thread_root,
-            in_thread=event.thread_root is not None,
+            thread_root=event.thread_root,
         ),
     )
 

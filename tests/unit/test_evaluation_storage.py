@@ -22,7 +22,7 @@ def msg(user: str, event: str, day: str, ts: int, **kw: object) -> store.Message
         "files": 0,
         "links": 0,
         "replies_to": None,
-        "in_thread": False,
+        "thread_root": None,
     }
     fields.update(kw)
     return store.Message(**fields)  # type: ignore[arg-type]
@@ -35,10 +35,10 @@ async def test_counts_writers_once_a_day_and_peer_replies_only_between_two(tmp_p
             await store.record_message(tx, msg("@a:x", "$1", "2027-01-15", 1))
             await store.record_message(tx, msg("@a:x", "$2", "2027-01-15", 2, replies_to="$1"))
             await store.record_message(
-                tx, msg("@b:x", "$3", "2027-01-15", 3, replies_to="$1", in_thread=True)
+                tx, msg("@b:x", "$3", "2027-01-15", 3, replies_to="$1", thread_root="$1")
             )
             await store.record_message(
-                tx, msg("@c:x", "$4", "2027-01-15", 4, replies_to="$1", in_thread=True)
+                tx, msg("@c:x", "$4", "2027-01-15", 4, replies_to="$1", thread_root="$1")
             )
             await store.record_message(tx, msg("@a:x", "$5", "2027-01-16", DAY, files=1))
         days = await store.activity_days(db, ["c"], "2027-01-01", "2027-01-31")
@@ -50,6 +50,34 @@ async def test_counts_writers_once_a_day_and_peer_replies_only_between_two(tmp_p
         assert sorted(r["messages"] for r in months) == [1, 1, 3]
         rows = await db.fetchall("SELECT author FROM activity_messages")
         assert rows and all("@" not in r["author"] for r in rows)  # keyed hashes, not ids
+    finally:
+        await db.close()
+
+
+async def test_a_reply_inside_a_thread_counts_the_thread_once(tmp_path: Path) -> None:
+    """A posts; B answers in the thread; C replies to B inside it: one thread, two peer replies;
+    across two transactions as within one."""
+    db = await Database.open(tmp_path / "e.db")
+    try:
+        async with db.transaction() as tx:
+            await store.record_message(tx, msg("@a:x", "$a", "2027-01-15", 1))
+            await store.record_message(
+                tx, msg("@b:x", "$b", "2027-01-15", 2, replies_to="$a", thread_root="$a")
+            )
+        async with db.transaction() as tx:
+            await store.record_message(
+                tx, msg("@c:x", "$c", "2027-01-15", 3, replies_to="$b", thread_root="$a")
+            )
+            await store.record_message(
+                tx, msg("@a:x", "$d", "2027-01-15", 4, replies_to="$c", thread_root="$a")
+            )
+        (day,) = await store.activity_days(db, ["c"], "2027-01-15", "2027-01-15")
+        assert (day["messages"], day["writers"], day["threads"], day["peer_replies"]) == (
+            4,
+            3,
+            1,
+            3,
+        )
     finally:
         await db.close()
 
@@ -85,6 +113,7 @@ async def test_retention_prunes_old_measures_messages_and_keys(tmp_path: Path) -
             await store.record_message(tx, msg("@a:x", "$new", "2026-03-10", now - 10 * DAY))
             await store.record_search(tx, "c", "2025-06-01", False, ["bildstod"])
             await store.record_search(tx, "c", "2026-03-10", True, ["npf"])
+        async with db.transaction() as tx:
             await store.prune(tx, before_day="2025-11-01", now_ms=now)
         assert [
             d["day"] for d in await store.activity_days(db, None, "2000-01-01", "2099-01-01")
