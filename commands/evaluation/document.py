@@ -330,33 +330,47 @@ def _details(
                 )
             )
     elif name == "surveys":
-        for rnd in data["by_round"]:
-            title = w.t("table.round", survey=rnd["survey"])
-            section.rows.append(
-                (
-                    title,
-                    w.t(
-                        "round_rate",
-                        responded=w.value(rnd["responded"]),
-                        invited=w.value(rnd["invited"]),
-                        rate=w.value(rnd["response_rate"], "share"),
-                    ),
+        if data["by_round"]:
+            section.tables.append(
+                Table(
+                    w.t("table.rounds"),
+                    [
+                        w.t("table.survey"),
+                        w.t("table.opened"),
+                        w.t("table.invited"),
+                        w.t("table.responded"),
+                        w.t("row.surveys.response_rate"),
+                    ],
+                    [
+                        [
+                            r["survey"],
+                            r["opened"],
+                            w.value(r["invited"]),
+                            w.value(r["responded"]),
+                            w.value(r["response_rate"], "share"),
+                        ]
+                        for r in data["by_round"]
+                    ],
                 )
             )
-            questions = rnd["questions"] or []
+        for pooled in data["by_survey"]:
+            title = w.t("table.pooled", survey=pooled["survey"], rounds=pooled["rounds"])
+            questions = pooled["questions"]
+            if questions is None:
+                section.paragraphs.append(f"{title}: {w.t('hidden', min_group=w.min_group)}")
+                continue
             panels = []
             for q in questions:
                 if "counts" in q:
-                    counts = [(label, v) for label, v in q["counts"].items()]
+                    counts = list(q["counts"].items())
                     section.tables.append(
                         Table(
-                            f"{rnd['survey']}: {q['question']}",
+                            f"{pooled['survey']}: {q['question']}",
                             [w.t("table.answer_choice"), w.t("table.count")],
                             [[label, w.value(v)] for label, v in counts],
                         )
                     )
-                    if all(isinstance(v, int) for _, v in counts):
-                        panels.append((q["question"], [(label, int(v)) for label, v in counts]))
+                    panels.append((q["question"], [(label, int(v)) for label, v in counts]))
                 elif q.get("answers"):
                     section.paragraphs.extend(f"{q['question']}: {a}" for a in q["answers"])
             if with_charts and panels:

@@ -205,6 +205,16 @@ def exchange(ev: Evidence, active: int) -> dict[str, Any]:
     }
 
 
+def _asked(qs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The questions that count as asked (a withdrawn one does not)."""
+    return [q for q in qs if q["status"] != "withdrawn"]
+
+
+def _recorded(ev: Evidence) -> bool:
+    """Whether anything at all was recorded in the period (else there is no trend to show)."""
+    return bool(ev.activity or ev.questions or ev.checkin_runs or ev.rounds or ev.materials)
+
+
 def questions(ev: Evidence) -> dict[str, Any]:
     mg = ev.min_group
     qs = ev.questions
@@ -260,7 +270,7 @@ def questions(ev: Evidence) -> dict[str, Any]:
         "answer_median_hours": hide(rounded(_quantile(answer, 0.5))),
         "answer_p90_hours": hide(rounded(_quantile(answer, 0.9))),
         "answer_buckets": {k: hide(v) for k, v in _buckets(answer).items()},
-        "answered_within_reminder_share": hide(_share(within, len(qs))),
+        "answered_within_reminder_share": hide(_share(within, len(_asked(qs)))),
         "reminder_hours": ev.reminder_hours,
         "backlog_at_end": hide(backlog),
         "reopened": hide(sum(q["reopened"] for q in qs)),
@@ -327,43 +337,68 @@ def checkins(ev: Evidence) -> dict[str, Any]:
     }
 
 
+def _distributions(
+    survey: Survey, answers: list[dict[str, Any]], mg: int, with_free_text: bool
+) -> list[dict[str, Any]] | None:
+    """Per question: the count per choice and the mean (null with fewer than min_group
+    responses); free texts of anonymous surveys only when asked for."""
+    n = len(answers)
+    if 0 < n < mg:
+        return None
+    out: list[dict[str, Any]] = []
+    for qs in qn.summarize(survey, n, answers).questions:
+        if qs.question.type == "text":
+            shown = with_free_text and survey.anonymous
+            out.append({"question": qs.question.text, "answers": qs.texts if shown else None})
+            continue
+        out.append(
+            {
+                "question": qs.question.text,
+                "counts": dict(qs.counts),
+                "mean": None if qs.mean is None else round(qs.mean, 2),
+            }
+        )
+    return out
+
+
 def surveys(ev: Evidence, with_free_text: bool = False) -> dict[str, Any]:
+    """Response rates per round; the distributions pooled per survey (over its rounds in the
+    period: one table and chart per survey, however many cohorts and rounds)."""
     mg = ev.min_group
     invited = sum(r.invited for r in ev.rounds)
     responded = sum(len(r.answers) for r in ev.rounds)
-    rounds = []
+    rounds = [
+        {
+            "survey": r.survey.title,
+            "cohort": r.cohort_id,
+            "opened": i18n.format_iso_day(r.opened_at, ev.period.timezone),
+            "invited": r.invited,
+            "responded": _hide(len(r.answers), len(r.answers), mg),
+            "response_rate": _hide(_share(len(r.answers), r.invited), len(r.answers), mg),
+        }
+        for r in ev.rounds
+    ]
+    pooled: dict[str, list[SurveyRound]] = defaultdict(list)
     for r in ev.rounds:
-        n = len(r.answers)
-        summary = qn.summarize(r.survey, r.invited, r.answers)
-        questions: list[dict[str, Any]] = []
-        for qs in summary.questions:
-            if qs.question.type == "text":
-                shown = with_free_text and r.survey.anonymous and n >= mg
-                questions.append(
-                    {"question": qs.question.text, "answers": qs.texts if shown else None}
-                )
-                continue
-            questions.append(
-                {
-                    "question": qs.question.text,
-                    "counts": {label: _hide(c, n, mg) for label, c in qs.counts},
-                    "mean": _hide(None if qs.mean is None else round(qs.mean, 2), n, mg),
-                }
-            )
-        rounds.append(
+        pooled[r.survey.id].append(r)
+    by_survey = []
+    for group in pooled.values():
+        survey = group[0].survey
+        answers = [a for r in group for a in r.answers]
+        by_survey.append(
             {
-                "survey": r.survey.title,
-                "opened": r.opened_at,
-                "invited": r.invited,
-                "responded": _hide(n, n, mg),
-                "response_rate": _hide(_share(n, r.invited), n, mg),
-                "questions": questions if n == 0 or n >= mg else None,
+                "survey": survey.title,
+                "rounds": len(group),
+                "invited": sum(r.invited for r in group),
+                "responded": _hide(len(answers), len(answers), mg),
+                "questions": _distributions(survey, answers, mg, with_free_text),
             }
         )
     return {
         "rounds": len(ev.rounds),
         "response_rate": _hide(_share(responded, invited), responded, mg),
         "by_round": rounds,
+        "by_survey": by_survey,
         "self_assessment_change": self_assessment_change(ev),
     }
 
@@ -435,7 +470,7 @@ def _indicator(ev: Evidence, report: dict[str, Any], crit: Criterion) -> Any:
             ]
             if not isinstance(q["asked"], int):
                 return None
-            return _share(sum(1 for h in answered if h <= limit), len(ev.questions))
+            return _share(sum(1 for h in answered if h <= limit), len(_asked(ev.questions)))
         case "first_response_median":
             return q["first_response_median_hours"]
         case "checkin_reply_rate":
@@ -465,8 +500,14 @@ def criteria(ev: Evidence, report: dict[str, Any], before: dict[str, Any] | None
             else (value >= threshold if direction == "at_least" else value <= threshold)
         )
         trend = None
-        if before is not None and ev.previous is not None and value is not None:
-            old = indicator(ev.previous, before, crit)
+        previous = ev.previous
+        if (
+            before is not None
+            and previous is not None
+            and value is not None
+            and _recorded(previous)
+        ):
+            old = indicator(previous, before, crit)
             if old is not None:
                 trend = "same" if abs(value - old) < 1e-9 else ("up" if value > old else "down")
         out.append(

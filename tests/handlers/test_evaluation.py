@@ -221,10 +221,21 @@ async def test_min_group_hides_what_too_few_did_and_phases_cut_the_period(make_b
 async def test_trend_compares_with_the_period_before(make_bot: Any) -> None:
     bot = await make_bot(participants=4, change=_network)
     await _activity(bot)
-    # January against December (nothing then): the active share rose, answers cannot compare.
+    # January against December, when nothing was recorded: no trend at all.
     got = await _report(bot, **JANUARY)
-    trend = {c["id"]: c["trend"] for c in got["criteria"]}
-    assert trend == {"svarstid": None, "aktiva": "up", "respons": None}
+    assert {c["id"]: c["trend"] for c in got["criteria"]} == {
+        "svarstid": None,
+        "aktiva": None,
+        "respons": None,
+    }
+    # February (nobody wrote) against January: the active share fell; no answers to compare.
+    february = await _report(bot, first=date(2027, 2, 1), last=date(2027, 2, 28))
+    assert february["participation"]["active_share"] == 0.0
+    assert {c["id"]: c["trend"] for c in february["criteria"]} == {
+        "svarstid": None,
+        "aktiva": "down",
+        "respons": None,
+    }
 
 
 async def test_report_in_chat_for_admins_and_advisers_only(make_bot: Any) -> None:
