@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from bench import ask_relay, catalogue, checkins, dispatch_offline, help_roundtrip
+from bench import ask_relay, catalogue, checkins, dispatch_offline, evaluation, help_roundtrip
 
 
 def main() -> None:
@@ -18,6 +18,7 @@ def main() -> None:
     ask_relay.main(questions=40 if args.quick else 200)
     catalogue.main(items=10_000 if args.quick else 100_000, searches=200 if args.quick else 1_000)
     checkins.main(quick=args.quick)
+    evaluation.main(quick=args.quick)
 
 
 if __name__ == "__main__":
