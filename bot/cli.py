@@ -153,18 +153,42 @@ async def export_catalogue(config: Config, fmt: str, cohort_id: str | None = Non
     return export.for_network(config, items, cohort_id, fmt, clock.now_ms())
 
 
-def cmd_catalogue_export(args: argparse.Namespace) -> int:
-    """Write the materials catalogue of a cohort or the whole network as md, csv or html."""
+def _config_with_database(args: argparse.Namespace) -> tuple[Config | None, int]:
+    """The configuration of a command that reads the bot's database (and ``--cohort``, if
+    given, names a cohort of it); else None and the exit code, the problem printed."""
     config = _config_or_report(args.config)
     if config is None:
-        return 2
-    if args.cohort is not None and config.cohort(args.cohort) is None:
+        return None, 2
+    cohort = getattr(args, "cohort", None)
+    if cohort is not None and config.cohort(cohort) is None:
         known = ", ".join(c.id for c in config.cohorts) or "none"
-        print(f"no cohort {args.cohort!r} in {args.config} (cohorts: {known})", file=sys.stderr)
-        return 2
+        print(f"no cohort {cohort!r} in {args.config} (cohorts: {known})", file=sys.stderr)
+        return None, 2
     if not Path(config.bot.database).exists():
         print(f"no database at {config.bot.database}: has the bot run yet?", file=sys.stderr)
-        return 1
+        return None, 1
+    return config, 0
+
+
+def _write_out(out: str | bytes, output: str | None, what: str) -> None:
+    """To standard output, or to the file ``output`` (DOCX only to a file)."""
+    if output is None:
+        assert isinstance(out, str)
+        sys.stdout.write(out)
+        return
+    path = Path(output)
+    if isinstance(out, bytes):
+        path.write_bytes(out)
+    else:
+        path.write_text(out, "utf-8")
+    print(f"{what} written to {output}", file=sys.stderr)
+
+
+def cmd_catalogue_export(args: argparse.Namespace) -> int:
+    """Write the materials catalogue of a cohort or the whole network as md, csv or html."""
+    config, failed = _config_with_database(args)
+    if config is None:
+        return failed
     text = asyncio.run(export_catalogue(config, args.format, args.cohort))
     if args.output is None:
         sys.stdout.write(text)
@@ -239,45 +263,20 @@ def cmd_report(args: argparse.Namespace) -> int:
     except PeriodError as err:
         print(str(err), file=sys.stderr)
         return 2
-    if args.output is None:
-        assert isinstance(out, str)
-        sys.stdout.write(out)
-    else:
-        path = Path(args.output)
-        if isinstance(out, bytes):
-            path.write_bytes(out)
-        else:
-            path.write_text(out, "utf-8")
-        print(f"Report written to {args.output}", file=sys.stderr)
+    _write_out(out, args.output, "Report")
     return 0
 
 
 def cmd_plans_export(args: argparse.Namespace) -> int:
     """Write the action plans (with their history) as md, csv, html or docx."""
-    config = _config_or_report(args.config)
+    config, failed = _config_with_database(args)
     if config is None:
-        return 2
-    if args.cohort is not None and config.cohort(args.cohort) is None:
-        known = ", ".join(c.id for c in config.cohorts) or "none"
-        print(f"no cohort {args.cohort!r} in {args.config} (cohorts: {known})", file=sys.stderr)
-        return 2
-    if not Path(config.bot.database).exists():
-        print(f"no database at {config.bot.database}: has the bot run yet?", file=sys.stderr)
-        return 1
+        return failed
     if args.format == "docx" and args.output is None:
         print("a DOCX file needs --output FILE", file=sys.stderr)
         return 2
     out = asyncio.run(export_plans(config, args.format, args.cohort, args.lang))
-    if args.output is None:
-        assert isinstance(out, str)
-        sys.stdout.write(out)
-    else:
-        path = Path(args.output)
-        if isinstance(out, bytes):
-            path.write_bytes(out)
-        else:
-            path.write_text(out, "utf-8")
-        print(f"Plans written to {args.output}", file=sys.stderr)
+    _write_out(out, args.output, "Plans")
     return 0
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from bot import i18n
 from commands.evaluation import charts
 from commands.evaluation.figures import Hidden
+from config.model import INDICATORS
 
 Kind = str  # "count" | "share" | "hours" | "number" | "text"
 
@@ -128,16 +129,7 @@ SECTIONS: dict[str, list[tuple[str, Kind]]] = {
         ("self_assessment_change", "number"),
     ],
 }
-INDICATOR_KINDS = {
-    "active_share": "share",
-    "answered_within": "share",
-    "first_response_median": "hours",
-    "checkin_reply_rate": "share",
-    "survey_response_rate": "share",
-    "peer_reply_share": "share",
-    "materials_per_active_member": "number",
-    "self_assessment_change": "number",
-}
+INDICATOR_KINDS = INDICATORS  # share, hours or number: how a criterion's value reads
 
 
 def criteria_table(w: Writer, criteria: Sequence[dict[str, Any]]) -> Table:
