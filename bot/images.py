@@ -3,8 +3,9 @@ transaction of their own, so a failed upload never undoes what was decided."""
 
 from __future__ import annotations
 
+import asyncio
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from bot.context import BaseContext
 from bot.types import RoomID
@@ -32,17 +33,22 @@ def image_content(uri: str, filename: str, png: bytes) -> dict[str, object]:
     }
 
 
+Draw = Callable[[], bytes]  # a chart, drawn when it is posted
+
+
 def post_images(
-    ctx: BaseContext, rooms: Sequence[RoomID], images: Sequence[tuple[str, bytes]]
+    ctx: BaseContext, rooms: Sequence[RoomID], images: Sequence[tuple[str, Draw]]
 ) -> None:
-    """After this transaction: upload each (filename, PNG) once and post it to every room."""
+    """After this transaction: draw each (filename, chart) in a worker thread (not in the sync
+    transaction, not on the event loop), upload it once and post it to every room."""
     if not rooms or not images:
         return
     services = ctx.services
 
     async def upload_and_post() -> None:
         uploaded = []
-        for filename, png in images:
+        for filename, draw in images:
+            png = await asyncio.to_thread(draw)
             uri = await services.upload(png, "image/png", filename)
             if uri is not None:
                 uploaded.append(image_content(uri, filename, png))

@@ -201,7 +201,6 @@ class Ask:
     state: str
     items: list[int]
     position: int
-    chosen: str | None  # the status chosen for the current item, its comment awaited
     answers: dict[str, Any]  # item id -> {"status": ..., "comment": ...}
 
 
@@ -216,7 +215,6 @@ def _ask(row: Any) -> Ask:
         state=row["state"],
         items=json.loads(row["items"]),
         position=int(row["position"]),
-        chosen=row["chosen"],
         answers=json.loads(row["answers"]),
     )
 
@@ -308,13 +306,12 @@ async def save_ask(
     *,
     state: str,
     position: int,
-    chosen: str | None,
     answers: dict[str, Any],
 ) -> None:
     await tx.execute(
-        "UPDATE plan_followup_asks SET state = ?, position = ?, chosen = ?, answers = ?"
+        "UPDATE plan_followup_asks SET state = ?, position = ?, answers = ?"
         " WHERE followup_id = ? AND user_id = ?",
-        (state, position, chosen, json.dumps(answers), followup_id, user_id),
+        (state, position, json.dumps(answers), followup_id, user_id),
     )
 
 

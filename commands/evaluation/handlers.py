@@ -4,6 +4,7 @@ advisers, in a direct chat or the advisers' room; and the optional monthly diges
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 from typing import Any
 
 from bot import clock, i18n, messages
@@ -109,7 +110,8 @@ async def send_report(
         images.append(
             (
                 "svarstider.png",
-                charts.bar_chart(
+                partial(
+                    charts.bar_chart,
                     w.t("chart.answer_times"),
                     [w.t(f"bucket.{i}") for i in range(len(buckets))],
                     [round(100 * float(v), 1) for v in shares],
@@ -122,7 +124,8 @@ async def send_report(
         images.append(
             (
                 "aktivitet.png",
-                charts.column_chart(
+                partial(
+                    charts.column_chart,
                     w.t("chart.activity"),
                     [m["month"] for m in months],
                     {

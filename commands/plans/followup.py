@@ -10,6 +10,7 @@ A follow-up waits while the person is answering a survey, and a survey waits for
 from __future__ import annotations
 
 from collections import Counter
+from functools import partial
 from typing import Any
 
 from bot import clock, direct, i18n, messages
@@ -83,9 +84,7 @@ async def start_next(ctx: BaseContext, user: str) -> None:
         if ask is None or fu is None:
             return
         lang = _lang(c.config, fu.cohort_id)
-        await store.save_ask(
-            c.tx, ask.followup_id, user, state="asking", position=0, chosen=None, answers={}
-        )
+        await store.save_ask(c.tx, ask.followup_id, user, state="asking", position=0, answers={})
         closes = i18n.format_datetime(lang, fu.closes_at, c.config.bot.timezone)
         intro = i18n.t(lang, "plans.follow_up.intro", count=len(ask.items), closes=closes)
         await c.send(room, messages.text(intro))  # notifies: they are asked something
@@ -142,7 +141,6 @@ async def answer(ctx: EventContext) -> None:
         event.sender,
         state="asking",
         position=position,
-        chosen=None,
         answers=answers,
     )
     current = await store.current_ask(ctx.tx, event.sender)
@@ -169,7 +167,6 @@ async def _finish(ctx: BaseContext, room: RoomID, ask: store.Ask, lang: str) -> 
         ask.user_id,
         state="done",
         position=len(ask.items),
-        chosen=None,
         answers=ask.answers,
     )
     await ctx.send(room, messages.notice(i18n.t(lang, "plans.follow_up.thanks")))
@@ -222,7 +219,8 @@ async def close(ctx: BaseContext, followup_id: int, now: int) -> None:
     if advisers is not None:
         await ctx.send(advisers, messages.notice(body))
     if per_plan:
-        png = charts.column_chart(
+        draw = partial(
+            charts.column_chart,
             i18n.t(lang, "plans.follow_up.chart", cohort=cohort.name),
             list(per_plan),
             {
@@ -240,7 +238,7 @@ async def close(ctx: BaseContext, followup_id: int, now: int) -> None:
             ]
             if r
         ]
-        post_images(ctx, rooms, [("uppfoljning.png", png)])
+        post_images(ctx, rooms, [("uppfoljning.png", draw)])
 
 
 @periodic("plans-followups", next_due=store.next_due)

@@ -110,7 +110,7 @@ async def plan_command(ctx: CommandContext, args: dict[str, Any]) -> None:
 
 
 async def _show(ctx: CommandContext, whose: str) -> None:
-    mentioned = list(_mentions(ctx)) + render._USER.findall(whose)
+    mentioned = list(_mentions(ctx)) + render.USER_ID.findall(whose)
     found: list[tuple[str, list[Item]]] = []
     for cohort in _cohorts(ctx):
         lang = ctx.lang

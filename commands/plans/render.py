@@ -101,7 +101,7 @@ def follow_up_question(lang: str, item: Item, number: int, total: int) -> str:
 
 # --- parsing what people write -----------------------------------------------------------------
 
-_USER = re.compile(r"@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(?::[0-9]+)?")
+USER_ID = re.compile(r"@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(?::[0-9]+)?")
 _BY = re.compile(r"\s+(?:by|senast)\s+(\d{4}-\d{2}-\d{2})\s*$", re.IGNORECASE)
 
 
@@ -123,7 +123,7 @@ def parse_new_item(text: str, mentioned: Sequence[str]) -> NewItem | str:
         except ValueError:
             return "plans.bad_date"
         text = text[: found.start()]
-    users = _USER.findall(text)
+    users = USER_ID.findall(text)
     who = users[-1] if users else (mentioned[0] if mentioned else None)
     for user in users:
         text = text.replace(user, " ")

@@ -8,6 +8,7 @@ stopped, across restarts too. See storage/surveys.py for how anonymous answers a
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any
 
 from bot import clock, direct, i18n, messages
@@ -254,8 +255,7 @@ async def send_results(
     if not questions or not rooms:
         return
     title = i18n.t(lang, "surveys.results_title", title=survey.title, cohorts=", ".join(names))
-    png = survey_results_chart(title, questions)
-    post_images(ctx, rooms, [(f"{survey.id}.png", png)])
+    post_images(ctx, rooms, [(f"{survey.id}.png", partial(survey_results_chart, title, questions))])
 
 
 async def _invite_to_plan(ctx: BaseContext, survey: Survey, rnd: store.Round) -> None:
