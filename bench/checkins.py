@@ -41,7 +41,7 @@ from bench.stats import pct
 from bot.app import periodic_delay
 from bot.context import BaseContext
 from bot.dispatcher import Dispatcher
-from bot.registry import REGISTRY, load_command_modules
+from bot.registry import REGISTRY, Registry, load_command_modules
 from bot.types import Place, RoomEvent, RoomID, UserID
 from commands.checkins import handlers as checkin_cmds
 from commands.surveys import rounds as survey_cmds
@@ -64,11 +64,11 @@ WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI")
 class Services:
     """What handlers may use, without Matrix: every room and direct chat already exists."""
 
-    def __init__(self, config: Config, db: Database) -> None:
+    def __init__(self, config: Config, db: Database, registry: Registry = REGISTRY) -> None:
         self.config = config
         self.config_path = Path("bench.yaml")
         self.user_id = UserID(BOT)
-        self.registry = REGISTRY
+        self.registry = registry
         self.db = db
         self._locals: dict[type, Any] = {}
 
@@ -82,7 +82,7 @@ class Services:
         return user_id
 
     def room_of(self, key: str) -> RoomID | None:
-        return RoomID(f"!{key.replace(':', '-')}:localhost")
+        return RoomID(f"!{key.replace(':', '-').lstrip('#!')}:localhost")
 
     async def apply_config(self, new: Config) -> None:
         self.config = new

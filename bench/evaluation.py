@@ -29,17 +29,16 @@ import statistics
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.context import BaseContext
+from bench.checkins import Services
 from bot.dispatcher import Dispatcher
 from bot.registry import REGISTRY, Registry, load_command_modules
-from bot.types import Place, RoomEvent, RoomID, UserID
+from bot.types import Place, RoomEvent, RoomID
 from commands.evaluation import evidence, measures, report
 from config import Cohort, Config
 from storage import Database
@@ -62,46 +61,6 @@ def ratio(a: float, b: float) -> str:
 
 def ms(t: datetime) -> int:
     return int(t.timestamp() * 1000)
-
-
-class Services:
-    """What handlers may use, without Matrix: every room and direct chat already exists."""
-
-    def __init__(self, config: Config, db: Database, registry: Registry) -> None:
-        self.config = config
-        self.config_path = Path("bench.yaml")
-        self.user_id = UserID(BOT)
-        self.registry = registry
-        self.db = db
-        self._locals: dict[type, Any] = {}
-
-    def local(self, kind: type[Any]) -> Any:
-        return self._locals.setdefault(kind, kind())
-
-    def direct_room_of(self, user_id: UserID) -> RoomID | None:
-        return RoomID(f"!dm-{user_id.strip('@').split(':')[0]}:localhost")
-
-    def display_name(self, room_id: str, user_id: str) -> str:
-        return user_id
-
-    def room_of(self, key: str) -> RoomID | None:
-        return RoomID(f"!{key.replace(':', '-').lstrip('#!')}:localhost")
-
-    async def apply_config(self, new: Config) -> None:
-        self.config = new
-
-    async def download(self, mxc: str, max_bytes: int) -> bytes | None:
-        return None
-
-    async def upload(self, data: bytes, mime: str, filename: str) -> str | None:
-        return None
-
-    async def open_direct(self, user_id: UserID) -> RoomID | None:
-        return self.direct_room_of(user_id)
-
-    async def in_transaction(self, work: Callable[[BaseContext], Awaitable[None]]) -> None:
-        async with self.db.transaction() as tx:
-            await work(BaseContext(services=self, tx=tx, lang=self.config.bot.language))
 
 
 # --- (a) recording cost on the dispatcher --------------------------------------------------------
