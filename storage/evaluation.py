@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -48,15 +49,50 @@ class Message:
 
 
 @dataclass
-class _Counts:
-    """One transaction's messages, counted in one statement (per message, one round trip in
-    all) just before it commits: the measures are on the path of every message."""
+class _Inbox:
+    """One transaction's messages: written as one row just before it commits (the measures
+    are on the path of every message), counted by :func:`fold` later."""
 
     messages: list[Message] = field(default_factory=list)
 
 
 async def record_message(tx: Tx, m: Message) -> None:
-    tx.pending("evaluation.counts", _Counts, _flush).messages.append(m)
+    tx.pending("evaluation.inbox", _Inbox, _to_inbox).messages.append(m)
+
+
+async def _to_inbox(tx: Tx, inbox: _Inbox) -> None:
+    rows = [
+        [m.cohort_id, m.user_id, m.event_id, m.ts, m.day, m.files, m.links, m.replies_to,
+         m.thread_root]
+        for m in inbox.messages
+    ]  # fmt: skip
+    await tx.execute("INSERT INTO activity_inbox (messages) VALUES (?)", (json.dumps(rows),))
+
+
+async def fold_now(db: Reader) -> int:
+    """:func:`fold` in ``db``'s transaction, or in one of its own."""
+    if isinstance(db, Tx):
+        return await fold(db)
+    async with db.transaction() as tx:
+        return await fold(tx)
+
+
+async def fold(tx: Tx, *, rows: int = 200) -> int:
+    """Count the messages waiting in the inbox (all of them, ``rows`` inbox rows at a time);
+    the number of messages counted. Run about once a minute, and before anything reads the
+    counts or a person's data."""
+    counted = 0
+    while True:
+        found = await tx.fetchall(
+            "SELECT id, messages FROM activity_inbox ORDER BY id LIMIT ?", (rows,)
+        )
+        if not found:
+            return counted
+        batch = [Message(*m) for r in found for m in json.loads(r["messages"])]
+        if batch:
+            await _count(tx, batch)
+        await tx.execute("DELETE FROM activity_inbox WHERE id <= ?", (found[-1]["id"],))
+        counted += len(batch)
 
 
 async def _keys(tx: Tx, months: set[str]) -> dict[str, bytes]:
@@ -88,8 +124,7 @@ async def _stored(tx: Tx, ids: set[str]) -> dict[str, list[Any]]:
     return found
 
 
-async def _flush(tx: Tx, counts: _Counts) -> None:
-    messages = counts.messages
+async def _count(tx: Tx, messages: list[Message]) -> None:
     months = {m.day[:7] for m in messages}
     own = {m.event_id for m in messages}
     targets = {t for m in messages for t in (m.replies_to, m.thread_root) if t} - own
@@ -158,6 +193,7 @@ async def record_search(
 async def prune(tx: Tx, *, before_day: str, now_ms: int) -> int:
     """Drop the measures of days before ``before_day`` (the retention), the recent messages
     after 31 days, and the authors' keys of months before last month."""
+    await fold(tx)
     removed = 0
     for table in ("activity_days", "search_days", "search_misses"):
         removed += await tx.changes(
@@ -194,6 +230,7 @@ async def export_user(db: Reader, user_id: str) -> list[dict[str, Any]]:
 
 async def erase_user(tx: Tx, user_id: str) -> int:
     """The person's monthly counts, and the hashes of their recent messages."""
+    await fold(tx)  # none of theirs waits in the inbox
     count = await tx.changes("DELETE FROM activity_members WHERE user_id = ?", (user_id,))
     keys = await tx.fetchall("SELECT key, value FROM kv WHERE key LIKE ?", (KEY_PREFIX + "%",))
     for row in keys:

@@ -514,4 +514,17 @@ MIGRATIONS: list[Migration] = [
             END""",
         ),
     ),
+    Migration(
+        11,
+        "Measures off the path of every message: one inbox row per transaction, folded later",
+        (
+            # The messages a sync transaction counted, as one JSON list (no content: ids,
+            # times, flags); folded into the counts about once a minute, and before any
+            # report, export or erasure reads them.
+            """CREATE TABLE activity_inbox (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                messages TEXT NOT NULL
+            )""",
+        ),
+    ),
 ]

@@ -23,6 +23,7 @@ def _rows(rows: list[Any]) -> list[dict[str, Any]]:
 
 async def export_user(db: Database, user_id: str) -> dict[str, Any]:
     """Everything stored about ``user_id``, as plain JSON-able data."""
+    await evaluation.fold_now(db)  # their latest messages counted
     found = await db.fetchall("SELECT * FROM questions WHERE asker = ? ORDER BY id", (user_id,))
     links = await db.fetchall(
         "SELECT source_event, question_id, kind, target_room FROM question_links WHERE author = ?",

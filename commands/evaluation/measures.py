@@ -9,25 +9,35 @@ bot's messages and replies to oneself never count. Days are the cohort's local d
 
 from __future__ import annotations
 
+import functools
+
 from bot import i18n, messages
 from bot.context import BaseContext, EventContext
 from bot.registry import listener, periodic, split_command
 from bot.types import Place
 from commands.materials import parse
+from config import Role
 from storage import evaluation as store
+
+MEMBERS = frozenset({Role.PARTICIPANT, Role.FACILITATOR})
 
 
 @listener("m.room.message", places=(Place.COHORT,))
 async def count_message(ctx: EventContext) -> None:
+    """On the path of every message: a few attribute reads and one append (the counting
+    itself is done by :func:`fold`, about once a minute)."""
     event, cohort = ctx.event, ctx.cohort
-    if cohort is None or event.is_edit:
+    if cohort is None or not (MEMBERS & ctx.roles):  # roles in this cohort: a member's message
         return
-    if event.sender not in (*cohort.participants, *cohort.facilitators):
+    rel = event.relates_to
+    if rel.get("rel_type") == "m.replace":
         return
     body = event.body
     if event.is_text_message and split_command(body) is not None:
         return
     media = event.content.get("msgtype") in messages.MEDIA_TYPES
+    links = 0 if media or "://" not in body else len(parse.find_links(body))
+    thread_root = event.thread_root
     await store.record_message(
         ctx.tx,
         store.Message(
@@ -35,13 +45,33 @@ async def count_message(ctx: EventContext) -> None:
             user_id=event.sender,
             event_id=event.event_id,
             ts=event.origin_server_ts,
-            day=i18n.format_iso_day(event.origin_server_ts, ctx.config.cohort_timezone(cohort)),
+            day=local_day(event.origin_server_ts, ctx.config.cohort_timezone(cohort)),
             files=int(media),
-            links=0 if media else len(parse.find_links(body)),
-            replies_to=event.replies_to or event.thread_root,
-            thread_root=event.thread_root,
+            links=links,
+            replies_to=event.replies_to or thread_root,
+            thread_root=thread_root,
         ),
     )
+
+
+QUARTER_MS = 900_000  # every time zone's offset is a whole number of quarter hours
+
+
+@functools.lru_cache(maxsize=4096)
+def _day_of_quarter(quarter: int, timezone: str) -> str:
+    return i18n.format_iso_day(quarter * QUARTER_MS, timezone)
+
+
+def local_day(ms: int, timezone: str) -> str:
+    """The local day of a moment (``i18n.format_iso_day``), the same for every moment of a
+    quarter hour: a day starts at a quarter hour in every zone."""
+    return _day_of_quarter(ms // QUARTER_MS, timezone)
+
+
+@periodic("evaluation-fold")
+async def fold(ctx: BaseContext, now_ms: int) -> None:
+    """The messages recorded since the last minute, counted (off the path of every message)."""
+    await store.fold(ctx.tx)
 
 
 @periodic("evaluation-retention")

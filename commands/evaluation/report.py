@@ -30,6 +30,7 @@ async def figures_of(
 
     Raises :class:`evidence.PeriodError` for an unknown phase or cohort or a backwards period.
     """
+    await store.fold_now(db)  # the messages of the last minute counted too
     period = evidence.period_of(
         config,
         now_ms=now_ms,

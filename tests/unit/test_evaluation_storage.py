@@ -41,6 +41,12 @@ async def test_counts_writers_once_a_day_and_peer_replies_only_between_two(tmp_p
                 tx, msg("@c:x", "$4", "2027-01-15", 4, replies_to="$1", thread_root="$1")
             )
             await store.record_message(tx, msg("@a:x", "$5", "2027-01-16", DAY, files=1))
+        # The transaction left one inbox row and no counts yet; the fold counts and empties it.
+        assert await store.activity_days(db, ["c"], "2027-01-01", "2027-01-31") == []
+        assert (await db.fetchone("SELECT COUNT(*) AS n FROM activity_inbox"))["n"] == 1  # type: ignore[index]
+        assert await store.fold_now(db) == 5
+        assert (await db.fetchone("SELECT COUNT(*) AS n FROM activity_inbox"))["n"] == 0  # type: ignore[index]
+        assert await store.fold_now(db) == 0
         days = await store.activity_days(db, ["c"], "2027-01-01", "2027-01-31")
         counted = [
             (d["day"], d["messages"], d["writers"], d["threads"], d["peer_replies"]) for d in days
@@ -56,7 +62,7 @@ async def test_counts_writers_once_a_day_and_peer_replies_only_between_two(tmp_p
 
 async def test_a_reply_inside_a_thread_counts_the_thread_once(tmp_path: Path) -> None:
     """A posts; B answers in the thread; C replies to B inside it: one thread, two peer replies;
-    across two transactions as within one."""
+    across two transactions as within one, and folded one inbox row at a time."""
     db = await Database.open(tmp_path / "e.db")
     try:
         async with db.transaction() as tx:
@@ -71,6 +77,8 @@ async def test_a_reply_inside_a_thread_counts_the_thread_once(tmp_path: Path) ->
             await store.record_message(
                 tx, msg("@a:x", "$d", "2027-01-15", 4, replies_to="$c", thread_root="$a")
             )
+        async with db.transaction() as tx:
+            assert await store.fold(tx, rows=1) == 4
         (day,) = await store.activity_days(db, ["c"], "2027-01-15", "2027-01-15")
         assert (day["messages"], day["writers"], day["threads"], day["peer_replies"]) == (
             4,
