@@ -5,11 +5,10 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
-from functools import partial
 from typing import TYPE_CHECKING
 
 from bot import i18n
-from bot.context import AfterCommit, CommandContext, EventContext, Services
+from bot.context import AfterCommit, CommandContext, Services
 from bot.registry import Registry, UsageError, split_command
 from bot.syncer import OWN_HANDLED
 from bot.types import Place, RoomEvent, RoomID
@@ -64,7 +63,7 @@ class Dispatcher:
                 await self._command(ctx, *parsed)
                 return ctx.after_commit_tasks
         for spec in self.registry.listeners_for(event.type, ctx.place):
-            await self._guarded(ctx, spec.name, partial(spec.handler, ctx), tell_user=False)
+            await self._guarded(ctx, spec.name, spec.handler, tell_user=False)
         return ctx.after_commit_tasks
 
     async def _command(self, ctx: CommandContext, word: str, rest: str) -> None:
@@ -88,20 +87,20 @@ class Dispatcher:
         except UsageError:
             await ctx.reply(ctx.t("errors.usage", usage=spec.usage(ctx.lang)))
             return
-        await self._guarded(ctx, spec.name, lambda: spec.handler(ctx, args), tell_user=True)
+        await self._guarded(ctx, spec.name, lambda c: spec.handler(c, args), tell_user=True)
 
     async def _guarded(
         self,
-        ctx: EventContext,
+        ctx: CommandContext,
         name: str,
-        run: Callable[[], Awaitable[None]],
+        run: Callable[[CommandContext], Awaitable[None]],
         *,
         tell_user: bool,
     ) -> None:
         before = len(ctx.after_commit_tasks)
         try:
             async with ctx.tx.savepoint():
-                await run()
+                await run(ctx)
         except Exception:
             ref = secrets.token_hex(4).upper()
             log.exception("Handler %s failed on %s (ref %s)", name, ctx.event.event_id, ref)

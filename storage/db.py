@@ -94,35 +94,45 @@ class Tx:
             self.before_commit.append(partial(flush, self, buffer))
         return cast(T, self._pending[key])
 
-    @contextlib.asynccontextmanager
-    async def savepoint(self) -> AsyncIterator[None]:
-        """A nested unit of work: an exception inside undoes only this part.
+    def savepoint(self) -> _Savepoint:
+        """A nested unit of work (``async with tx.savepoint():``): an exception inside undoes
+        only this part.
 
         The SAVEPOINT statement is only sent before the first write inside, so a unit that
         writes nothing (most listeners, for most events) costs no round trip at all."""
         self._savepoints += 1
-        name = f"sp{self._savepoints}"
-        self._unopened.append(name)
-        callbacks = len(self.after_commit)
-        try:
-            yield
-        except BaseException:
-            del self.after_commit[callbacks:]
-            if name in self._unopened:
-                self._unopened.remove(name)
-            else:
-                await self._conn.execute_fetchall(f"ROLLBACK TO {name}")
-                await self._conn.execute_fetchall(f"RELEASE {name}")
-            raise
-        else:
-            if name in self._unopened:
-                self._unopened.remove(name)
-            else:
-                await self._conn.execute_fetchall(f"RELEASE {name}")
+        return _Savepoint(self, f"sp{self._savepoints}")
 
     async def _open_savepoints(self) -> None:
         while self._unopened:
             await self._conn.execute_fetchall(f"SAVEPOINT {self._unopened.pop(0)}")
+
+
+class _Savepoint:
+    """:meth:`Tx.savepoint`; a plain class, not a generator: one is entered for every
+    listener on every event."""
+
+    __slots__ = ("_callbacks", "_name", "_tx")
+
+    def __init__(self, tx: Tx, name: str) -> None:
+        self._tx, self._name = tx, name
+        self._callbacks = 0
+
+    async def __aenter__(self) -> None:
+        self._tx._unopened.append(self._name)
+        self._callbacks = len(self._tx.after_commit)
+
+    async def __aexit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        tx, name = self._tx, self._name
+        if kind is not None:
+            del tx.after_commit[self._callbacks :]
+        if name in tx._unopened:
+            tx._unopened.remove(name)
+        elif kind is not None:
+            await tx._conn.execute_fetchall(f"ROLLBACK TO {name}")
+            await tx._conn.execute_fetchall(f"RELEASE {name}")
+        else:
+            await tx._conn.execute_fetchall(f"RELEASE {name}")
 
 
 async def _connect(path: Path) -> aiosqlite.Connection:

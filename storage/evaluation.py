@@ -16,7 +16,7 @@ import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from storage.db import Database, Tx
 
@@ -33,9 +33,9 @@ def _author(key: bytes, user_id: str) -> str:
     return hmac.new(key, user_id.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-@dataclass(frozen=True)
-class Message:
-    """A member's message in a cohort room, as the measures see it."""
+class Message(NamedTuple):
+    """A member's message in a cohort room, as the measures see it (a tuple: one is made for
+    every message, and the inbox row is these tuples as JSON arrays)."""
 
     cohort_id: str
     user_id: str
@@ -56,17 +56,14 @@ class _Inbox:
     messages: list[Message] = field(default_factory=list)
 
 
-async def record_message(tx: Tx, m: Message) -> None:
+def record_message(tx: Tx, m: Message) -> None:
+    """Buffered in memory; written just before ``tx`` commits (no statement per message)."""
     tx.pending("evaluation.inbox", _Inbox, _to_inbox).messages.append(m)
 
 
 async def _to_inbox(tx: Tx, inbox: _Inbox) -> None:
-    rows = [
-        [m.cohort_id, m.user_id, m.event_id, m.ts, m.day, m.files, m.links, m.replies_to,
-         m.thread_root]
-        for m in inbox.messages
-    ]  # fmt: skip
-    await tx.execute("INSERT INTO activity_inbox (messages) VALUES (?)", (json.dumps(rows),))
+    rows = json.dumps(inbox.messages, ensure_ascii=False, separators=(",", ":"))
+    await tx.execute("INSERT INTO activity_inbox (messages) VALUES (?)", (rows,))
 
 
 async def fold_now(db: Reader) -> int:

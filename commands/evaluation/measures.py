@@ -13,7 +13,7 @@ import functools
 
 from bot import i18n, messages
 from bot.context import BaseContext, EventContext
-from bot.registry import listener, periodic, split_command
+from bot.registry import listener, periodic
 from bot.types import Place
 from commands.materials import parse
 from config import Role
@@ -25,31 +25,29 @@ MEMBERS = frozenset({Role.PARTICIPANT, Role.FACILITATOR})
 @listener("m.room.message", places=(Place.COHORT,))
 async def count_message(ctx: EventContext) -> None:
     """On the path of every message: a few attribute reads and one append (the counting
-    itself is done by :func:`fold`, about once a minute)."""
+    itself is done by :func:`fold`, about once a minute). Commands never reach a listener in
+    a cohort room (the dispatcher answers them instead)."""
     event, cohort = ctx.event, ctx.cohort
-    if cohort is None or not (MEMBERS & ctx.roles):  # roles in this cohort: a member's message
-        return
-    rel = event.relates_to
-    if rel.get("rel_type") == "m.replace":
-        return
+    if cohort is None or event.is_edit or MEMBERS.isdisjoint(ctx.roles):  # ctx.roles: in this
+        return  # cohort; so a member's message, not an edit
     body = event.body
-    if event.is_text_message and split_command(body) is not None:
-        return
-    media = event.content.get("msgtype") in messages.MEDIA_TYPES
+    media = not event.is_text_message and event.content.get("msgtype") in messages.MEDIA_TYPES
     links = 0 if media or "://" not in body else len(parse.find_links(body))
     thread_root = event.thread_root
-    await store.record_message(
+    store.record_message(
         ctx.tx,
         store.Message(
-            cohort_id=cohort.id,
-            user_id=event.sender,
-            event_id=event.event_id,
-            ts=event.origin_server_ts,
-            day=local_day(event.origin_server_ts, ctx.config.cohort_timezone(cohort)),
-            files=int(media),
-            links=links,
-            replies_to=event.replies_to or thread_root,
-            thread_root=thread_root,
+            cohort.id,
+            event.sender,
+            event.event_id,
+            event.origin_server_ts,
+            _day_of_quarter(
+                event.origin_server_ts // QUARTER_MS, cohort.timezone or ctx.config.bot.timezone
+            ),
+            int(media),
+            links,
+            event.replies_to or thread_root,
+            thread_root,
         ),
     )
 

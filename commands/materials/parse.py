@@ -3,6 +3,7 @@ words, the bounds of what an item keeps. Pure; tested as is."""
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -116,8 +117,12 @@ def _valid_url(url: str) -> bool:
         return False
 
 
-def find_links(body: str) -> list[Link]:
-    """Every http(s) link in a message, each once, with the rest of the text as context."""
+@functools.lru_cache(maxsize=64)
+def find_links(body: str) -> tuple[Link, ...]:
+    """Every http(s) link in a message, each once, with the rest of the text as context.
+
+    Kept for the last few bodies: the catalogue and the measures read the links of the same
+    message one after the other."""
     text = strip_reply_fallback(body)
     urls: list[str] = []
     pieces: list[str] = []
@@ -129,13 +134,13 @@ def find_links(body: str) -> list[Link]:
         if _valid_url(url) and url not in urls:
             urls.append(url)
     if not urls:
-        return []
+        return ()
     context = "".join([*pieces, text[end:]])
     context = re.sub(r"\[([^\]]*)\]\(\s*\)", r"\1", context)  # what is left of [text](url)
     context = re.sub(r"\(\s*\)|\[\s*\]|<\s*>", " ", context)
     context = re.sub(r"\s+([.,;:!?])", r"\1", " ".join(context.split()))
     context = messages.short(context.strip(" :-–—"), DESCRIPTION_MAX)
-    return [Link(url, context) for url in urls]
+    return tuple(Link(url, context) for url in urls)
 
 
 def link_title(url: str) -> str:

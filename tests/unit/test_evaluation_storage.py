@@ -32,15 +32,15 @@ async def test_counts_writers_once_a_day_and_peer_replies_only_between_two(tmp_p
     db = await Database.open(tmp_path / "e.db")
     try:
         async with db.transaction() as tx:
-            await store.record_message(tx, msg("@a:x", "$1", "2027-01-15", 1))
-            await store.record_message(tx, msg("@a:x", "$2", "2027-01-15", 2, replies_to="$1"))
-            await store.record_message(
+            store.record_message(tx, msg("@a:x", "$1", "2027-01-15", 1))
+            store.record_message(tx, msg("@a:x", "$2", "2027-01-15", 2, replies_to="$1"))
+            store.record_message(
                 tx, msg("@b:x", "$3", "2027-01-15", 3, replies_to="$1", thread_root="$1")
             )
-            await store.record_message(
+            store.record_message(
                 tx, msg("@c:x", "$4", "2027-01-15", 4, replies_to="$1", thread_root="$1")
             )
-            await store.record_message(tx, msg("@a:x", "$5", "2027-01-16", DAY, files=1))
+            store.record_message(tx, msg("@a:x", "$5", "2027-01-16", DAY, files=1))
         # The transaction left one inbox row and no counts yet; the fold counts and empties it.
         assert await store.activity_days(db, ["c"], "2027-01-01", "2027-01-31") == []
         assert (await db.fetchone("SELECT COUNT(*) AS n FROM activity_inbox"))["n"] == 1  # type: ignore[index]
@@ -66,15 +66,15 @@ async def test_a_reply_inside_a_thread_counts_the_thread_once(tmp_path: Path) ->
     db = await Database.open(tmp_path / "e.db")
     try:
         async with db.transaction() as tx:
-            await store.record_message(tx, msg("@a:x", "$a", "2027-01-15", 1))
-            await store.record_message(
+            store.record_message(tx, msg("@a:x", "$a", "2027-01-15", 1))
+            store.record_message(
                 tx, msg("@b:x", "$b", "2027-01-15", 2, replies_to="$a", thread_root="$a")
             )
         async with db.transaction() as tx:
-            await store.record_message(
+            store.record_message(
                 tx, msg("@c:x", "$c", "2027-01-15", 3, replies_to="$b", thread_root="$a")
             )
-            await store.record_message(
+            store.record_message(
                 tx, msg("@a:x", "$d", "2027-01-15", 4, replies_to="$c", thread_root="$a")
             )
         async with db.transaction() as tx:
@@ -94,8 +94,8 @@ async def test_a_person_is_exported_and_erased_with_their_hashes(tmp_path: Path)
     db = await Database.open(tmp_path / "e.db")
     try:
         async with db.transaction() as tx:
-            await store.record_message(tx, msg("@a:x", "$1", "2027-01-15", 1))
-            await store.record_message(tx, msg("@b:x", "$2", "2027-01-15", 2, replies_to="$1"))
+            store.record_message(tx, msg("@a:x", "$1", "2027-01-15", 1))
+            store.record_message(tx, msg("@b:x", "$2", "2027-01-15", 2, replies_to="$1"))
         exported = await privacy.export_user(db, "@a:x")
         assert exported["monthly_message_counts"] == [
             {"cohort_id": "c", "month": "2027-01", "messages": 1}
@@ -117,8 +117,8 @@ async def test_retention_prunes_old_measures_messages_and_keys(tmp_path: Path) -
     now = 1_900_000_000_000
     try:
         async with db.transaction() as tx:
-            await store.record_message(tx, msg("@a:x", "$old", "2025-06-01", now - 500 * DAY))
-            await store.record_message(tx, msg("@a:x", "$new", "2026-03-10", now - 10 * DAY))
+            store.record_message(tx, msg("@a:x", "$old", "2025-06-01", now - 500 * DAY))
+            store.record_message(tx, msg("@a:x", "$new", "2026-03-10", now - 10 * DAY))
             await store.record_search(tx, "c", "2025-06-01", False, ["bildstod"])
             await store.record_search(tx, "c", "2026-03-10", True, ["npf"])
         async with db.transaction() as tx:

@@ -72,7 +72,7 @@ def test_links_are_found_with_the_surrounding_text_as_description() -> None:
     markdown = parse.find_links("Läs [SPSM:s stöd](https://spsm.se/stod) om #npf")
     assert markdown[0].context == "Läs SPSM:s stöd om #npf"
     assert parse.link_title(links[0].url) == "spsm.se/stod/lasforstaelse"
-    assert parse.find_links("ingen länk här, bara ftp://x.se och http://") == []
+    assert parse.find_links("ingen länk här, bara ftp://x.se och http://") == ()
 
 
 def test_quoted_reply_fallback_is_not_indexed() -> None:

@@ -153,3 +153,30 @@ def test_fitting_finds_the_longest_listing_that_fits_in_few_renderings() -> None
     assert fits and not messages.fits(messages.notice(longer.body, html_body=longer.html), 20_000)
     assert 0 < page.shown < len(items)
     assert len(rendered) <= 14  # 1 + log2(2000) + the check above, not one per item
+
+
+def test_an_events_derived_fields_are_worked_out_once_and_equal_a_fresh_decoding() -> None:
+    from bot.types import RoomEvent
+
+    content = {
+        "msgtype": "m.text",
+        "body": "> <@b:x> citat\n\nsvar",
+        "m.relates_to": {
+            "rel_type": "m.thread",
+            "event_id": "$root",
+            "is_falling_back": False,
+            "m.in_reply_to": {"event_id": "$target"},
+        },
+    }
+    source = {"type": "m.room.message", "event_id": "$e", "sender": "@a:x", "content": content}
+    event = RoomEvent.from_source("!r:x", source)
+    assert event is not None
+    assert (event.thread_root, event.replies_to, event.body) == ("$root", "$target", "svar")
+    assert {"relates_to", "thread_root", "replies_to", "body"} <= set(vars(event))
+    # Kept: a second read returns the same object, not a recomputation.
+    assert event.relates_to is event.relates_to
+    vars(event)["body"] = "kept"
+    assert event.body == "kept"
+    again = RoomEvent.from_source("!r:x", source)
+    assert again is not None and again == event  # equality is by the decoded fields only
+    assert again.is_text_message and not again.is_edit
