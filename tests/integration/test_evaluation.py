@@ -107,3 +107,19 @@ async def test_report_json_counts_real_activity(
     args = ["report", str(net.config_path), "--format", "html", "--output", str(html)]
     assert await asyncio.to_thread(natverk, args) == 0
     assert "Stöd från rådgivarna" in html.read_text("utf-8")
+
+    # The same evidence in chat: an adviser's !rapport in the advisers' room is answered there
+    # with the criteria table (a notice, as a reply) and the answer-time chart as an image.
+    asked = await adviser.say(adv, "!rapport")
+    answer = await adviser.wait_for_event(
+        adv, lambda e: e.get("sender") == bot and body(e).startswith("Utvärdering")
+    )
+    assert answer["content"]["msgtype"] == "m.notice"
+    assert rel(answer)["m.in_reply_to"]["event_id"] == asked
+    assert "Svar · " in body(answer) and "<table>" in answer["content"]["formatted_body"]
+    chart = await adviser.wait_for_event(
+        adv, lambda e: e.get("sender") == bot and e["content"].get("msgtype") == "m.image"
+    )
+    assert chart["content"]["url"].startswith("mxc://")
+    assert chart["content"]["info"]["mimetype"] == "image/png"
+    assert "@" not in body(answer)
