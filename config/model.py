@@ -180,12 +180,38 @@ class BotSettings(_Model):
         return Path(base_dir) / value
 
 
+class Stage(_Model):
+    """A step of a staged request. ``within``: the time allowed to reach this stage, counted
+    from when the request entered the stage before it (``planering`` within 7 days of
+    ``mottagen``)."""
+
+    id: Slug
+    name: str
+    within: Duration | None = None
+
+    @property
+    def within_seconds(self) -> int | None:
+        return None if self.within is None else parse_duration(self.within)
+
+
 class Category(_Model):
     id: Slug
     name: str
     default: bool = False
     room: RoomAddress | None = None
     members: list[MatrixUser] = []
+    # Service level: unanswered questions of this category are reminded about after this long
+    # (default: advisers.reminder_after), naming the people on duty (default: all who handle it).
+    reminder_after: Duration | None = None
+    on_duty: list[MatrixUser] = []
+    # A staged request (e.g. a tailored intervention) moves through these, with !stage.
+    stages: list[Stage] = []
+
+    def stage(self, stage_id: str) -> Stage | None:
+        folded = stage_id.casefold()
+        return next(
+            (s for s in self.stages if folded in (s.id.casefold(), s.name.casefold())), None
+        )
 
 
 def _builtin_categories() -> list[Category]:
@@ -203,6 +229,12 @@ class Advisers(_Model):
     @property
     def reminder_after_seconds(self) -> int:
         return parse_duration(self.reminder_after)
+
+    def reminder_seconds(self, category: Category | None) -> int:
+        """The category's service level: how long a question may wait for an answer."""
+        if category is not None and category.reminder_after is not None:
+            return parse_duration(category.reminder_after)
+        return self.reminder_after_seconds
 
 
 # --- check-ins and surveys -------------------------------------------------------------------
@@ -475,6 +507,7 @@ class Config(_Model):
                 [(("advisers", "categories", i, "id"), c.id) for i, c in enumerate(categories)],
             ),
             *self._default_category_problems(),
+            *self._category_problems(),
             *_duplicates(
                 "cohort id", [(("cohorts", i, "id"), c.id) for i, c in enumerate(self.cohorts)]
             ),
@@ -501,6 +534,35 @@ class Config(_Model):
             )
             for i in defaults[1:]
         ]
+
+    def _category_problems(self) -> list[tuple[Loc, str]]:
+        found: list[tuple[Loc, str]] = []
+        for i, category in enumerate(self.advisers.categories):
+            at: Loc = ("advisers", "categories", i)
+            found += _duplicates(
+                "stage id",
+                [((*at, "stages", j, "id"), s.id) for j, s in enumerate(category.stages)],
+            )
+            if category.stages and category.stages[0].within is not None:
+                found.append(
+                    (
+                        (*at, "stages", 0, "within"),
+                        "the first stage is where a request starts: it cannot have 'within'",
+                    )
+                )
+            if len(category.stages) == 1:
+                found.append(((*at, "stages"), "a staged request needs at least two stages"))
+            handlers = self.handlers_of(category)
+            found += [
+                (
+                    (*at, "on_duty", j),
+                    f"'{user}' is on duty for '{category.id}' but does not handle its questions"
+                    " (advisers.members or the category's members)",
+                )
+                for j, user in enumerate(category.on_duty)
+                if user not in handlers
+            ]
+        return found
 
     def _rooms(self) -> list[tuple[Loc, str]]:
         return [
@@ -758,6 +820,20 @@ class Config(_Model):
 
     def default_category(self) -> Category:
         return next(c for c in self.advisers.categories if c.default)
+
+    def handlers_of(self, category: Category | None) -> set[str]:
+        """Who may handle questions of a category: its own advisers, else the general ones."""
+        if category is None:
+            return set(self.advisers.members)
+        if category.room is not None:
+            return set(category.members) or set(self.advisers.members)
+        return set(self.advisers.members) | set(category.members)
+
+    def on_duty(self, category: Category | None) -> list[str]:
+        """Whom a reminder names: the category's ``on_duty``, else all who handle it."""
+        if category is not None and category.on_duty:
+            return list(category.on_duty)
+        return sorted(self.handlers_of(category))
 
     def category(self, category_id: str) -> Category | None:
         return next((c for c in self.advisers.categories if c.id == category_id), None)

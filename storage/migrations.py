@@ -527,4 +527,24 @@ MIGRATIONS: list[Migration] = [
             )""",
         ),
     ),
+    Migration(
+        12,
+        "Staged requests: the history of a request's stages",
+        (
+            # One row per move (!stage); the first stage is implied from the question's
+            # creation. The comment is internal (the advisers'), never sent to the asker.
+            # reminded_at: when the advisers were reminded that the next stage is overdue.
+            """CREATE TABLE question_stages (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                question_id INTEGER NOT NULL REFERENCES questions(id) ON DELETE CASCADE,
+                stage TEXT NOT NULL,
+                entered_at INTEGER NOT NULL,
+                moved_by TEXT NOT NULL,
+                comment TEXT NOT NULL DEFAULT '',
+                reminded_at INTEGER
+            )""",
+            "CREATE INDEX question_stages_of ON question_stages (question_id, id)",
+            "ALTER TABLE questions ADD COLUMN stage_reminded_at INTEGER",
+        ),
+    ),
 ]

@@ -32,6 +32,15 @@ async def export_user(db: Database, user_id: str) -> dict[str, Any]:
     claimed = await db.fetchall(
         "SELECT id, status FROM questions WHERE claimed_by = ? ORDER BY id", (user_id,)
     )
+    stages = await db.fetchall(
+        "SELECT s.question_id, s.stage, s.entered_at, s.comment FROM question_stages s"
+        " JOIN questions q ON q.id = s.question_id WHERE q.asker = ? ORDER BY s.id",
+        (user_id,),
+    )
+    moved = await db.fetchall(
+        "SELECT question_id, stage, entered_at FROM question_stages WHERE moved_by = ? ORDER BY id",
+        (user_id,),
+    )
     direct = await db.fetchall("SELECT room_id FROM direct_rooms WHERE user_id = ?", (user_id,))
     notes = await db.fetchall("SELECT key FROM kv WHERE key LIKE ?", (f"%{user_id}%",))
     replies = await db.fetchall("SELECT run_id FROM checkin_replies WHERE user_id = ?", (user_id,))
@@ -56,6 +65,8 @@ async def export_user(db: Database, user_id: str) -> dict[str, Any]:
         "monthly_message_counts": await evaluation.export_user(db, user_id),
         **await plans.export_user(db, user_id),
         "questions_claimed": _rows(claimed),
+        "request_stages": _rows(stages),
+        "request_stages_moved": _rows(moved),
         "direct_chat": [r["room_id"] for r in direct],
         "notes": [r["key"] for r in notes],
         "checkins_answered": [r["run_id"] for r in replies],
@@ -86,6 +97,9 @@ async def erase_user(
                 (unclaimed(row["status"], row["answered_at"] is not None), row["id"]),
             )
         counts["claims"] = len(held)
+        counts["stage_moves"] = await tx.execute(
+            "UPDATE question_stages SET moved_by = ? WHERE moved_by = ?", (ERASED, user_id)
+        )
         counts["direct_chat"] = await tx.execute(
             "DELETE FROM direct_rooms WHERE user_id = ?", (user_id,)
         )
@@ -127,6 +141,12 @@ async def _erase_questions(tx: Tx, user_id: str) -> int:
     for r in rows:
         root = r["root_event"] or f"$outbox:{r['root_outbox']}"
         await enqueue(tx, r["adviser_room"], {"redacts": root}, event_type="m.room.redaction")
+    # The advisers' comments on the person's requests go with them; the dates stay.
+    await tx.execute(
+        "UPDATE question_stages SET comment = '' WHERE question_id IN"
+        " (SELECT id FROM questions WHERE asker = ?)",
+        (user_id,),
+    )
     await tx.execute(
         "UPDATE questions SET asker = ?, text = '', status = 'withdrawn' WHERE asker = ?",
         (ERASED, user_id),

@@ -35,6 +35,7 @@ class Question:
     first_response_at: int | None = None  # an adviser's first claim, note or answer
     closed_at: int | None = None
     reopened: int = 0
+    stage_reminded_at: int | None = None  # the implied first stage's overdue reminder
 
     @property
     def root_ref(self) -> str:
@@ -120,6 +121,7 @@ async def update(tx: Tx, question_id: int, **fields: Any) -> None:
         "first_response_at",
         "closed_at",
         "reopened",
+        "stage_reminded_at",
     }
     if not fields or set(fields) - allowed:
         raise ValueError(f"cannot update {sorted(set(fields) - allowed)}")
@@ -190,3 +192,62 @@ async def link(tx: Tx, source_event: str) -> Link | None:
 
 async def remove_link(tx: Tx, source_event: str) -> None:
     await tx.execute("DELETE FROM question_links WHERE source_event = ?", (source_event,))
+
+
+# --- staged requests ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StageEntry:
+    id: int
+    question_id: int
+    stage: str
+    entered_at: int
+    moved_by: str
+    comment: str
+    reminded_at: int | None
+
+
+async def enter_stage(
+    tx: Tx, question_id: int, stage: str, at_ms: int, moved_by: str, comment: str
+) -> int:
+    return await tx.execute(
+        "INSERT INTO question_stages (question_id, stage, entered_at, moved_by, comment)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (question_id, stage, at_ms, moved_by, comment),
+    )
+
+
+async def stages_of(tx: Tx, question_id: int) -> list[StageEntry]:
+    """A request's moves, oldest first."""
+    rows = await tx.fetchall(
+        "SELECT * FROM question_stages WHERE question_id = ? ORDER BY id", (question_id,)
+    )
+    return [StageEntry(**dict(r)) for r in rows]
+
+
+async def stage_reminded(tx: Tx, question_id: int, entry_id: int | None, at_ms: int) -> None:
+    """The overdue reminder for the request's current stage is sent (``entry_id`` None: the
+    implied first stage, kept on the question)."""
+    if entry_id is None:
+        await tx.execute(
+            "UPDATE questions SET stage_reminded_at = ? WHERE id = ?", (at_ms, question_id)
+        )
+    else:
+        await tx.execute(
+            "UPDATE question_stages SET reminded_at = ? WHERE id = ?", (at_ms, entry_id)
+        )
+
+
+async def in_categories(
+    tx: Tx, categories: Collection[str], statuses: Collection[str]
+) -> list[Question]:
+    """The questions of ``categories`` in one of ``statuses``, oldest first."""
+    cats = ",".join("?" * len(categories))
+    marks = ",".join("?" * len(statuses))
+    rows = await tx.fetchall(
+        f"SELECT * FROM questions WHERE category IN ({cats})"  # noqa: S608 - only marks
+        f" AND status IN ({marks}) ORDER BY created_at, id",
+        (*categories, *statuses),
+    )
+    return [_question(r) for r in rows]

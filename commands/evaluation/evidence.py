@@ -96,6 +96,11 @@ async def gather(
             for t in config.themes_for(cohorts)
         },
         reminder_hours=config.advisers.reminder_after_seconds / 3600,
+        reminder_hours_of={
+            c.id: config.advisers.reminder_seconds(c) / 3600
+            for c in config.advisers.categories
+            if c.reminder_after is not None
+        },
         criteria=config.evaluation.criteria,
     )
     first, last = period.first_day, period.last_day

@@ -70,6 +70,8 @@ class Evidence:
     categories: dict[str, str]  # id -> name
     themes: dict[str, set[str]]  # theme name -> folded tags
     reminder_hours: float
+    # A category's own service level, where it sets one (else reminder_hours).
+    reminder_hours_of: dict[str, float] = field(default_factory=dict)
     activity: list[dict[str, Any]] = field(default_factory=list)
     member_months: list[dict[str, Any]] = field(default_factory=list)
     questions: list[dict[str, Any]] = field(default_factory=list)
@@ -221,7 +223,13 @@ def questions(ev: Evidence) -> dict[str, Any]:
     askers = len({q["asker"] for q in qs})
     first = [_hours(q["first_response_at"] - q["created_at"]) for q in qs if q["first_response_at"]]
     answer = [_hours(q["answered_at"] - q["created_at"]) for q in qs if q["answered_at"]]
-    within = sum(1 for h in answer if h <= ev.reminder_hours)
+    within = sum(
+        1
+        for q in qs
+        if q["answered_at"]
+        and _hours(q["answered_at"] - q["created_at"])
+        <= ev.reminder_hours_of.get(q["category"], ev.reminder_hours)
+    )
     end = ev.period.to_ms
     backlog = sum(
         1

@@ -11,7 +11,8 @@ from bot.messages import escape
 from bot.registry import Arg, ArgKind, command, listener, periodic
 from bot.types import EventID, Place, UserID, redacted_event_id
 from commands.materials.service import PublishedAnswer, add_published_answer
-from commands.questions import bridge
+from commands.questions import bridge, stages
+from commands.questions import queue as queues
 from commands.questions.status import WAITING, Move, Status, after
 from config import Role
 from storage import questions as store
@@ -27,7 +28,7 @@ def _may_handle(ctx: EventContext, question: Question) -> bool:
     return ctx.event.sender in bridge.advisers_for(ctx.config, category)
 
 
-async def _thread_question(ctx: CommandContext) -> Question | None:
+async def thread_question(ctx: CommandContext) -> Question | None:
     """The question whose thread the command was written in; answers the adviser if none."""
     root = ctx.event.thread_root
     question = await store.by_root(ctx.tx, ctx.event.room_id, root) if root else None
@@ -47,7 +48,7 @@ async def _not_now(ctx: CommandContext, question: Question) -> None:
 
 @command("claim", roles=ADVISERS_ONLY, places=IN_ADVISER_ROOM, aliases={"sv": ["ta"]})
 async def claim(ctx: CommandContext, args: dict[str, Any]) -> None:
-    question = await _thread_question(ctx)
+    question = await thread_question(ctx)
     if question is None:
         return
     if await bridge.move(ctx, question, Move.CLAIM, by=ctx.event.sender):
@@ -65,7 +66,7 @@ async def claim(ctx: CommandContext, args: dict[str, Any]) -> None:
 )
 async def note(ctx: CommandContext, args: dict[str, Any]) -> None:
     """Internal: stays in the advisers' thread, never reaches the asker."""
-    question = await _thread_question(ctx)
+    question = await thread_question(ctx)
     if question is not None:
         # Remembered as a note, so a reply quoting it is known as one (never relayed).
         await store.add_link(ctx.tx, ctx.event.event_id, question.id, "note", ctx.event.sender)
@@ -75,7 +76,7 @@ async def note(ctx: CommandContext, args: dict[str, Any]) -> None:
 
 @command("close", roles=ADVISERS_ONLY, places=IN_ADVISER_ROOM, aliases={"sv": ["stäng"]})
 async def close(ctx: CommandContext, args: dict[str, Any]) -> None:
-    question = await _thread_question(ctx)
+    question = await thread_question(ctx)
     if question is None:
         return
     if await bridge.move(ctx, question, Move.CLOSE):
@@ -86,7 +87,7 @@ async def close(ctx: CommandContext, args: dict[str, Any]) -> None:
 
 @command("reopen", roles=ADVISERS_ONLY, places=IN_ADVISER_ROOM, aliases={"sv": ["öppna"]})
 async def reopen(ctx: CommandContext, args: dict[str, Any]) -> None:
-    question = await _thread_question(ctx)
+    question = await thread_question(ctx)
     if question is None:
         return
     if await bridge.move(ctx, question, Move.REOPEN):
@@ -97,7 +98,7 @@ async def reopen(ctx: CommandContext, args: dict[str, Any]) -> None:
 
 @command("publish", roles=ADVISERS_ONLY, places=IN_ADVISER_ROOM, aliases={"sv": ["publicera"]})
 async def publish(ctx: CommandContext, args: dict[str, Any]) -> None:
-    question = await _thread_question(ctx)
+    question = await thread_question(ctx)
     if question is None:
         return
     if question.private or not question.answered_at:
@@ -120,30 +121,114 @@ async def publish(ctx: CommandContext, args: dict[str, Any]) -> None:
     await ctx.reply(ctx.t("questions.published", number=question.id))
 
 
-@command("queue", roles=ADVISERS_ONLY, places=IN_ADVISER_ROOM, aliases={"sv": ["kö"]})
+@command(
+    "queue",
+    args=[Arg("filter", required=False)],
+    roles=ADVISERS_ONLY,
+    places=IN_ADVISER_ROOM,
+    aliases={"sv": ["kö"]},
+)
 async def queue(ctx: CommandContext, args: dict[str, Any]) -> None:
-    found = await store.waiting(ctx.tx, [ctx.event.room_id], WAITING)
+    """What is waiting, per category, oldest first; ``mine``, ``overdue``, a status or a
+    category narrows it."""
+    categories = ctx.config.advisers.categories
+    what = queues.parse_filter(args.get("filter"), categories)
+    if what is None:
+        names = ", ".join(c.id for c in categories)
+        await ctx.reply(ctx.t("questions.queue_filters", word=args["filter"], categories=names))
+        return
+    now = clock.now_ms()
+    # Waiting for an answer, and staged requests under way (answered or not).
+    staged = {c.id for c in categories if c.stages}
+    statuses = WAITING | ({Status.ANSWERED} if staged else set())
+    waiting = [
+        q
+        for q in await store.waiting(ctx.tx, [ctx.event.room_id], statuses)
+        if q.status in WAITING or q.category in staged
+    ]
+    dues = {q.id: await next_due(ctx, q) for q in waiting}
+
+    def is_late(q: Question) -> bool:
+        due = dues[q.id]
+        return due is not None and due[0] <= now
+
+    found = queues.select(waiting, what, adviser=ctx.event.sender, overdue=is_late)
     if not found:
         await ctx.reply(ctx.t("questions.queue_empty"))
         return
-    now = clock.now_ms()
-    lines = []
-    for t in found:
-        category = ctx.config.category(t.category)
-        claimer = ctx.services.display_name(t.adviser_room, t.claimed_by) if t.claimed_by else ""
-        lines.append(
-            ctx.t(
+    tz = ctx.config.bot.timezone
+    late = [q for q in found if is_late(q)]
+    entries: list[tuple[bool, str]] = []  # (a category's heading, text)
+    for category_id, group in queues.by_category(found, categories):
+        category = ctx.config.category(category_id)
+        name = category.name if category else category_id
+        overdue_count = sum(1 for q in group if q in late)
+        entries.append(
+            (True, ctx.t("questions.queue_group", category=name, count=len(group),
+                         overdue=overdue_count))
+        )  # fmt: skip
+        for t in group:
+            claimer = (
+                ctx.services.display_name(t.adviser_room, t.claimed_by) if t.claimed_by else ""
+            )
+            line = ctx.t(
                 "questions.queue_line",
                 number=t.id,
                 age=i18n.format_duration(ctx.lang, now - t.created_at),
-                category=category.name if category else t.category,
+                category=name,
                 status=bridge.status_text(ctx.lang, t, claimer),
             )
-        )
-    title = ctx.t("questions.queue_title", count=len(found))
-    lines = messages.bounded_lines(lines, lambda n: ctx.t("lists.more", count=n))
-    html = "".join(f"<li>{escape(line)}</li>" for line in lines)
-    await ctx.reply("\n".join([title, *lines]), html_body=f"<p>{escape(title)}</p><ul>{html}</ul>")
+            due = dues[t.id]
+            if due is not None:
+                at, stage_name = due
+                when = i18n.format_datetime(ctx.lang, at, tz)
+                if stage_name is None:
+                    key = "questions.queue_overdue" if at <= now else "questions.queue_due"
+                    line += " · " + ctx.t(key, when=when)
+                else:
+                    key = (
+                        "questions.queue_stage_overdue"
+                        if at <= now
+                        else "questions.queue_stage_due"
+                    )
+                    line += " · " + ctx.t(key, stage=stage_name, when=when)
+            entries.append((False, line))
+    title = ctx.t("questions.queue_title", count=len(found), overdue=len(late))
+    shown = messages.bounded_lines(
+        [text for _, text in entries], lambda n: ctx.t("lists.more", count=n)
+    )
+    body_lines, html = [title], f"<p>{escape(title)}</p>"
+    open_list = False
+    for i, text in enumerate(shown):
+        heading = i < len(entries) and entries[i][0]
+        if heading or i >= len(entries):
+            html += "</ul>" if open_list else ""
+            html += f"<p><b>{escape(text)}</b></p>" if heading else f"<p>{escape(text)}</p>"
+            open_list = False
+            body_lines.append(text)
+            continue
+        if not open_list:
+            html += "<ul>"
+            open_list = True
+        html += f"<li>{escape(text)}</li>"
+        body_lines.append(f"  {text}")
+    html += "</ul>" if open_list else ""
+    await ctx.reply("\n".join(body_lines), html_body=html)
+
+
+async def next_due(ctx: BaseContext, question: Question) -> tuple[int, str | None] | None:
+    """What is due next and when (perhaps already past): the answer, by the category's service
+    level (``(when, None)``), or a staged request's next stage (``(when, its name)``),
+    whichever comes first; None if nothing is."""
+    found: list[tuple[int, str | None]] = []
+    if question.answered_at is None:
+        found.append((deadline(ctx, question), None))
+    category = ctx.config.category(question.category)
+    if category is not None and category.stages:
+        pos = stages.position(category, question, await store.stages_of(ctx.tx, question.id))
+        if pos is not None and pos.next is not None and pos.due is not None:
+            found.append((pos.due, pos.next.name))
+    return min(found, key=lambda d: d[0]) if found else None
 
 
 # --- listeners in the advisers' room -----------------------------------------------------------
@@ -254,14 +339,21 @@ async def adviser_redaction(ctx: EventContext) -> None:
 
 @periodic("question-reminders")
 async def remind(ctx: BaseContext, now_ms: int) -> None:
-    """One reminder per question left unanswered longer than advisers.reminder_after."""
-    limit = now_ms - ctx.config.advisers.reminder_after_seconds * 1000
-    for question in await store.due_reminders(ctx.tx, limit, WAITING):
-        on_duty = sorted(bridge.advisers_for(ctx.config, ctx.config.category(question.category)))
+    """One reminder per question left unanswered longer than its category's service level
+    (``reminder_after``), naming the deadline and the advisers on duty."""
+    soonest = min(ctx.config.advisers.reminder_seconds(c) for c in ctx.config.advisers.categories)
+    candidates = await store.due_reminders(ctx.tx, now_ms - soonest * 1000, WAITING)
+    for question in candidates:
+        category = ctx.config.category(question.category)
+        due = deadline(ctx, question)
+        if due > now_ms:
+            continue
+        on_duty = ctx.config.on_duty(category)
         body = ctx.t(
             "questions.reminder",
             number=question.id,
             age=i18n.format_duration(ctx.lang, now_ms - question.created_at),
+            deadline=i18n.format_datetime(ctx.lang, due, ctx.config.bot.timezone),
             advisers=", ".join(on_duty),
         )
         await ctx.send(
@@ -271,3 +363,9 @@ async def remind(ctx: BaseContext, now_ms: int) -> None:
             ),
         )
         await store.update(ctx.tx, question.id, reminded_at=now_ms)
+
+
+def deadline(ctx: BaseContext, question: Question) -> int:
+    """When the answer is due: asked plus the category's service level."""
+    category = ctx.config.category(question.category)
+    return question.created_at + ctx.config.advisers.reminder_seconds(category) * 1000

@@ -59,7 +59,7 @@ async def ask(ctx: CommandContext, args: dict[str, Any]) -> None:
         created_at=clock.now_ms(),
         asker_role=(Role.FACILITATOR if Role.FACILITATOR in ctx.roles else Role.PARTICIPANT),
     )
-    root = bridge.root_content(ctx, question)
+    root = await bridge.root_content(ctx, question)
     if not messages.fits_edited(root):
         # Refused before anything is stored or acknowledged: the asker is never told "sent"
         # for a copy the homeserver would refuse (its question stays in the room, unchanged).
@@ -162,7 +162,7 @@ async def _asker_edit(ctx: EventContext, event: RoomEvent) -> None:
     if question is not None and question.asker == event.sender:
         _, wording, _ = bridge.pick_category(ctx.config, _question_text(text))
         if wording and not messages.fits_edited(
-            bridge.root_content(ctx, replace(question, text=wording))
+            await bridge.root_content(ctx, replace(question, text=wording))
         ):
             await ctx.reply(
                 ctx.t("questions.edit_too_long", length=len(wording), most=bridge.MOST_CHARS)

@@ -14,6 +14,7 @@ from bot import clock, i18n, messages
 from bot.messages import escape
 from bot.registry import on_sent
 from bot.types import EventID, UserID
+from commands.questions import stages
 from commands.questions.status import Move, Status, after
 from storage import Tx
 from storage import questions as store
@@ -43,8 +44,10 @@ def render_root(
     asker_name: str,
     claimer_name: str | None,
     asked_at: str,
+    stage: str | None = None,
 ) -> tuple[str, str]:
-    """The advisers' thread root for a question: plain body and HTML (user text escaped)."""
+    """The advisers' thread root for a question: plain body and HTML (user text escaped);
+    ``stage``: where a staged request stands."""
     status = status_text(lang, question, claimer_name)
     head = f"[{status}] #{question.id} · {category_name} · {where} · {asker_name}"
     when = i18n.t(lang, "questions.asked_at", when=asked_at)
@@ -56,12 +59,21 @@ def render_root(
         f"<blockquote>{escape(text).replace(chr(10), '<br>')}</blockquote>"
         f"<p><i>{escape(when)}</i></p>"
     )
+    if stage is not None:
+        body += f"\n{stage}"
+        html += f"<p><b>{escape(stage)}</b></p>"
     return body, html
 
 
-def root_content(ctx: BaseContext, question: Question) -> dict[str, object]:
+async def root_content(ctx: BaseContext, question: Question) -> dict[str, object]:
     config = ctx.config
     category = config.category(question.category)
+    stage = None
+    if category is not None and category.stages:
+        history = await store.stages_of(ctx.tx, question.id)
+        pos = stages.position(category, question, history)
+        if pos is not None:
+            stage = stages.describe(ctx.lang, category, pos, config.bot.timezone)
     cohort = config.cohort(question.cohort_id) if question.cohort_id else None
     if question.private:
         where = ctx.t("questions.private_where")
@@ -80,6 +92,7 @@ def root_content(ctx: BaseContext, question: Question) -> dict[str, object]:
             else None
         ),
         asked_at=i18n.format_datetime(ctx.lang, question.created_at, config.bot.timezone),
+        stage=stage,
     )
     return messages.text(body, html_body=html)  # a new question: advisers are notified
 
@@ -91,17 +104,13 @@ async def refresh_root(ctx: BaseContext, question_id: int) -> None:
         return
     await ctx.send(
         question.adviser_room,
-        messages.edit(EventID(question.root_ref), root_content(ctx, question)),
+        messages.edit(EventID(question.root_ref), await root_content(ctx, question)),
     )
 
 
 def advisers_for(config: Config, category: Category | None) -> set[str]:
     """Who may handle questions of a category: its own advisers, else the general ones."""
-    if category is None:
-        return set(config.advisers.members)
-    if category.room is not None:
-        return set(category.members) or set(config.advisers.members)
-    return set(config.advisers.members) | set(category.members)
+    return config.handlers_of(category)
 
 
 def adviser_room_key(category: Category) -> str:

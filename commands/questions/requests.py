@@ -1,0 +1,127 @@
+"""Staged requests: ``!stage ID [comment]`` (``!steg``) in a request's thread in the advisers'
+room, and one reminder when the next stage is overdue. Where a request stands, and what is due,
+is worked out in stages.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot import clock, i18n, messages
+from bot.context import BaseContext, CommandContext
+from bot.registry import Arg, ArgKind, command, periodic
+from bot.types import EventID, UserID
+from commands.questions import bridge, stages
+from commands.questions.advisers import ADVISERS_ONLY, IN_ADVISER_ROOM, thread_question
+from commands.questions.status import Move, Status
+from storage import questions as store
+
+# A request still under way: its stages and deadlines count.
+UNDER_WAY = (Status.OPEN, Status.CLAIMED, Status.ANSWERED)
+
+
+@command(
+    "stage",
+    args=[Arg("stage", required=False), Arg("comment", ArgKind.REST, required=False)],
+    roles=ADVISERS_ONLY,
+    places=IN_ADVISER_ROOM,
+    aliases={"sv": ["steg"]},
+)
+async def stage(ctx: CommandContext, args: dict[str, Any]) -> None:
+    """Move the request on (or back) to a stage; without one, show its stages and history.
+    The comment is internal: it stays in the advisers' thread and the history."""
+    question = await thread_question(ctx)
+    if question is None:
+        return
+    category = ctx.config.category(question.category)
+    if category is None or not category.stages:
+        await ctx.reply(ctx.t("stages.none", number=question.id))
+        return
+    history = await store.stages_of(ctx.tx, question.id)
+    tz = ctx.config.bot.timezone
+    wanted = args.get("stage")
+    if wanted is None:
+        lines = [
+            ctx.t("stages.history_line", stage=name, when=i18n.format_datetime(ctx.lang, at, tz))
+            for name, at in stages.timeline(category, question, history)
+        ]
+        ids = ", ".join(s.id for s in category.stages)
+        await ctx.reply(
+            "\n".join([ctx.t("stages.history", number=question.id, stages=ids), *lines])
+        )
+        return
+    target = category.stage(wanted)
+    if target is None:
+        ids = ", ".join(s.id for s in category.stages)
+        await ctx.reply(ctx.t("stages.unknown", stage=wanted[:50], stages=ids))
+        return
+    if question.status == Status.WITHDRAWN:
+        await ctx.reply(ctx.t("stages.withdrawn", number=question.id))
+        return
+    here = stages.position(category, question, history)
+    if here is not None and here.stage.id == target.id:
+        await ctx.reply(ctx.t("stages.already", number=question.id, stage=target.name))
+        return
+    now = clock.now_ms()
+    comment = str(args.get("comment") or "")[:2000]
+    await store.enter_stage(ctx.tx, question.id, target.id, now, ctx.event.sender, comment)
+    await store.responded(ctx.tx, question.id, now)
+    last = target.id == category.stages[-1].id
+    if last and question.status != Status.CLOSED:
+        await bridge.move(ctx, question, Move.CLOSE)
+    elif not last and question.status == Status.CLOSED:
+        await bridge.move(ctx, question, Move.REOPEN)
+    else:
+        await bridge.refresh_root(ctx, question.id)
+    # The asker's thread: a short notice of the stage (never the comment).
+    moved = await store.get(ctx.tx, question.id)
+    assert moved is not None
+    pos = stages.position(category, moved, await store.stages_of(ctx.tx, question.id))
+    assert pos is not None
+    lang = ctx.config.language_of(question.cohort_id)
+    notice = i18n.t(
+        lang,
+        "stages.to_asker",
+        number=question.id,
+        stage=target.name,
+        index=pos.index + 1,
+        count=len(category.stages),
+    )
+    await ctx.send(
+        question.origin_room,
+        messages.notice(notice, thread_root=EventID(question.origin_event)),
+    )
+    await ctx.reply(stages.describe(ctx.lang, category, pos, tz))
+
+
+@periodic("stage-reminders")
+async def remind_stages(ctx: BaseContext, now_ms: int) -> None:
+    """One reminder per stage: when the next stage of a request under way is overdue, the
+    advisers on duty are told in its thread, naming the stage and when it was due."""
+    staged = {c.id: c for c in ctx.config.advisers.categories if c.stages}
+    if not staged:
+        return
+    tz = ctx.config.bot.timezone
+    for question in await store.in_categories(ctx.tx, list(staged), UNDER_WAY):
+        category = staged[question.category]
+        pos = stages.position(category, question, await store.stages_of(ctx.tx, question.id))
+        if pos is None or pos.next is None or pos.due is None or pos.reminded:
+            continue
+        if not pos.overdue(now_ms):
+            continue
+        on_duty = ctx.config.on_duty(category)
+        body = ctx.t(
+            "stages.overdue",
+            number=question.id,
+            stage=pos.next.name,
+            when=i18n.format_datetime(ctx.lang, pos.due, tz),
+            advisers=", ".join(on_duty),
+        )
+        await ctx.send(
+            question.adviser_room,
+            messages.text(
+                body,
+                thread_root=EventID(question.root_ref),
+                mentions=[UserID(u) for u in on_duty],
+            ),
+        )
+        await store.stage_reminded(ctx.tx, question.id, pos.entry_id, now_ms)
