@@ -1,0 +1,175 @@
+"""Staged requests end to end on a real Synapse: a tailored intervention moved through every
+stage while its deadlines pass (the bot's periodic pass run ahead of the clock), one overdue
+reminder each, the asker's notices without the internal comment, !queue overdue; and kill -9
+in the middle of a stream of stage changes: each answered and noticed once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot import clock
+from bot.demo.homeserver import terminate
+from bot.demo.person import Event, Person
+from tests.integration.helpers import body, kill, rel, start_natverk
+from tests.integration.test_ask import is_root, latest_root_text, wait_root_text
+
+DAY = 24 * 3_600_000
+
+STAGES = [
+    {"id": "mottagen", "name": "Mottagen"},
+    {"id": "planering", "name": "Planeringsmöte", "within": "7d"},
+    {"id": "forslag", "name": "Förslag skickat", "within": "14d"},
+    {"id": "genomforande", "name": "Genomförande"},
+    {"id": "utvardering", "name": "Utvärdering"},
+    {"id": "klar", "name": "Klar"},
+]
+
+
+def with_stages(net: Any) -> None:
+    net.data["advisers"]["categories"] = [
+        {"id": "allmant", "name": "Allmän fråga", "default": True},
+        {"id": "insats", "name": "Skräddarsydd insats", "stages": STAGES},
+    ]
+    net.write()
+
+
+def overdue(p: Person, room: str, bot: str) -> list[Event]:
+    return [e for e in p.messages_from(room, bot) if body(e).startswith("Försenat:")]
+
+
+async def test_a_staged_request_through_every_stage_with_deadlines_passing(
+    network: Any,
+) -> None:
+    net = network(participants=1)
+    with_stages(net)
+    app = await net.start_bot()
+    bot = net.bot.user_id
+    cohort, adv = net.room("cohort:kohort0"), net.room("advisers")
+    rektor = await net.person(net.participants[0][0], cohort)
+    adviser = await net.person(net.advisers[0], adv)
+
+    asked = await rektor.say(cohort, "!fråga insats: Vi vill ha en insats om NPF i arbetslaget")
+    root = await adviser.wait_for_event(adv, lambda e: is_root(e, 1, bot))
+    thread = root["event_id"]
+    assert "Steg 1 av 6: Mottagen · nästa: Planeringsmöte senast " in body(root)
+
+    async def barrier() -> None:
+        """The bot idle, then a sentinel answered: everything before it has been sent."""
+        await app.wait_idle()
+        sentinel = await adviser.say(adv, "!steg", thread_root=thread)
+        await adviser.reply_to(adv, sentinel, bot)
+
+    # Eight days on: the planning meeting is late; a second pass sends nothing more.
+    await app.run_periodic(offset_ms=8 * DAY)
+    await adviser.wait_until(lambda: len(overdue(adviser, adv, bot)) == 1)
+    await app.run_periodic(offset_ms=8 * DAY + 60_000)
+    await barrier()
+    (late,) = overdue(adviser, adv, bot)
+    assert "Planeringsmöte" in body(late) and rel(late)["event_id"] == thread
+    assert late["content"]["msgtype"] == "m.text"  # it notifies, mentioning those on duty
+    assert net.advisers[0].user_id in late["content"]["m.mentions"]["user_ids"]
+    # Answered, the request still waits for its planning meeting: !queue overdue lists it.
+    await adviser.say(adv, "Vi hör av oss om en tid för planeringsmötet.", thread_root=thread)
+    await rektor.wait_for_event(cohort, lambda e: "planeringsmötet" in body(e))
+    with clock.frozen(clock.now_ms() + 8 * DAY):  # the bot's clock, eight days on
+        listed = await adviser.say(adv, "!kö försenade")
+        queue = await adviser.reply_to(adv, listed, bot)
+    assert "#1 " in body(queue) and "FÖRSENAD: Planeringsmöte" in body(queue)
+
+    comment = "Rektorn vill börja med lågstadiet"
+    for stage in ("planering", "forslag", "genomforande", "utvardering", "klar"):
+        moved = await adviser.say(adv, f"!steg {stage} {comment}", thread_root=thread)
+        await adviser.reply_to(adv, moved, bot)
+        if stage == "planering":  # 15 days after the move, the proposal is late: once
+            await app.run_periodic(offset_ms=15 * DAY)
+            await adviser.wait_until(lambda: len(overdue(adviser, adv, bot)) == 2)
+            await app.run_periodic(offset_ms=16 * DAY)
+    await barrier()
+    assert len(overdue(adviser, adv, bot)) == 2
+    assert "Förslag skickat" in body(overdue(adviser, adv, bot)[1])
+    shown = await wait_root_text(adviser, adv, thread, "Steg 6 av 6: Klar")
+    assert shown.startswith("[KLAR] #1 ")
+
+    def notices() -> list[str]:
+        return [
+            body(e)
+            for e in rektor.messages_from(cohort, bot)
+            if body(e).startswith("Ärende #1:") and rel(e).get("event_id") == asked
+        ]
+
+    await rektor.wait_until(lambda: len(notices()) == 5)
+    assert notices() == [
+        "Ärende #1: Planeringsmöte (steg 2 av 6).",
+        "Ärende #1: Förslag skickat (steg 3 av 6).",
+        "Ärende #1: Genomförande (steg 4 av 6).",
+        "Ärende #1: Utvärdering (steg 5 av 6).",
+        "Ärende #1: Klar (steg 6 av 6).",
+    ]
+    assert all(
+        e["content"]["msgtype"] == "m.notice"
+        for e in rektor.messages_from(cohort, bot)
+        if body(e).startswith("Ärende #1:")
+    )
+    assert not [e for e in rektor.events.get(cohort, []) if comment in str(e.get("content"))]
+    assert "lågstadiet" not in latest_root_text(adviser, adv, thread)  # the comment: the history
+
+
+async def test_kill_9_in_a_stream_of_stage_changes_answers_and_notices_each_once(
+    network: Any,
+) -> None:
+    net = network(participants=1)
+    with_stages(net)
+    bot = net.bot.user_id
+    proc = start_natverk(net.config_path, net.bot.password, net.dir / "bot.log")
+    try:
+        rektor = await net.person(net.participants[0][0])
+        adviser = await net.person(net.advisers[0])
+        await rektor.wait_until(lambda: bool(rektor.invites), timeout=60)
+        cohort = next(iter(rektor.invites))
+        await rektor.join(cohort)
+        await adviser.wait_until(lambda: bool(adviser.invites), timeout=60)
+        adv = next(iter(adviser.invites))
+        await adviser.join(adv)
+        asked = await rektor.say(cohort, "!fråga insats: Insats om bildstöd")
+        root = await adviser.wait_for_event(adv, lambda e: is_root(e, 1, bot), timeout=60)
+        moves = [
+            await adviser.say(
+                adv,
+                f"!steg {'planering' if i % 2 == 0 else 'mottagen'}",
+                thread_root=root["event_id"],
+            )
+            for i in range(16)
+        ]
+
+        def answered() -> dict[str, int]:
+            counts: dict[str, int] = {}
+            for ev in adviser.messages_from(adv, bot):
+                target = (rel(ev).get("m.in_reply_to") or {}).get("event_id")
+                if target in moves:
+                    counts[target] = counts.get(target, 0) + 1
+            return counts
+
+        await adviser.wait_until(lambda: len(answered()) >= 2, timeout=60)
+        kill(proc)
+        assert len(answered()) < len(moves), "the kill must land mid-stream"
+        proc = start_natverk(net.config_path, net.bot.password, net.dir / "bot.log")
+        await adviser.wait_until(lambda: len(answered()) == len(moves), timeout=90)
+        # The barrier: a sentinel answered after everything before it.
+        sentinel = await adviser.say(adv, "!steg", thread_root=root["event_id"])
+        history = await adviser.reply_to(adv, sentinel, bot, timeout=60)
+        assert all(n == 1 for n in answered().values()), answered()
+        assert len(body(history).splitlines()) == 1 + 1 + len(moves)  # title, start, moves
+
+        def notices() -> list[Event]:
+            return [
+                e
+                for e in rektor.messages_from(cohort, bot)
+                if body(e).startswith("Ärende #1:") and rel(e).get("event_id") == asked
+            ]
+
+        await rektor.wait_until(lambda: len(notices()) >= len(moves), timeout=60)
+        sentinel_q = await rektor.say(cohort, "!hjälp")
+        await rektor.reply_to(cohort, sentinel_q, bot, timeout=60)
+        assert len(notices()) == len(moves)
+    finally:
+        terminate(proc, grace=15)
