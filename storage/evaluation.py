@@ -287,13 +287,15 @@ async def first_day(db: Reader) -> str | None:
 async def questions(
     db: Reader, cohorts: Sequence[str] | None, from_ms: int, to_ms: int
 ) -> list[dict[str, Any]]:
-    """The questions asked in the period: times and kinds, never their text or who asked."""
+    """The questions asked in the period: times and kinds, never their text or who asked.
+    Requests the advisers opened (``!contact``) are not questions asked."""
     where, params = _in("cohort_id", cohorts)
     rows = await db.fetchall(
         "SELECT id, cohort_id, category, private, asker_role, status, created_at, claimed_at,"
         " first_response_at, answered_at, closed_at, reopened,"
         " DENSE_RANK() OVER (ORDER BY asker) AS asker FROM questions"
-        f" WHERE {where} AND created_at BETWEEN ? AND ? ORDER BY created_at",
+        f" WHERE {where} AND opened_by IS NULL AND created_at BETWEEN ? AND ?"
+        " ORDER BY created_at",
         (*params, from_ms, to_ms),
     )
     return [dict(r) for r in rows]

@@ -529,7 +529,7 @@ MIGRATIONS: list[Migration] = [
     ),
     Migration(
         12,
-        "Staged requests: the history of a request's stages",
+        "Staged requests: the history of a request's stages; requests the advisers open",
         (
             # One row per move (!stage); the first stage is implied from the question's
             # creation. The comment is internal (the advisers'), never sent to the asker.
@@ -545,6 +545,11 @@ MIGRATIONS: list[Migration] = [
             )""",
             "CREATE INDEX question_stages_of ON question_stages (question_id, id)",
             "ALTER TABLE questions ADD COLUMN stage_reminded_at INTEGER",
+            # The adviser who opened the request (!contact); NULL for a question asked.
+            "ALTER TABLE questions ADD COLUMN opened_by TEXT",
+            # An answer's text as the asker reads it (edits included), for the request's
+            # documentation (!summary); the outbox drops what it sent. Gone with the link.
+            "ALTER TABLE question_links ADD COLUMN text TEXT",
         ),
     ),
 ]

@@ -26,7 +26,8 @@ async def export_user(db: Database, user_id: str) -> dict[str, Any]:
     await evaluation.fold_now(db)  # their latest messages counted
     found = await db.fetchall("SELECT * FROM questions WHERE asker = ? ORDER BY id", (user_id,))
     links = await db.fetchall(
-        "SELECT source_event, question_id, kind, target_room FROM question_links WHERE author = ?",
+        "SELECT source_event, question_id, kind, target_room, text FROM question_links"
+        " WHERE author = ?",
         (user_id,),
     )
     claimed = await db.fetchall(
@@ -141,9 +142,15 @@ async def _erase_questions(tx: Tx, user_id: str) -> int:
     for r in rows:
         root = r["root_event"] or f"$outbox:{r['root_outbox']}"
         await enqueue(tx, r["adviser_room"], {"redacts": root}, event_type="m.room.redaction")
-    # The advisers' comments on the person's requests go with them; the dates stay.
+    # The advisers' comments on the person's requests, and the answers' texts kept for their
+    # documentation, go with them; the dates stay.
     await tx.execute(
         "UPDATE question_stages SET comment = '' WHERE question_id IN"
+        " (SELECT id FROM questions WHERE asker = ?)",
+        (user_id,),
+    )
+    await tx.execute(
+        "UPDATE question_links SET text = NULL WHERE question_id IN"
         " (SELECT id FROM questions WHERE asker = ?)",
         (user_id,),
     )

@@ -36,6 +36,7 @@ class Question:
     closed_at: int | None = None
     reopened: int = 0
     stage_reminded_at: int | None = None  # the implied first stage's overdue reminder
+    opened_by: str | None = None  # the adviser who opened it (!contact), not the asker
 
     @property
     def root_ref(self) -> str:
@@ -51,6 +52,7 @@ class Link:
     author: str
     target_room: str | None
     target_outbox: int | None
+    text: str | None = None  # an answer's text, for the documentation
 
 
 def _question(row: Any) -> Question:
@@ -105,6 +107,10 @@ async def by_root(tx: Tx, room_id: str, root_event: str) -> Question | None:
     return None if row is None else _question(row)
 
 
+async def set_origin_event(tx: Tx, question_id: int, event_id: str) -> None:
+    await tx.execute("UPDATE questions SET origin_event = ? WHERE id = ?", (event_id, question_id))
+
+
 async def set_root_event(tx: Tx, question_id: int, event_id: str) -> None:
     await tx.execute("UPDATE questions SET root_event = ? WHERE id = ?", (event_id, question_id))
 
@@ -122,6 +128,7 @@ async def update(tx: Tx, question_id: int, **fields: Any) -> None:
         "closed_at",
         "reopened",
         "stage_reminded_at",
+        "opened_by",
     }
     if not fields or set(fields) - allowed:
         raise ValueError(f"cannot update {sorted(set(fields) - allowed)}")
@@ -177,11 +184,12 @@ async def add_link(
     author: str,
     target_room: str | None = None,
     target_outbox: int | None = None,
+    text: str | None = None,
 ) -> None:
     await tx.execute(
         "INSERT OR IGNORE INTO question_links (source_event, question_id, kind, author,"
-        " target_room, target_outbox) VALUES (?, ?, ?, ?, ?, ?)",
-        (source_event, question_id, kind, author, target_room, target_outbox),
+        " target_room, target_outbox, text) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (source_event, question_id, kind, author, target_room, target_outbox, text),
     )
 
 
@@ -251,3 +259,21 @@ async def in_categories(
         (*categories, *statuses),
     )
     return [_question(r) for r in rows]
+
+
+async def answers_of(tx: Tx, question_id: int) -> list[tuple[int, str]]:
+    """(when, text) of each answer relayed to the asker and not redacted, oldest first, as it
+    reads now (edits included). The text is kept for the request's documentation only."""
+    rows = await tx.fetchall(
+        "SELECT COALESCE(o.sent_at, o.created_at) AS at, l.text FROM question_links l"
+        " JOIN outbox o ON o.id = l.target_outbox"
+        " WHERE l.question_id = ? AND l.kind = 'answer' ORDER BY o.id",
+        (question_id,),
+    )
+    return [(int(r["at"]), str(r["text"] or "")) for r in rows]
+
+
+async def set_link_text(tx: Tx, source_event: str, text: str) -> None:
+    await tx.execute(
+        "UPDATE question_links SET text = ? WHERE source_event = ?", (text, source_event)
+    )

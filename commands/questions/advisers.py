@@ -11,7 +11,7 @@ from bot.messages import escape
 from bot.registry import Arg, ArgKind, command, listener, periodic
 from bot.types import EventID, Place, UserID, redacted_event_id
 from commands.materials.service import PublishedAnswer, add_published_answer
-from commands.questions import bridge, stages
+from commands.questions import bridge, stages, summary
 from commands.questions import queue as queues
 from commands.questions.status import WAITING, Move, Status, after
 from config import Role
@@ -264,7 +264,14 @@ async def adviser_message(ctx: EventContext) -> None:
         return  # nothing to relay (empty, quotes a note, too long: the adviser was told)
     outbox_id = await ctx.send(question.origin_room, content, owner=event.sender)
     await store.add_link(
-        ctx.tx, event.event_id, question.id, "answer", event.sender, question.origin_room, outbox_id
+        ctx.tx,
+        event.event_id,
+        question.id,
+        "answer",
+        event.sender,
+        question.origin_room,
+        outbox_id,
+        text=summary.answer_text(event.content, event.body),
     )
     status = after(Move.ANSWER, question.status)
     now = clock.now_ms()
@@ -294,6 +301,8 @@ async def _answer_edit(ctx: EventContext) -> None:
     question, copy, text = found
     content = await _answer_content(ctx, question, text)
     if content is not None:
+        original = str(ctx.event.relates_to.get("event_id"))
+        await store.set_link_text(ctx.tx, original, text)
         await ctx.send(
             question.origin_room,
             messages.edit(EventID(f"$outbox:{copy}"), content),

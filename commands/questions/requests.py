@@ -4,13 +4,14 @@ is worked out in stages.py."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from bot import clock, i18n, messages
 from bot.context import BaseContext, CommandContext
 from bot.registry import Arg, ArgKind, command, periodic
 from bot.types import EventID, UserID
-from commands.questions import bridge, stages
+from commands.questions import bridge, stages, summary
 from commands.questions.advisers import ADVISERS_ONLY, IN_ADVISER_ROOM, thread_question
 from commands.questions.status import Move, Status
 from storage import questions as store
@@ -125,3 +126,92 @@ async def remind_stages(ctx: BaseContext, now_ms: int) -> None:
             ),
         )
         await store.stage_reminded(ctx.tx, question.id, pos.entry_id, now_ms)
+
+
+MIMETYPES = {
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "md": "text/markdown",
+}
+
+
+@command(
+    "summary",
+    args=[Arg("format", required=False)],
+    roles=ADVISERS_ONLY,
+    places=IN_ADVISER_ROOM,
+    aliases={"sv": ["sammanfattning"]},
+)
+async def summary_command(ctx: CommandContext, args: dict[str, Any]) -> None:
+    """The request's documentation (question, stages with dates, answers; never the internal
+    notes) as a file in the asker's thread, and a copy in the advisers' thread."""
+    question = await thread_question(ctx)
+    if question is None:
+        return
+    kind = str(args.get("format") or "docx").casefold().removeprefix(".")
+    if kind not in summary.FORMATS:
+        await ctx.reply(ctx.t("summary.formats", format=kind[:20]))
+        return
+    if question.status == Status.WITHDRAWN:
+        await ctx.reply(ctx.t("stages.withdrawn", number=question.id))
+        return
+    category = ctx.config.category(question.category)
+    timeline = (
+        stages.timeline(category, question, await store.stages_of(ctx.tx, question.id))
+        if category is not None
+        else []
+    )
+    doc = summary.Documentation(
+        number=question.id,
+        category=category.name if category else question.category,
+        question=question.text,
+        asked_at=question.created_at,
+        stages=timeline,
+        answers=await store.answers_of(ctx.tx, question.id),
+    )
+    lang = ctx.config.language_of(question.cohort_id)
+    tz = ctx.config.bot.timezone
+    filename = f"{ctx.t('summary.filename', number=question.id)}.{kind}"
+    render = summary.docx if kind == "docx" else summary.markdown
+    services, command_event = ctx.services, ctx.event.event_id
+    adviser_lang = ctx.lang
+
+    async def write_upload_and_send() -> None:
+        data = await asyncio.to_thread(render, doc, lang, tz)
+        uri = await services.upload(data, MIMETYPES[kind], filename)
+
+        async def send(c: BaseContext) -> None:
+            tell = messages.notice(
+                i18n.t(
+                    adviser_lang, "summary.sent" if uri else "summary.failed", number=doc.number
+                ),
+                thread_root=EventID(question.root_ref),
+                reply_to=EventID(command_event),
+            )
+            if uri is not None:
+                for room, root in (
+                    (question.origin_room, question.origin_event),
+                    (question.adviser_room, question.root_ref),
+                ):
+                    await c.send(room, _file(uri, filename, MIMETYPES[kind], len(data), root))
+            await c.send(question.adviser_room, tell)
+
+        await services.in_transaction(send)
+
+    ctx.after_commit(write_upload_and_send)
+
+
+def _file(uri: str, filename: str, mimetype: str, size: int, root: str) -> dict[str, Any]:
+    return {
+        "msgtype": "m.file",
+        "body": filename,
+        "filename": filename,
+        "url": uri,
+        "info": {"mimetype": mimetype, "size": size},
+        "m.mentions": {},
+        "m.relates_to": {
+            "rel_type": "m.thread",
+            "event_id": root,
+            "is_falling_back": True,
+            "m.in_reply_to": {"event_id": root},
+        },
+    }

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, cast
 
 import yaml
@@ -59,6 +60,7 @@ class RecordingClient:
 
     sent: list[Sent] = field(default_factory=list)
     rooms: dict[str, MatrixRoom] = field(default_factory=dict)  # as synced: display names
+    uploads: dict[str, tuple[str, str, bytes]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def _record(self, room_id: str, event_type: str, content: dict[str, Any]) -> str:
@@ -76,6 +78,14 @@ class RecordingClient:
     ) -> RoomRedactResponse:
         content = {"redacts": event_id, "reason": reason}
         return RoomRedactResponse(self._record(room_id, "m.room.redaction", content), room_id)
+
+    async def upload(
+        self, data: Any, content_type: str, filename: str, filesize: int
+    ) -> tuple[Any, None]:
+        """Media kept in ``uploads`` by its mxc URI (as the homeserver's media repository)."""
+        uri = f"mxc://test/{len(self.uploads) + 1}"
+        self.uploads[uri] = (filename, content_type, data.read())
+        return SimpleNamespace(content_uri=uri), None
 
     async def room_kick(
         self, room_id: str, user_id: str, reason: str | None = None
@@ -242,6 +252,14 @@ class Bot:
 
     async def redact(self, room_id: str, sender: str, target: str) -> str:
         return await self.event(room_id, sender, {"redacts": target}, "m.room.redaction")
+
+    async def run_after_commit(self) -> None:
+        """The network work the handlers left for after their commit (uploads, …), then the
+        sender drains."""
+        tasks, self.after_commit = self.after_commit, []
+        for task in tasks:
+            await task()
+        await self.sender.drain()
 
     async def periodic(self, offset_ms: int = 0) -> None:
         """The bot's periodic pass with the clock ``offset_ms`` ahead, then the sender drains."""

@@ -179,7 +179,129 @@ async def test_stage_history_is_exported_and_erased_with_the_people_it_is_about(
     ]
     mine = await privacy.export_user(bot.db, adviser)
     assert [s["stage"] for s in mine["request_stages_moved"]] == ["planering"]
+    await bot.say(adv, adviser, "Vi föreslår bildschema för Kalle.", thread=thread)
+    mine = await privacy.export_user(bot.db, adviser)
+    assert [m["text"] for m in mine["messages_relayed"]] == ["Vi föreslår bildschema för Kalle."]
     await privacy.erase_user(bot.db, asker, unclaimed=unclaimed)
+    kept = await bot.db.fetchone("SELECT text FROM question_links WHERE kind = 'answer'")
+    assert kept["text"] is None  # the documentation's copy goes with the person
     await privacy.erase_user(bot.db, adviser, unclaimed=unclaimed)
     row = await bot.db.fetchone("SELECT stage, comment, moved_by FROM question_stages")
     assert tuple(row) == ("planering", "", privacy.ERASED)
+
+
+async def test_contact_opens_a_private_request_the_person_answers_in_their_direct_chat(
+    make_bot: Any,
+) -> None:
+    bot = await make_bot(participants=1)
+    adv, adviser = bot.room("advisers"), bot.people.advisers[0]
+    person = bot.people.participants[0][0]
+    cohort = bot.room("cohort:kohort0")
+    command = await bot.say(adv, adviser, f"!kontakt {person} Hur gick planeringsmötet?")
+    assert (
+        bot.reply_to(command).body
+        == f"Ärende #1 är öppnat med {person}; svaren kommer i tråden här."
+    )
+    dm = bot.dm(person)
+    (opening,) = bot.sent_to(dm)
+    assert opening.body == (
+        "Rådgivarna har öppnat ärende #1 med dig: Hur gick planeringsmötet?"
+        "\nSvara i den här tråden."
+    )
+    assert opening.content["msgtype"] == "m.text" and opening.content["m.mentions"] == {
+        "user_ids": [person]
+    }
+    root = root_of(bot, 1)
+    assert "privat fråga" in latest_root_text(bot, root)
+    assert latest_root_text(bot, root).startswith("[BESVARAD] #1 ")
+    # The person answers in the opening's thread: it reaches the advisers' thread.
+    await bot.say(dm, person, "Bra, vi vill gå vidare.", thread=opening.event_id)
+    (detail,) = in_room(bot, adv, "Bra, vi vill gå vidare.")
+    assert detail.relates_to["event_id"] == root.event_id
+    # And the adviser's answer goes back to the direct chat, never to the cohort.
+    await bot.say(adv, adviser, "Då bokar vi ett möte.", thread=root.event_id)
+    assert in_room(bot, dm, "Då bokar vi ett möte.")
+    assert not [s for s in bot.sent_to(cohort) if "planeringsmötet" in s.body or "möte" in s.body]
+    # Not counted as a question asked; nobody is reminded about it.
+    await bot.periodic(offset_ms=3 * DAY)
+    assert not in_room(bot, adv, "Påminnelse")
+    row = await bot.db.fetchone("SELECT opened_by, private FROM questions WHERE id = 1")
+    assert tuple(row) == (adviser, 1)
+
+
+async def test_contact_with_an_element_mention_and_refusals(make_bot: Any) -> None:
+    bot = await make_bot(participants=1)
+    adv, adviser = bot.room("advisers"), bot.people.advisers[0]
+    person = bot.people.participants[0][0]
+    # Element sends a mention as a pill: the display name in the body, the id in m.mentions.
+    pill = await bot.event(
+        adv,
+        adviser,
+        {
+            "msgtype": "m.text",
+            "body": "!kontakt Anna Andersson: Hej!",
+            "format": "org.matrix.custom.html",
+            "formatted_body": (
+                f'!kontakt <a href="https://matrix.to/#/{person}">Anna Andersson</a>: Hej!'
+            ),
+            "m.mentions": {"user_ids": [person]},
+        },
+    )
+    assert bot.reply_to(pill).body.startswith("Ärende #1 är öppnat med")
+    assert in_room(bot, bot.dm(person), "med dig: Hej!")
+    stranger = bot.reply_to(await bot.say(adv, adviser, "!kontakt @okand:test Hej"))
+    assert stranger.body.startswith("@okand:test är inte deltagare eller handledare")
+    refused = bot.reply_to(await bot.say(bot.room("cohort:kohort0"), person, f"!kontakt {person}"))
+    assert "Ärende" not in refused.body
+    assert (await bot.db.fetchone("SELECT COUNT(*) AS n FROM questions"))["n"] == 1
+
+
+async def test_summary_documents_question_stages_and_answers_never_the_internal_notes(
+    make_bot: Any,
+) -> None:
+    import io
+
+    from docx import Document
+
+    bot = await make_bot(participants=1, change=staged)
+    adv, adviser = bot.room("advisers"), bot.people.advisers[0]
+    cohort = bot.room("cohort:kohort0")
+    with clock.frozen(T0):
+        asked = await ask(bot, "!ask insats: Insats om bildstöd *för* <förskolan>")
+    thread = root_of(bot, 1).event_id
+    with clock.frozen(T0 + DAY):
+        await bot.say(adv, adviser, "!anteckning Rektorn verkar stressad", thread=thread)
+        await bot.say(adv, adviser, "!steg planering Intern: Kalle i klass 2", thread=thread)
+        answer = await bot.say(adv, adviser, "Vi ses tisdag kl 14.", thread=thread)
+        await bot.edit(adv, adviser, answer, "Vi ses onsdag kl 14.")
+    with clock.frozen(T0 + 2 * DAY):
+        markdown = await bot.say(adv, adviser, "!sammanfattning md", thread=thread)
+    assert not [s for s in bot.sent_to(cohort) if s.content.get("msgtype") == "m.file"]
+    await bot.run_after_commit()  # written, uploaded, sent
+    (sent,) = [s for s in bot.sent_to(cohort) if s.content.get("msgtype") == "m.file"]
+    assert sent.relates_to["rel_type"] == "m.thread" and sent.relates_to["event_id"] == asked
+    assert sent.body == "dokumentation-arende-1.md"
+    name, mime, data = bot.client.uploads[sent.content["url"]]
+    assert (name, mime, sent.content["info"]["size"]) == (sent.body, "text/markdown", len(data))
+    text = data.decode()
+    assert text.startswith("# Dokumentation av ärende \\#1: Skräddarsydd insats")
+    assert "Insats om bildstöd \\*för\\* \\<förskolan\\>" in text  # no markup from people
+    assert "2030-03-17 18:46 · Mottagen" in text and "2030-03-18 18:46 · Planeringsmöte" in text
+    assert "Vi ses onsdag kl 14." in text and "tisdag" not in text  # the answer as edited
+    assert "stressad" not in text and "Kalle" not in text  # never a note or a stage comment
+    told = bot.reply_to(markdown)
+    assert told.body.startswith("Dokumentationen av ärende #1 är skickad till frågeställaren")
+    assert [s for s in bot.sent_to(adv) if s.content.get("msgtype") == "m.file"]
+
+    await bot.say(adv, adviser, "!sammanfattning", thread=thread)  # docx by default
+    await bot.run_after_commit()
+    word = [s for s in bot.sent_to(cohort) if s.body.endswith(".docx")]
+    assert len(word) == 1
+    _, mime, data = bot.client.uploads[word[0].content["url"]]
+    assert mime.endswith("wordprocessingml.document")
+    paragraphs = [p.text for p in Document(io.BytesIO(data)).paragraphs]
+    assert paragraphs[0] == "Dokumentation av ärende #1: Skräddarsydd insats"
+    assert "Insats om bildstöd *för* <förskolan>" in paragraphs
+    assert not [p for p in paragraphs if "stressad" in p or "Kalle" in p]
+    wrong = bot.reply_to(await bot.say(adv, adviser, "!sammanfattning pdf", thread=thread))
+    assert wrong.body.startswith("pdf går inte")
