@@ -173,3 +173,48 @@ async def test_kill_9_in_a_stream_of_stage_changes_answers_and_notices_each_once
         assert len(notices()) == len(moves)
     finally:
         terminate(proc, grace=15)
+
+
+async def test_contact_opens_a_private_request_and_summary_documents_it(network: Any) -> None:
+    net = network(participants=2)
+    app = await net.start_bot()
+    bot = net.bot.user_id
+    cohort, adv = net.room("cohort:kohort0"), net.room("advisers")
+    rektor = await net.person(net.participants[0][0], cohort)
+    other = await net.person(net.participants[0][1], cohort)
+    adviser = await net.person(net.advisers[0], adv)
+
+    command = await adviser.say(adv, f"!kontakt {rektor.user_id} Hur gick planeringsmötet?")
+    opened = await adviser.reply_to(adv, command, bot)
+    assert body(opened).startswith("Ärende #1 är öppnat med")
+    # The bot opens a direct chat with the person; the opening notifies them there.
+    await rektor.wait_until(lambda: bool(rektor.invites - {cohort}), timeout=30)
+    dm = next(iter(rektor.invites - {cohort}))
+    await rektor.join(dm)
+    opening = await rektor.wait_for_event(dm, lambda e: "ärende #1 med dig" in body(e))
+    assert opening["content"]["msgtype"] == "m.text"
+    assert opening["content"]["m.mentions"] == {"user_ids": [rektor.user_id]}
+    root = await adviser.wait_for_event(adv, lambda e: is_root(e, 1, bot))
+    await rektor.say(dm, "Bra! Vi vill gå vidare med bildstöd.", thread_root=opening["event_id"])
+    detail = await adviser.wait_for_event(adv, lambda e: "gå vidare med bildstöd" in body(e))
+    assert rel(detail)["event_id"] == root["event_id"]
+    await adviser.say(adv, "!anteckning Intern: ring rektorn", thread_root=root["event_id"])
+    await adviser.say(adv, "Vi skickar ett förslag.", thread_root=root["event_id"])
+    await rektor.wait_for_event(dm, lambda e: "Vi skickar ett förslag." in body(e))
+
+    asked = await adviser.say(adv, "!sammanfattning md", thread_root=root["event_id"])
+    told = await adviser.reply_to(adv, asked, bot)
+    assert body(told).startswith("Dokumentationen av ärende #1 är skickad")
+    file = await rektor.wait_for_event(
+        dm, lambda e: e.get("sender") == bot and e["content"].get("msgtype") == "m.file"
+    )
+    assert rel(file)["rel_type"] == "m.thread" and rel(file)["event_id"] == opening["event_id"]
+    assert file["content"]["info"]["mimetype"] == "text/markdown"
+    got = await rektor.client.download(file["content"]["url"])
+    text = got.body.decode()
+    assert "Hur gick planeringsmötet?" in text and "Vi skickar ett förslag." in text
+    assert "ring rektorn" not in text  # never an internal note
+    await app.wait_idle()
+    # Nothing of the private request reached the cohort room.
+    seen = [body(e) for e in other.events.get(cohort, [])]
+    assert not [b for b in seen if "planeringsmötet" in b or "förslag" in b]
