@@ -206,6 +206,8 @@ class Category(_Model):
     on_duty: list[MatrixUser] = []
     # A staged request (e.g. a tailored intervention) moves through these, with !stage.
     stages: list[Stage] = []
+    # The evaluation survey sent to a request's participants when its last session ends.
+    survey: Slug | None = None
 
     def stage(self, stage_id: str) -> Stage | None:
         folded = stage_id.casefold()
@@ -550,6 +552,9 @@ class Config(_Model):
                         "the first stage is where a request starts: it cannot have 'within'",
                     )
                 )
+            if category.survey is not None and self.survey(category.survey) is None:
+                known = ", ".join(s.id for s in self.surveys) or "none"
+                found.append(((*at, "survey"), f"no survey '{category.survey}' (surveys: {known})"))
             if len(category.stages) == 1:
                 found.append(((*at, "stages"), "a staged request needs at least two stages"))
             handlers = self.handlers_of(category)

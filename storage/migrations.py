@@ -550,6 +550,31 @@ MIGRATIONS: list[Migration] = [
             # An answer's text as the asker reads it (edits included), for the request's
             # documentation (!summary); the outbox drops what it sent. Gone with the link.
             "ALTER TABLE question_links ADD COLUMN text TEXT",
+            # A request's sessions (!session add); removed ones are deleted.
+            """CREATE TABLE request_sessions (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                question_id INTEGER NOT NULL REFERENCES questions(id) ON DELETE CASCADE,
+                starts_at INTEGER NOT NULL,
+                minutes INTEGER NOT NULL,
+                place TEXT NOT NULL DEFAULT ''
+            )""",
+            "CREATE INDEX request_sessions_of ON request_sessions (question_id, starts_at)",
+            # Who the evaluation survey goes to (!session participants); none: the asker's
+            # cohort's participants.
+            """CREATE TABLE request_participants (
+                question_id INTEGER NOT NULL REFERENCES questions(id) ON DELETE CASCADE,
+                user_id TEXT NOT NULL,
+                PRIMARY KEY (question_id, user_id)
+            )""",
+            # The evaluation survey round of a request (one per request).
+            """CREATE TABLE request_rounds (
+                question_id INTEGER PRIMARY KEY REFERENCES questions(id) ON DELETE CASCADE,
+                round_id INTEGER NOT NULL REFERENCES survey_rounds(id) ON DELETE CASCADE
+            )""",
+            # Where a round's results go, as JSON [[room, thread root], …] (a request's:
+            # the asker's thread and the advisers'); NULL: the default rooms. Such a round
+            # also closes as soon as everyone has answered.
+            "ALTER TABLE survey_rounds ADD COLUMN report_to TEXT",
         ),
     ),
 ]

@@ -277,3 +277,82 @@ async def set_link_text(tx: Tx, source_event: str, text: str) -> None:
     await tx.execute(
         "UPDATE question_links SET text = ? WHERE source_event = ?", (text, source_event)
     )
+
+
+# --- a request's sessions and its evaluation ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Session:
+    id: int
+    question_id: int
+    starts_at: int
+    minutes: int
+    place: str
+
+    @property
+    def ends_at(self) -> int:
+        return self.starts_at + self.minutes * 60_000
+
+
+async def add_session(tx: Tx, question_id: int, starts_at: int, minutes: int, place: str) -> int:
+    return await tx.execute(
+        "INSERT INTO request_sessions (question_id, starts_at, minutes, place) VALUES (?,?,?,?)",
+        (question_id, starts_at, minutes, place),
+    )
+
+
+async def sessions_of(tx: Tx, question_id: int) -> list[Session]:
+    """A request's sessions in time order."""
+    rows = await tx.fetchall(
+        "SELECT * FROM request_sessions WHERE question_id = ? ORDER BY starts_at, id",
+        (question_id,),
+    )
+    return [Session(**dict(r)) for r in rows]
+
+
+async def remove_session(tx: Tx, session_id: int) -> None:
+    await tx.execute("DELETE FROM request_sessions WHERE id = ?", (session_id,))
+
+
+async def set_participants(tx: Tx, question_id: int, users: Collection[str]) -> None:
+    await tx.execute("DELETE FROM request_participants WHERE question_id = ?", (question_id,))
+    await tx.executemany(
+        "INSERT INTO request_participants (question_id, user_id) VALUES (?, ?)",
+        [(question_id, u) for u in sorted(set(users))],
+    )
+
+
+async def participants_of(tx: Tx, question_id: int) -> list[str]:
+    rows = await tx.fetchall(
+        "SELECT user_id FROM request_participants WHERE question_id = ? ORDER BY user_id",
+        (question_id,),
+    )
+    return [str(r["user_id"]) for r in rows]
+
+
+async def evaluations_due(tx: Tx, now_ms: int) -> list[int]:
+    """Requests whose last session has ended and whose evaluation has not been sent."""
+    rows = await tx.fetchall(
+        "SELECT s.question_id FROM request_sessions s JOIN questions q ON q.id = s.question_id"
+        " WHERE q.status != 'withdrawn'"
+        " AND NOT EXISTS (SELECT 1 FROM request_rounds r WHERE r.question_id = s.question_id)"
+        " GROUP BY s.question_id HAVING MAX(s.starts_at + s.minutes * 60000) <= ?"
+        " ORDER BY s.question_id",
+        (now_ms,),
+    )
+    return [int(r["question_id"]) for r in rows]
+
+
+async def set_round(tx: Tx, question_id: int, round_id: int) -> None:
+    await tx.execute(
+        "INSERT OR IGNORE INTO request_rounds (question_id, round_id) VALUES (?, ?)",
+        (question_id, round_id),
+    )
+
+
+async def round_of(tx: Tx, question_id: int) -> int | None:
+    row = await tx.fetchone(
+        "SELECT round_id FROM request_rounds WHERE question_id = ?", (question_id,)
+    )
+    return None if row is None else int(row["round_id"])

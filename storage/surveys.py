@@ -27,6 +27,7 @@ class Round:
     remind_at: int | None
     reminded_at: int | None
     closed_at: int | None
+    report_to: str | None = None  # JSON [[room, thread root], …]; None: the default rooms
 
 
 @dataclass(frozen=True)
@@ -64,12 +65,14 @@ async def open_round(
     closes_at: int,
     remind_at: int | None,
     users: list[str],
+    report_to: str | None = None,
 ) -> int:
     round_id = await tx.execute(
         "INSERT INTO survey_rounds (survey_id, cohort_id, run_id, anonymous, opened_at,"
-        " closes_at, remind_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (survey_id, cohort_id, run_id, int(anonymous), opened_at, closes_at, remind_at),
-    )
+        " closes_at, remind_at, report_to) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (survey_id, cohort_id, run_id, int(anonymous), opened_at, closes_at, remind_at,
+         report_to),
+    )  # fmt: skip
     await tx.executemany(
         "INSERT OR IGNORE INTO survey_invites (round_id, user_id) VALUES (?, ?)",
         [(round_id, u) for u in users],
@@ -95,8 +98,12 @@ async def round_of_run(tx: Tx, run_id: int) -> Round | None:
 
 
 async def rounds_to_close(tx: Tx, now_ms: int) -> list[Round]:
+    """Open rounds past their closing time, and those with a ``report_to`` that everyone
+    invited has answered (or let expire)."""
     rows = await tx.fetchall(
-        "SELECT * FROM survey_rounds WHERE closed_at IS NULL AND closes_at <= ? ORDER BY id",
+        "SELECT * FROM survey_rounds r WHERE closed_at IS NULL AND (closes_at <= ?"
+        " OR (report_to IS NOT NULL AND NOT EXISTS (SELECT 1 FROM survey_invites i"
+        " WHERE i.round_id = r.id AND i.state NOT IN ('done', 'expired')))) ORDER BY id",
         (now_ms,),
     )
     return [_round(r) for r in rows]

@@ -7,6 +7,7 @@ stopped, across restarts too. See storage/surveys.py for how anonymous answers a
 
 from __future__ import annotations
 
+import json
 import logging
 from functools import partial
 from typing import Any
@@ -16,7 +17,7 @@ from bot.context import BaseContext, CommandContext, EventContext
 from bot.images import post_images
 from bot.messages import escape
 from bot.registry import Arg, command, listener, periodic
-from bot.types import Place, RoomID, UserID
+from bot.types import EventID, Place, RoomID, UserID
 from commands.surveys import questionnaire as qn
 from commands.surveys import rounds
 from commands.surveys import self_assessment as progress
@@ -234,9 +235,15 @@ async def _results_command(ctx: CommandContext, survey_id: str) -> None:
 
 
 async def send_results(
-    ctx: BaseContext, survey: Survey, rounds: list[store.Round], rooms: list[RoomID], lang: str
+    ctx: BaseContext,
+    survey: Survey,
+    rounds: list[store.Round],
+    rooms: list[RoomID],
+    lang: str,
+    *,
+    thread_root: str | None = None,
 ) -> None:
-    """The summary (no names) and a bar chart, to each room."""
+    """The summary (no names) and a bar chart, to each room (in ``thread_root``'s thread)."""
     invited = 0
     for rnd in rounds:
         invited += len(await store.invites(ctx.tx, rnd.id))
@@ -249,10 +256,11 @@ async def send_results(
     if survey.self_assessment:
         text += await _progress_of(ctx, survey, rounds, lang)
     html = "<br>".join(escape(line) for line in text.splitlines())
+    root = EventID(thread_root) if thread_root else None
     for room in rooms:
-        await ctx.send(room, messages.notice(text, html_body=html))
+        await ctx.send(room, messages.notice(text, html_body=html, thread_root=root))
     questions = [(qs.question.text, qs.counts) for qs in summary.questions if qs.counts]
-    if not questions or not rooms:
+    if not questions or not rooms or root is not None:
         return
     title = i18n.t(lang, "surveys.results_title", title=survey.title, cohorts=", ".join(names))
     post_images(ctx, rooms, [(f"{survey.id}.png", partial(survey_results_chart, title, questions))])
@@ -339,6 +347,19 @@ async def tick(ctx: BaseContext, now: int) -> None:
             continue
         closed = await store.get_round(ctx.tx, rnd.id)
         assert closed is not None
+        if closed.report_to is not None:  # e.g. a request's evaluation: to its threads
+            lang = ctx.config.language_of(closed.cohort_id)
+            answered = len(await store.responses(ctx.tx, [closed.id]))
+            for room, root in json.loads(closed.report_to):
+                if answered >= survey.min_group:
+                    await send_results(ctx, survey, [closed], [room], lang, thread_root=root)
+                else:  # too few to show anything that is not one person's answers
+                    few = i18n.t(
+                        lang, "surveys.too_few", title=survey.title, count=answered,
+                        min_group=survey.min_group,
+                    )  # fmt: skip
+                    await ctx.send(room, messages.notice(few, thread_root=EventID(root)))
+            continue
         rooms = await _result_rooms(ctx, rnd.cohort_id)
         await send_results(ctx, survey, [closed], rooms, ctx.config.bot.language)
         if survey.self_assessment:

@@ -305,3 +305,103 @@ async def test_summary_documents_question_stages_and_answers_never_the_internal_
     assert not [p for p in paragraphs if "stressad" in p or "Kalle" in p]
     wrong = bot.reply_to(await bot.say(adv, adviser, "!sammanfattning pdf", thread=thread))
     assert wrong.body.startswith("pdf går inte")
+
+
+def with_evaluation(data: dict[str, Any]) -> None:
+    staged(data)
+    data["advisers"]["categories"][1]["survey"] = "insatsenkat"
+    data["surveys"] = [
+        {
+            "id": "insatsenkat",
+            "title": "Utvärdering av insatsen",
+            "anonymous": True,
+            "open_for": "14d",
+            "questions": [
+                {"id": "nytta", "type": "scale", "text": "Insatsen var till nytta", "min": 1,
+                 "max": 5},
+            ],
+        }
+    ]  # fmt: skip
+
+
+async def test_sessions_are_planned_and_the_evaluation_goes_out_after_the_last_one(
+    make_bot: Any,
+) -> None:
+    bot = await make_bot(participants=3, change=with_evaluation)
+    adv, adviser = bot.room("advisers"), bot.people.advisers[0]
+    cohort = bot.room("cohort:kohort0")
+    people = bot.people.participants[0]
+    for user in people:
+        bot.dm(user)
+    with clock.frozen(T0):
+        asked = await ask(bot, "!ask insats: Insats om bildstöd")
+        thread = root_of(bot, 1).event_id
+
+        async def session(text: str) -> str:
+            return bot.reply_to(
+                await bot.say(adv, adviser, f"!tillfälle {text}", thread=thread)
+            ).body
+
+        assert await session("list") == "Ärende #1 har inga inplanerade tillfällen."
+        first = await session("add 2030-03-20 14:00 90m Solskolan, aulan")
+        assert first == "Ärende #1, tillfällen (1):\n1. 2030-03-20 14:00–15:30 (Solskolan, aulan)"
+        await session("add 2030-03-27 13:00")  # two hours by default
+        await session("add 2030-03-25 09:00 1h")
+        assert (await session("list")).endswith("3. 2030-03-27 13:00–15:00")
+        listing = await session("remove 2")  # the one on the 25th (in time order)
+        assert listing.splitlines()[1:] == [
+            "1. 2030-03-20 14:00–15:30 (Solskolan, aulan)",
+            "2. 2030-03-27 13:00–15:00",
+        ]
+        assert (await session("remove 7")).startswith("Det finns inget tillfälle 7")
+        assert (await session("add i morgon")).startswith("Skriv !tillfälle add 2027-03-10")
+        named = await session(f"deltagare {' '.join(people)}")
+        assert named.startswith("Utvärderingen av ärende #1 går till 3 personer:")
+    # The asker's thread gets the dates each time they change (never who is evaluated).
+    told = [s for s in bot.sent_to(cohort) if s.body.startswith("Ärende #1, tillfällen")]
+    assert len(told) == 4 and told[-1].relates_to["event_id"] == asked
+    assert told[-1].body.endswith("2. 2030-03-27 13:00–15:00")
+
+    before_end = 9 * DAY + 20 * HOUR  # 2030-03-27 14:46: the last session is still on
+    with clock.frozen(T0 + before_end):
+        await bot.periodic()
+    assert not [s for s in bot.sent_to(bot.dm(people[0])) if "Utvärdering" in s.body]
+    with clock.frozen(T0 + 11 * DAY):  # after the last session
+        await bot.periodic()
+        await bot.periodic()  # once only
+    assert (await bot.db.fetchone("SELECT COUNT(*) AS n FROM survey_rounds"))["n"] == 1
+    sent = in_room(bot, adv, "enkäten ”Utvärdering av insatsen” är skickad till 3 personer")
+    assert len(sent) == 1 and sent[0].relates_to["event_id"] == thread
+    for user, score in zip(people, ("4", "5", "3"), strict=True):
+        assert [s for s in bot.sent_to(bot.dm(user)) if "Insatsen var till nytta" in s.body]
+        with clock.frozen(T0 + 11 * DAY + HOUR):
+            await bot.say(bot.dm(user), user, score)
+    with clock.frozen(T0 + 11 * DAY + 2 * HOUR):  # everyone has answered: it closes now
+        await bot.periodic()
+    results = [s for s in bot.sent if "Insatsen var till nytta" in s.body and s.relates_to]
+    assert {s.room_id for s in results} == {cohort, adv}
+    assert {s.relates_to["event_id"] for s in results} == {asked, thread}
+    assert all("participant" not in s.body for s in results)  # no names
+    with clock.frozen(T0 + 11 * DAY + 3 * HOUR):
+        late = await session("add 2030-04-10 14:00")
+    assert late == "Ärende #1 är redan utvärderat; inga fler tillfällen kan läggas till."
+
+
+async def test_too_few_answers_show_no_evaluation_results(make_bot: Any) -> None:
+    bot = await make_bot(participants=3, change=with_evaluation)
+    adv, adviser = bot.room("advisers"), bot.people.advisers[0]
+    people = bot.people.participants[0]
+    for user in people:
+        bot.dm(user)
+    with clock.frozen(T0):
+        await ask(bot, "!ask insats: Insats om scheman")
+        thread = root_of(bot, 1).event_id
+        await bot.say(adv, adviser, "!tillfälle add 2030-03-18 10:00 1h", thread=thread)
+    with clock.frozen(T0 + 2 * DAY):
+        await bot.periodic()
+        await bot.say(bot.dm(people[0]), people[0], "5")
+    with clock.frozen(T0 + 17 * DAY):  # the survey's two weeks are over
+        await bot.periodic()
+    (few,) = in_room(bot, adv, "fick 1 svar, färre än 3")
+    assert few.relates_to["event_id"] == thread
+    assert not [s for s in bot.sent if "Insatsen var till nytta" in s.body and s.relates_to]

@@ -1,0 +1,213 @@
+"""A request's sessions (``!session add|list|remove|participants``, ``!tillfälle``) and the
+evaluation survey sent to its participants when the last session ends; its summary (no names,
+``min_group`` as for every survey) goes to the asker's thread and the advisers' when the survey
+closes or everyone has answered (``commands/surveys`` closes it)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot import i18n, messages
+from bot.context import BaseContext, CommandContext
+from bot.registry import Arg, ArgKind, command, periodic
+from bot.types import EventID
+from commands.questions.advisers import ADVISERS_ONLY, IN_ADVISER_ROOM, thread_question
+from commands.questions.contact import USER_ID
+from commands.surveys import rounds
+from config import Role
+from config.model import parse_duration
+from storage import questions as store
+from storage import surveys as survey_store
+from storage.questions import Question, Session
+
+ADD = ("add", "lägg", "ny")
+LIST = ("list", "lista")
+REMOVE = ("remove", "ta-bort", "bort")
+PARTICIPANTS = ("participants", "deltagare")
+LENGTH = re.compile(r"(\d{1,3})(m|min|h)", re.IGNORECASE)
+DEFAULT_MINUTES = 120
+
+
+@dataclass(frozen=True)
+class NewSession:
+    starts_at: int
+    minutes: int
+    place: str
+
+
+def parse_new(text: str, timezone: str) -> NewSession | None:
+    """``2027-03-10 14:00 [90m|2h] [place]`` in local time; None if it is not that."""
+    parts = text.split(maxsplit=2)
+    if len(parts) < 2:
+        return None
+    try:
+        when = datetime.strptime(f"{parts[0]} {parts[1]}", "%Y-%m-%d %H:%M")
+    except ValueError:
+        return None
+    rest = parts[2] if len(parts) > 2 else ""
+    minutes = DEFAULT_MINUTES
+    first, _, after = rest.partition(" ")
+    length = LENGTH.fullmatch(first)
+    if length is not None:
+        n = int(length[1])
+        minutes = n * 60 if length[2].lower() == "h" else n
+        rest = after
+    if not 0 < minutes <= 24 * 60:
+        return None
+    local = when.replace(tzinfo=ZoneInfo(timezone))
+    return NewSession(int(local.timestamp() * 1000), minutes, rest.strip()[:200])
+
+
+def describe(lang: str, session: Session | NewSession, timezone: str) -> str:
+    start = i18n.format_datetime(lang, session.starts_at, timezone)
+    end = i18n.format_datetime(lang, session.starts_at + session.minutes * 60_000, timezone)
+    same_day = start[:10] == end[:10]
+    text = f"{start}–{end[11:] if same_day else end}"
+    return f"{text} ({session.place})" if session.place else text
+
+
+def _timezone(ctx: BaseContext, question: Question) -> str:
+    cohort = ctx.config.cohort(question.cohort_id) if question.cohort_id else None
+    return ctx.config.cohort_timezone(cohort) if cohort else ctx.config.bot.timezone
+
+
+@command(
+    "session",
+    args=[Arg("action"), Arg("details", ArgKind.REST, required=False)],
+    roles=ADVISERS_ONLY,
+    places=IN_ADVISER_ROOM,
+    aliases={"sv": ["tillfälle"]},
+)
+async def session_command(ctx: CommandContext, args: dict[str, Any]) -> None:
+    question = await thread_question(ctx)
+    if question is None:
+        return
+    action = str(args["action"]).casefold()
+    details = str(args.get("details") or "").strip()
+    tz = _timezone(ctx, question)
+    if action in ADD:
+        new = parse_new(details, tz)
+        if new is None:
+            await ctx.reply(ctx.t("sessions.usage"))
+            return
+        if await store.round_of(ctx.tx, question.id) is not None:
+            await ctx.reply(ctx.t("sessions.evaluated", number=question.id))
+            return
+        await store.add_session(ctx.tx, question.id, new.starts_at, new.minutes, new.place)
+        await _tell_asker(ctx, question, tz)
+    elif action in REMOVE:
+        found = await store.sessions_of(ctx.tx, question.id)
+        index = int(details) if details.isdigit() else 0
+        if not 1 <= index <= len(found):
+            await ctx.reply(ctx.t("sessions.no_such", number=details[:20], count=len(found)))
+            return
+        await store.remove_session(ctx.tx, found[index - 1].id)
+        await _tell_asker(ctx, question, tz)
+    elif action in PARTICIPANTS:
+        await _participants(ctx, question, details)
+        return
+    elif action not in LIST:
+        await ctx.reply(ctx.t("sessions.usage"))
+        return
+    await ctx.reply(await _listing(ctx, question, ctx.lang, tz))
+
+
+async def _listing(ctx: BaseContext, question: Question, lang: str, tz: str) -> str:
+    found = await store.sessions_of(ctx.tx, question.id)
+    if not found:
+        return i18n.t(lang, "sessions.none", number=question.id)
+    lines = [f"{i}. {describe(lang, s, tz)}" for i, s in enumerate(found, 1)]
+    title = i18n.t(lang, "sessions.title", number=question.id, count=len(found))
+    return "\n".join(
+        [title, *messages.bounded_lines(lines, lambda n: i18n.t(lang, "lists.more", count=n))]
+    )
+
+
+async def _tell_asker(ctx: CommandContext, question: Question, tz: str) -> None:
+    """The asker's thread gets the sessions as they now stand."""
+    lang = ctx.config.language_of(question.cohort_id)
+    await ctx.send(
+        question.origin_room,
+        messages.notice(
+            await _listing(ctx, question, lang, tz), thread_root=EventID(question.origin_event)
+        ),
+    )
+
+
+async def _participants(ctx: CommandContext, question: Question, details: str) -> None:
+    mentioned = (ctx.event.content.get("m.mentions") or {}).get("user_ids") or []
+    users = {w for w in details.split() if USER_ID.fullmatch(w)} | {
+        u for u in mentioned if isinstance(u, str) and u != ctx.services.user_id
+    }
+    known = {u for u in users if ctx.config.global_roles(u) & {Role.PARTICIPANT, Role.FACILITATOR}}
+    if users - known:
+        await ctx.reply(ctx.t("sessions.unknown_people", people=", ".join(sorted(users - known))))
+        return
+    if known:
+        await store.set_participants(ctx.tx, question.id, known)
+    chosen = await _evaluated_people(ctx, question)
+    await ctx.reply(
+        ctx.t("sessions.participants", number=question.id, count=len(chosen))
+        + (" " + ", ".join(chosen) if chosen else "")
+    )
+
+
+async def _evaluated_people(ctx: BaseContext, question: Question) -> list[str]:
+    """Who gets the evaluation: those named with !session participants, else the asker's
+    cohort's participants (for a private request, the asker)."""
+    named = await store.participants_of(ctx.tx, question.id)
+    if named:
+        return named
+    cohort = ctx.config.cohort(question.cohort_id) if question.cohort_id else None
+    if question.private or cohort is None:
+        return [question.asker]
+    return list(cohort.participants)
+
+
+@periodic("request-evaluations")
+async def send_evaluations(ctx: BaseContext, now_ms: int) -> None:
+    """When a request's last session has ended, its category's survey goes to its people."""
+    for question_id in await store.evaluations_due(ctx.tx, now_ms):
+        question = await store.get(ctx.tx, question_id)
+        category = ctx.config.category(question.category) if question else None
+        survey = ctx.config.survey(category.survey) if category and category.survey else None
+        if question is None or survey is None:
+            continue
+        people = await _evaluated_people(ctx, question)
+        closes_at = now_ms + parse_duration(survey.open_for) * 1000
+        remind_at = (
+            now_ms + parse_duration(survey.remind_after) * 1000 if survey.remind_after else None
+        )
+        report_to = json.dumps(
+            [
+                [question.origin_room, question.origin_event],
+                [question.adviser_room, question.root_ref],
+            ]
+        )
+        round_id = await survey_store.open_round(
+            ctx.tx,
+            survey.id,
+            question.cohort_id or "",
+            None,
+            survey.anonymous,
+            now_ms,
+            closes_at,
+            remind_at if remind_at is None or remind_at < closes_at else None,
+            people,
+            report_to=report_to,
+        )
+        await store.set_round(ctx.tx, question.id, round_id)
+        for user in people:
+            await rounds.start_next(ctx, user)
+        await ctx.send(
+            question.adviser_room,
+            messages.notice(
+                ctx.t("sessions.evaluation_sent", title=survey.title, count=len(people)),
+                thread_root=EventID(question.root_ref),
+            ),
+        )
