@@ -5,6 +5,7 @@ in the middle of a stream of stage changes: each answered and noticed once."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 from bot import clock
@@ -218,3 +219,62 @@ async def test_contact_opens_a_private_request_and_summary_documents_it(network:
     # Nothing of the private request reached the cohort room.
     seen = [body(e) for e in other.events.get(cohort, [])]
     assert not [b for b in seen if "planeringsmötet" in b or "förslag" in b]
+
+
+async def test_sessions_then_the_evaluation_survey_and_its_summary_to_the_asker(
+    network: Any,
+) -> None:
+    net = network(participants=1)
+    with_stages(net)
+    net.data["advisers"]["categories"][1]["survey"] = "insatsenkat"
+    net.data["surveys"] = [
+        {
+            "id": "insatsenkat",
+            "title": "Utvärdering av insatsen",
+            "anonymous": True,
+            "min_group": 1,
+            "questions": [
+                {"id": "nytta", "type": "scale", "text": "Insatsen var till nytta", "min": 1,
+                 "max": 5},
+            ],
+        }
+    ]  # fmt: skip
+    net.write()
+    app = await net.start_bot()
+    bot = net.bot.user_id
+    cohort, adv = net.room("cohort:kohort0"), net.room("advisers")
+    rektor = await net.person(net.participants[0][0], cohort)
+    adviser = await net.person(net.advisers[0], adv)
+    asked = await rektor.say(cohort, "!fråga insats: Insats om tydliggörande pedagogik")
+    root = await adviser.wait_for_event(adv, lambda e: is_root(e, 1, bot))
+    thread = root["event_id"]
+
+    # Two sessions, the last one already over (yesterday): the asker gets the dates.
+    day = date.today() - timedelta(days=1)
+    for text in (f"add {day - timedelta(days=7)} 09:00 2h Skolan", f"add {day} 13:00 90m"):
+        planned = await adviser.say(adv, f"!tillfälle {text}", thread_root=thread)
+        await adviser.reply_to(adv, planned, bot)
+    dates = await rektor.wait_for_event(
+        cohort, lambda e: body(e).startswith("Ärende #1, tillfällen (2):")
+    )
+    assert rel(dates)["event_id"] == asked and f"2. {day} 13:00–14:30" in body(dates)
+
+    # The periodic pass after the last session: the survey goes to the asker's direct chat.
+    await app.run_periodic()
+    await rektor.wait_until(lambda: bool(rektor.invites - {cohort}), timeout=30)
+    dm = next(iter(rektor.invites - {cohort}))
+    await rektor.join(dm)
+    await rektor.wait_for_event(dm, lambda e: "Insatsen var till nytta" in body(e))
+    await rektor.say(dm, "4")
+    await rektor.wait_for_event(dm, lambda e: e.get("sender") == bot and "Tack" in body(e))
+    await app.wait_idle()
+    await app.run_periodic()  # everyone has answered: it closes, the summary goes out
+    summary = await rektor.wait_for_event(
+        cohort, lambda e: e.get("sender") == bot and "Insatsen var till nytta" in body(e)
+    )
+    assert rel(summary)["rel_type"] == "m.thread" and rel(summary)["event_id"] == asked
+    assert rektor.user_id not in body(summary)
+    copy = await adviser.wait_for_event(
+        adv, lambda e: e.get("sender") == bot and "Insatsen var till nytta" in body(e)
+    )
+    assert rel(copy)["event_id"] == thread
