@@ -14,7 +14,9 @@ from bot.types import EventID, UserID
 from commands.questions import bridge, stages, summary
 from commands.questions.advisers import ADVISERS_ONLY, IN_ADVISER_ROOM, thread_question
 from commands.questions.status import Move, Status
+from commands.surveys import questionnaire
 from storage import questions as store
+from storage import surveys as survey_store
 
 # A request still under way: its stages and deadlines count.
 UNDER_WAY = (Status.OPEN, Status.CLAIMED, Status.ANSWERED)
@@ -167,6 +169,7 @@ async def summary_command(ctx: CommandContext, args: dict[str, Any]) -> None:
         asked_at=question.created_at,
         stages=timeline,
         answers=await store.answers_of(ctx.tx, question.id),
+        evaluation=await _evaluation(ctx, question, ctx.config.language_of(question.cohort_id)),
     )
     lang = ctx.config.language_of(question.cohort_id)
     tz = ctx.config.bot.timezone
@@ -198,6 +201,31 @@ async def summary_command(ctx: CommandContext, args: dict[str, Any]) -> None:
         await services.in_transaction(send)
 
     ctx.after_commit(write_upload_and_send)
+
+
+async def _evaluation(ctx: BaseContext, question: store.Question, lang: str) -> list[str]:
+    """The evaluation survey's summary as the asker got it (nothing with fewer answers than
+    its min_group); a line saying it is under way while it is open; nothing without one."""
+    round_id = await store.round_of(ctx.tx, question.id)
+    rnd = await survey_store.get_round(ctx.tx, round_id) if round_id is not None else None
+    survey = ctx.config.survey(rnd.survey_id) if rnd is not None else None
+    if rnd is None or survey is None:
+        return []
+    if rnd.closed_at is None:
+        return [i18n.t(lang, "summary.evaluation_open", title=survey.title)]
+    answers = [r.answers for r in await survey_store.responses(ctx.tx, [rnd.id])]
+    if len(answers) < survey.min_group:
+        return [
+            i18n.t(
+                lang, "surveys.too_few", title=survey.title, count=len(answers),
+                min_group=survey.min_group,
+            )
+        ]  # fmt: skip
+    invited = len(await survey_store.invites(ctx.tx, rnd.id))
+    cohort = ctx.config.cohort(question.cohort_id) if question.cohort_id else None
+    summary_ = questionnaire.summarize(survey, invited, answers)
+    text = questionnaire.render_summary(summary_, lang, [cohort.name] if cohort else [])
+    return text.splitlines()
 
 
 def _file(uri: str, filename: str, mimetype: str, size: int, root: str) -> dict[str, Any]:

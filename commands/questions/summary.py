@@ -20,6 +20,7 @@ class Documentation:
     asked_at: int
     stages: list[tuple[str, int]] = field(default_factory=list)  # (name, entered at)
     answers: list[tuple[int, str]] = field(default_factory=list)  # (when, text)
+    evaluation: list[str] = field(default_factory=list)  # the survey's summary, if any
 
 
 def answer_text(content: dict[str, object], body: str) -> str:
@@ -50,6 +51,8 @@ def _sections(doc: Documentation, lang: str, tz: str) -> list[tuple[str, list[st
         out.append((t(lang, "summary.stages"), [f"{when(at)} · {name}" for name, at in doc.stages]))
     answers = [f"{when(at)}: {text}" for at, text in doc.answers]
     out.append((t(lang, "summary.answers"), answers or [t(lang, "summary.no_answers")]))
+    if doc.evaluation:
+        out.append((t(lang, "summary.evaluation"), doc.evaluation))
     return out
 
 

@@ -384,7 +384,13 @@ async def test_sessions_are_planned_and_the_evaluation_goes_out_after_the_last_o
     assert all("participant" not in s.body for s in results)  # no names
     with clock.frozen(T0 + 11 * DAY + 3 * HOUR):
         late = await session("add 2030-04-10 14:00")
+        await bot.say(adv, adviser, "!sammanfattning md", thread=thread)
     assert late == "Ärende #1 är redan utvärderat; inga fler tillfällen kan läggas till."
+    await bot.run_after_commit()
+    (doc,) = [s for s in bot.sent_to(cohort) if s.body.endswith(".md")]
+    text = bot.client.uploads[doc.content["url"]][2].decode()
+    evaluation = text[text.index("## Utvärdering") :]
+    assert "Insatsen var till nytta (3)" in evaluation and "3 av 3" in evaluation
 
 
 async def test_too_few_answers_show_no_evaluation_results(make_bot: Any) -> None:
