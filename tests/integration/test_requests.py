@@ -278,3 +278,71 @@ async def test_sessions_then_the_evaluation_survey_and_its_summary_to_the_asker(
         adv, lambda e: e.get("sender") == bot and "Insatsen var till nytta" in body(e)
     )
     assert rel(copy)["event_id"] == thread
+
+
+async def test_kill_9_in_a_stream_of_images_both_ways_relays_each_once_as_the_same_media(
+    network: Any,
+) -> None:
+    from tests.integration.test_materials import upload
+
+    net = network(participants=1)
+    bot = net.bot.user_id
+    proc = start_natverk(net.config_path, net.bot.password, net.dir / "bot.log")
+    try:
+        rektor = await net.person(net.participants[0][0])
+        adviser = await net.person(net.advisers[0])
+        await rektor.wait_until(lambda: bool(rektor.invites), timeout=60)
+        cohort = next(iter(rektor.invites))
+        await rektor.join(cohort)
+        await adviser.wait_until(lambda: bool(adviser.invites), timeout=60)
+        adv = next(iter(adviser.invites))
+        await adviser.join(adv)
+        asked = await rektor.say(cohort, "!fråga Hur ser det ut hos er?")
+        root = await adviser.wait_for_event(adv, lambda e: is_root(e, 1, bot), timeout=60)
+        png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
+
+        def image(uri: str, name: str, thread: str) -> dict[str, Any]:
+            return {
+                "msgtype": "m.image",
+                "body": name,
+                "url": uri,
+                "info": {"mimetype": "image/png", "w": 4, "h": 4, "size": len(png)},
+                "m.relates_to": {
+                    "rel_type": "m.thread",
+                    "event_id": thread,
+                    "is_falling_back": True,
+                    "m.in_reply_to": {"event_id": thread},
+                },
+            }
+
+        from_adviser = [await upload(adviser, png, f"a{i}.png", "image/png") for i in range(8)]
+        from_rektor = [await upload(rektor, png, f"r{i}.png", "image/png") for i in range(8)]
+        for a, r in zip(from_adviser, from_rektor, strict=True):
+            await adviser.send(adv, image(a, "skiss.png", root["event_id"]))
+            await rektor.send(cohort, image(r, "tavla.png", asked))
+
+        def relayed(p: Person, room: str) -> dict[str, int]:
+            counts: dict[str, int] = {}
+            for ev in p.messages_from(room, bot):
+                if ev["content"].get("msgtype") == "m.image":
+                    uri = ev["content"]["url"]
+                    counts[uri] = counts.get(uri, 0) + 1
+            return counts
+
+        await rektor.wait_until(lambda: len(relayed(rektor, cohort)) >= 1, timeout=60)
+        kill(proc)
+        total = len(relayed(rektor, cohort)) + len(relayed(adviser, adv))
+        assert total < 16, "the kill must land mid-stream"
+        proc = start_natverk(net.config_path, net.bot.password, net.dir / "bot.log")
+        await rektor.wait_until(lambda: set(relayed(rektor, cohort)) == set(from_adviser), 90)
+        await adviser.wait_until(lambda: set(relayed(adviser, adv)) == set(from_rektor), 90)
+        # The barrier: a sentinel answered after everything before it.
+        sentinel = await adviser.say(adv, "!kö")
+        await adviser.reply_to(adv, sentinel, bot, timeout=60)
+        assert all(n == 1 for n in relayed(rektor, cohort).values())
+        assert all(n == 1 for n in relayed(adviser, adv).values())
+        for ev in rektor.messages_from(cohort, bot):
+            if ev["content"].get("msgtype") == "m.image":  # in the question's thread
+                assert rel(ev)["event_id"] == asked
+    finally:
+        terminate(proc, grace=15)
