@@ -11,19 +11,11 @@ from typing import Any
 from bot import clock
 from bot.demo.homeserver import terminate
 from bot.demo.person import Event, Person
+from tests.handlers.test_requests import STAGES
 from tests.integration.helpers import body, kill, rel, start_natverk
 from tests.integration.test_ask import is_root, latest_root_text, wait_root_text
 
 DAY = 24 * 3_600_000
-
-STAGES = [
-    {"id": "mottagen", "name": "Mottagen"},
-    {"id": "planering", "name": "Planeringsmöte", "within": "7d"},
-    {"id": "forslag", "name": "Förslag skickat", "within": "14d"},
-    {"id": "genomforande", "name": "Genomförande"},
-    {"id": "utvardering", "name": "Utvärdering"},
-    {"id": "klar", "name": "Klar"},
-]
 
 
 def with_stages(net: Any) -> None:
@@ -32,6 +24,22 @@ def with_stages(net: Any) -> None:
         {"id": "insats", "name": "Skräddarsydd insats", "stages": STAGES},
     ]
     net.write()
+
+
+async def invited(net: Any, user: Any) -> tuple[Person, str]:
+    """With the bot running as its own process: ``user`` in the room the bot invites them to
+    (the participant's cohort room, the adviser's room)."""
+    p = await net.person(user)
+    await p.wait_until(lambda: bool(p.invites), timeout=60)
+    room = next(iter(p.invites))
+    await p.join(room)
+    return p, room
+
+
+async def joined(net: Any) -> tuple[Person, str, Person, str]:
+    rektor, cohort = await invited(net, net.participants[0][0])
+    adviser, adv = await invited(net, net.advisers[0])
+    return rektor, cohort, adviser, adv
 
 
 def overdue(p: Person, room: str, bot: str) -> list[Event]:
@@ -123,14 +131,7 @@ async def test_kill_9_in_a_stream_of_stage_changes_answers_and_notices_each_once
     bot = net.bot.user_id
     proc = start_natverk(net.config_path, net.bot.password, net.dir / "bot.log")
     try:
-        rektor = await net.person(net.participants[0][0])
-        adviser = await net.person(net.advisers[0])
-        await rektor.wait_until(lambda: bool(rektor.invites), timeout=60)
-        cohort = next(iter(rektor.invites))
-        await rektor.join(cohort)
-        await adviser.wait_until(lambda: bool(adviser.invites), timeout=60)
-        adv = next(iter(adviser.invites))
-        await adviser.join(adv)
+        rektor, cohort, adviser, adv = await joined(net)
         asked = await rektor.say(cohort, "!fråga insats: Insats om bildstöd")
         root = await adviser.wait_for_event(adv, lambda e: is_root(e, 1, bot), timeout=60)
         moves = [
@@ -289,14 +290,7 @@ async def test_kill_9_in_a_stream_of_images_both_ways_relays_each_once_as_the_sa
     bot = net.bot.user_id
     proc = start_natverk(net.config_path, net.bot.password, net.dir / "bot.log")
     try:
-        rektor = await net.person(net.participants[0][0])
-        adviser = await net.person(net.advisers[0])
-        await rektor.wait_until(lambda: bool(rektor.invites), timeout=60)
-        cohort = next(iter(rektor.invites))
-        await rektor.join(cohort)
-        await adviser.wait_until(lambda: bool(adviser.invites), timeout=60)
-        adv = next(iter(adviser.invites))
-        await adviser.join(adv)
+        rektor, cohort, adviser, adv = await joined(net)
         asked = await rektor.say(cohort, "!fråga Hur ser det ut hos er?")
         root = await adviser.wait_for_event(adv, lambda e: is_root(e, 1, bot), timeout=60)
         png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
