@@ -50,3 +50,22 @@ def test_many_rounds_make_one_chart_per_survey() -> None:
     section = document.Section("x")
     document._details(document.Writer("sv", 3), "surveys", report["surveys"], section, True)
     assert len(section.charts) == 1 and len(section.tables[0].rows) == 40
+
+
+def test_answered_within_the_reminder_time_uses_each_category_s_own_service_level() -> None:
+    from commands.evaluation.figures import questions
+
+    hour = 3_600_000
+    ev = Evidence(PERIOD, 1, 10, None, {}, {}, 24.0, reminder_hours_of={"teknik": 2.0})
+
+    def q(i: int, category: str, hours: float) -> dict[str, object]:
+        return {
+            "id": i, "cohort_id": "c", "category": category, "private": 0,
+            "asker_role": "participant", "status": "answered", "created_at": 0,
+            "claimed_at": None, "first_response_at": int(hours * hour),
+            "answered_at": int(hours * hour), "closed_at": None, "reopened": 0, "asker": i,
+        }  # fmt: skip
+
+    # Three hours is late for teknik (2 h) but in time for the rest (24 h).
+    ev.questions = [q(1, "teknik", 3), q(2, "teknik", 1), q(3, "allmant", 3), q(4, "allmant", 30)]
+    assert questions(ev)["answered_within_reminder_share"] == 0.5
