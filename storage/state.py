@@ -145,3 +145,12 @@ async def get_value_tx(tx: Tx, key: str) -> str | None:
 
 async def delete_value(tx: Tx, key: str) -> None:
     await tx.execute("DELETE FROM kv WHERE key = ?", (key,))
+
+
+async def values_with_prefix(tx: Tx, prefix: str) -> dict[str, str]:
+    """The key-value rows whose key starts with ``prefix`` (e.g. pending jobs of one kind)."""
+    rows = await tx.fetchall(
+        "SELECT key, value FROM kv WHERE substr(key, 1, ?) = ? ORDER BY key",
+        (len(prefix), prefix),
+    )
+    return {str(r["key"]): str(r["value"]) for r in rows}

@@ -5,10 +5,12 @@ is worked out in stages.py."""
 from __future__ import annotations
 
 import asyncio
+import json
+from functools import partial
 from typing import Any
 
 from bot import clock, i18n, messages
-from bot.context import BaseContext, CommandContext
+from bot.context import BaseContext, CommandContext, Services
 from bot.registry import Arg, ArgKind, command, periodic
 from bot.types import EventID, UserID
 from commands.questions import bridge, stages, summary
@@ -16,6 +18,7 @@ from commands.questions.advisers import ADVISERS_ONLY, IN_ADVISER_ROOM, thread_q
 from commands.questions.status import Move, Status
 from commands.surveys import questionnaire
 from storage import questions as store
+from storage import state as state_store
 from storage import surveys as survey_store
 
 # A request still under way: its stages and deadlines count.
@@ -156,13 +159,78 @@ async def summary_command(ctx: CommandContext, args: dict[str, Any]) -> None:
     if question.status == Status.WITHDRAWN:
         await ctx.reply(ctx.t("stages.withdrawn", number=question.id))
         return
+    # A job, written with the command: done (and deleted) in the transaction that sends the
+    # files; if the bot stops before, the periodic pass below does it after the restart.
+    job = {"question": question.id, "kind": kind, "command": ctx.event.event_id, "lang": ctx.lang}
+    key = f"{SUMMARY_JOB}{question.id}:{ctx.event.event_id}"
+    await state_store.set_value(ctx.tx, key, json.dumps(job))
+    ctx.after_commit(partial(run_summary_job, ctx.services, key))
+
+
+SUMMARY_JOB = "summary-job:"
+
+
+@periodic("request-summaries")
+async def retry_summaries(ctx: BaseContext, now_ms: int) -> None:
+    """Documentation asked for but not sent (the bot stopped in between): written now."""
+    for key in await state_store.values_with_prefix(ctx.tx, SUMMARY_JOB):
+        ctx.after_commit(partial(run_summary_job, ctx.services, key))
+
+
+async def run_summary_job(services: Services, key: str) -> None:
+    """Gather, write (in a worker thread), upload, then send and finish the job in one
+    transaction; a job already finished (by another run) sends nothing."""
+    found: list[tuple[dict[str, Any], summary.Documentation, store.Question]] = []
+
+    async def gather(c: BaseContext) -> None:
+        raw = await state_store.get_value_tx(c.tx, key)
+        question = await store.get(c.tx, json.loads(raw)["question"]) if raw else None
+        if raw is not None and question is not None:
+            found.append((json.loads(raw), await documentation(c, question), question))
+        elif raw is not None:
+            await state_store.delete_value(c.tx, key)
+
+    await services.in_transaction(gather)
+    if not found:
+        return
+    job, doc, question = found[0]
+    kind, config = job["kind"], services.config
+    lang, tz = config.language_of(question.cohort_id), config.bot.timezone
+    filename = f"{i18n.t(job['lang'], 'summary.filename', number=doc.number)}.{kind}"
+    render = summary.docx if kind == "docx" else summary.markdown
+    data = await asyncio.to_thread(render, doc, lang, tz)
+    uri = await services.upload(data, MIMETYPES[kind], filename)
+
+    async def send(c: BaseContext) -> None:
+        if await state_store.get_value_tx(c.tx, key) is None:
+            return  # done meanwhile
+        await state_store.delete_value(c.tx, key)
+        if uri is not None:
+            for room, root in (
+                (question.origin_room, question.origin_event),
+                (question.adviser_room, question.root_ref),
+            ):
+                await c.send(room, _file(uri, filename, MIMETYPES[kind], len(data), root))
+        said = "summary.sent" if uri else "summary.failed"
+        tell = messages.notice(
+            i18n.t(job["lang"], said, number=doc.number),
+            thread_root=EventID(question.root_ref),
+            reply_to=EventID(job["command"]),
+        )
+        await c.send(question.adviser_room, tell)
+
+    await services.in_transaction(send)
+
+
+async def documentation(ctx: BaseContext, question: store.Question) -> summary.Documentation:
+    """What the request's documentation holds, as it stands now."""
     category = ctx.config.category(question.category)
     timeline = (
         stages.timeline(category, question, await store.stages_of(ctx.tx, question.id))
         if category is not None
         else []
     )
-    doc = summary.Documentation(
+    return summary.Documentation(
         number=question.id,
         category=category.name if category else question.category,
         question=question.text,
@@ -171,36 +239,6 @@ async def summary_command(ctx: CommandContext, args: dict[str, Any]) -> None:
         answers=await store.answers_of(ctx.tx, question.id),
         evaluation=await _evaluation(ctx, question, ctx.config.language_of(question.cohort_id)),
     )
-    lang = ctx.config.language_of(question.cohort_id)
-    tz = ctx.config.bot.timezone
-    filename = f"{ctx.t('summary.filename', number=question.id)}.{kind}"
-    render = summary.docx if kind == "docx" else summary.markdown
-    services, command_event = ctx.services, ctx.event.event_id
-    adviser_lang = ctx.lang
-
-    async def write_upload_and_send() -> None:
-        data = await asyncio.to_thread(render, doc, lang, tz)
-        uri = await services.upload(data, MIMETYPES[kind], filename)
-
-        async def send(c: BaseContext) -> None:
-            tell = messages.notice(
-                i18n.t(
-                    adviser_lang, "summary.sent" if uri else "summary.failed", number=doc.number
-                ),
-                thread_root=EventID(question.root_ref),
-                reply_to=EventID(command_event),
-            )
-            if uri is not None:
-                for room, root in (
-                    (question.origin_room, question.origin_event),
-                    (question.adviser_room, question.root_ref),
-                ):
-                    await c.send(room, _file(uri, filename, MIMETYPES[kind], len(data), root))
-            await c.send(question.adviser_room, tell)
-
-        await services.in_transaction(send)
-
-    ctx.after_commit(write_upload_and_send)
 
 
 async def _evaluation(ctx: BaseContext, question: store.Question, lang: str) -> list[str]:

@@ -9,6 +9,7 @@ feature once end to end) stays in ``tests/integration``.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -264,6 +265,8 @@ class Bot:
     async def periodic(self, offset_ms: int = 0) -> None:
         """The bot's periodic pass with the clock ``offset_ms`` ahead, then the sender drains."""
         await self.app.run_periodic(offset_ms=offset_ms)
+        while self.app._background:  # what the periodic work left for after its commit
+            await asyncio.gather(*list(self.app._background))
         await self.sender.drain()
 
     # --- what left ------------------------------------------------------------------------------

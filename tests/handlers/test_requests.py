@@ -411,3 +411,29 @@ async def test_too_few_answers_show_no_evaluation_results(make_bot: Any) -> None
     (few,) = in_room(bot, adv, "fick 1 svar, färre än 3")
     assert few.relates_to["event_id"] == thread
     assert not [s for s in bot.sent if "Insatsen var till nytta" in s.body and s.relates_to]
+
+
+async def test_documentation_asked_for_before_a_stop_is_sent_once_after_the_restart(
+    make_bot: Any,
+) -> None:
+    bot = await make_bot(participants=1, change=staged)
+    adv, adviser = bot.room("advisers"), bot.people.advisers[0]
+    cohort = bot.room("cohort:kohort0")
+    await ask(bot, "!ask insats: Insats om NPF")
+    thread = root_of(bot, 1).event_id
+    await bot.say(adv, adviser, "Vi börjar i april.", thread=thread)
+    command = await bot.say(adv, adviser, "!sammanfattning md", thread=thread)
+    pending = bot.after_commit
+    bot.after_commit = []  # the bot stopped after the command's commit, before the upload
+    assert not [s for s in bot.sent_to(cohort) if s.body.endswith(".md")]
+    await bot.periodic()  # after the restart: the job is found and done
+    await bot.periodic()  # and only once
+    for task in pending:  # even if the first run had gone on: nothing twice
+        await task()
+    await bot.sender.drain()
+    files = [s for s in bot.sent_to(cohort) if s.body.endswith(".md")]
+    assert len(files) == 1
+    assert "Vi börjar i april." in bot.client.uploads[files[0].content["url"]][2].decode()
+    assert [s.body for s in bot.replies_to(command)] == [
+        "Dokumentationen av ärende #1 är skickad till frågeställaren (och finns här)."
+    ]
