@@ -101,6 +101,14 @@ class App:
             found = self._locals[kind] = kind()
         return cast(T, found)
 
+    @property
+    def database(self) -> Database:
+        assert self.db is not None
+        return self.db
+
+    def forget_direct(self, user_id: UserID) -> None:
+        self.direct.pop(user_id, None)
+
     def direct_room_of(self, user_id: UserID) -> RoomID | None:
         room = self.direct.get(user_id)
         return RoomID(room) if room else None

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from bot import i18n, messages
 from bot.types import EventID, Place, RoomEvent, RoomID, UserID
-from storage import Tx
+from storage import Database, Tx
 from storage import outbox as outbox_store
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,16 @@ class Services(Protocol):
         ...
 
     def direct_room_of(self, user_id: UserID) -> RoomID | None: ...
+
+    def forget_direct(self, user_id: UserID) -> None:
+        """Drop the remembered direct chat of a person whose data was erased."""
+        ...
+
+    @property
+    def database(self) -> Database:
+        """For work after a handler's transaction (a person's export, an erasure): the
+        storage functions that open their own transactions."""
+        ...
 
     def display_name(self, room_id: str, user_id: str) -> str: ...
 
