@@ -243,16 +243,28 @@ async def send_results(
     *,
     thread_root: str | None = None,
 ) -> None:
-    """The summary (no names) and a bar chart, to each room (in ``thread_root``'s thread)."""
+    """The summary (no names) and a bar chart, to each room (in ``thread_root``'s thread).
+    With fewer answers than the survey's ``min_group`` only how many answered is shown: no
+    figure, no free text, no chart (they would be close to one person's answers)."""
     invited = 0
     for rnd in rounds:
         invited += len(await store.invites(ctx.tx, rnd.id))
     answers = [r.answers for r in await store.responses(ctx.tx, [r.id for r in rounds])]
-    summary = qn.summarize(survey, invited, answers)
+    too_few = len(answers) < survey.min_group
+    summary = qn.summarize(survey, invited, [] if too_few else answers)
     names = sorted(
         {(c.name if (c := ctx.config.cohort(r.cohort_id)) else r.cohort_id) for r in rounds}
     )
-    text = qn.render_summary(summary, lang, names)
+    if too_few:
+        title = i18n.t(lang, "surveys.results_title", title=survey.title, cohorts=", ".join(names))
+        few = i18n.t(
+            lang, "surveys.too_few", title=survey.title, count=len(answers),
+            min_group=survey.min_group,
+        )  # fmt: skip
+        text = f"{title}\n{few}"
+        summary = qn.Summary(survey, invited, len(answers), [])
+    else:
+        text = qn.render_summary(summary, lang, names)
     if survey.self_assessment:
         text += await _progress_of(ctx, survey, rounds, lang)
     html = "<br>".join(escape(line) for line in text.splitlines())
@@ -349,16 +361,8 @@ async def tick(ctx: BaseContext, now: int) -> None:
         assert closed is not None
         if closed.report_to is not None:  # e.g. a request's evaluation: to its threads
             lang = ctx.config.language_of(closed.cohort_id)
-            answered = len(await store.responses(ctx.tx, [closed.id]))
             for room, root in json.loads(closed.report_to):
-                if answered >= survey.min_group:
-                    await send_results(ctx, survey, [closed], [room], lang, thread_root=root)
-                else:  # too few to show anything that is not one person's answers
-                    few = i18n.t(
-                        lang, "surveys.too_few", title=survey.title, count=answered,
-                        min_group=survey.min_group,
-                    )  # fmt: skip
-                    await ctx.send(room, messages.notice(few, thread_root=EventID(root)))
+                await send_results(ctx, survey, [closed], [room], lang, thread_root=root)
             continue
         rooms = await _result_rooms(ctx, rnd.cohort_id)
         await send_results(ctx, survey, [closed], rooms, ctx.config.bot.language)
