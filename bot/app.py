@@ -19,6 +19,8 @@ from nio import AsyncClient, AsyncClientConfig, InviteInfo, SyncError, SyncRespo
 from bot import clock, i18n, messages
 from bot.context import AfterCommit, BaseContext
 from bot.dispatcher import Dispatcher
+from bot.metrics import Metrics, read_gauges
+from bot.metrics import Server as MetricsServer
 from bot.registry import REGISTRY, PeriodicFn, Registry, load_command_modules
 from bot.rooms import RoomManager, RoomReport, wanted_rooms
 from bot.sender import REPORT_PURPOSE, Sender
@@ -66,7 +68,9 @@ class App:
         self.client: AsyncClient | None = None
         self.sender: Sender | None = None
         self.syncer: Syncer | None = None
-        self.dispatcher = Dispatcher(self, registry, self.place_of)
+        self.metrics = Metrics()
+        self.metrics_server: MetricsServer | None = None
+        self.dispatcher = Dispatcher(self, registry, self.place_of, self.metrics)
         self.managed: dict[str, str] = {}  # key -> room id
         self.direct: dict[str, str] = {}  # user id -> room id
         self._tasks: list[asyncio.Task[None]] = []
@@ -200,7 +204,12 @@ class App:
         self.syncer = Syncer(self.client, self.db, cfg.bot.user_id, self.dispatcher.dispatch)
         await self.syncer.load()
         self.sender = Sender(
-            self.client, self.db, self._registry, self.open_direct, report=self._report_send_failure
+            self.client,
+            self.db,
+            self._registry,
+            self.open_direct,
+            report=self._report_send_failure,
+            metrics=self.metrics,
         )
         # The first sync asks for full state: nio keeps room state only in memory.
         await self._sync_once(timeout=0, full_state=True)
@@ -209,6 +218,14 @@ class App:
             asyncio.create_task(self._sync_loop(), name="natverk-sync"),
             asyncio.create_task(self.sender.run(), name="natverk-sender"),
         ]
+        if cfg.metrics is not None:
+            self.metrics_server = MetricsServer(
+                self.metrics,
+                cfg.metrics.listen,
+                gauges=self._read_gauges,
+                sender_running=self._sender_running,
+            )
+            await self.metrics_server.start()
         log.info("natverk is running as %s", cfg.bot.user_id)
         # Periodic work once now (schedules taken in, reminders due while down), not in a
         # minute; a failure here is logged like any periodic failure, never fatal. The loop
@@ -236,7 +253,17 @@ class App:
         if getattr(current, "displayname", None) != wanted:
             await self.client.set_displayname(wanted)
 
+    async def _read_gauges(self) -> None:
+        assert self.db is not None
+        await read_gauges(self.metrics, self.db, self._config, clock.now_ms())
+
+    def _sender_running(self) -> bool:
+        return any(t.get_name() == "natverk-sender" and not t.done() for t in self._tasks)
+
     async def stop(self) -> None:
+        if self.metrics_server is not None:
+            await self.metrics_server.stop()
+            self.metrics_server = None
         for task in [*self._tasks, *self._background]:
             task.cancel()
         for task in [*self._tasks, *self._background]:
@@ -288,6 +315,7 @@ class App:
             await self._on_invite(room_id, info)
         after = await self.syncer.process(resp, had_token=self.sync_token is not None)
         self.sync_token = resp.next_batch
+        self.metrics.synced()
         if self.sender is not None:
             self.sender.wake()
         for task in after:

@@ -48,6 +48,36 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_health(args: argparse.Namespace) -> int:
+    """0 if the running bot's /health answers 200 (within ``--wait`` seconds), else 1."""
+    import time
+    import urllib.error
+    import urllib.request
+
+    config = _config_or_report(args.config)
+    if config is None:
+        return 2
+    if config.metrics is None:
+        print("metrics.listen is not set: there is no /health to ask", file=sys.stderr)
+        return 2
+    host, _, port = config.metrics.listen.rpartition(":")
+    url = f"http://{host or '127.0.0.1'}:{port}/health"
+    deadline = time.monotonic() + args.wait
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as resp:
+                print(resp.read().decode().strip())
+                return 0
+        except urllib.error.HTTPError as err:
+            answer = err.read().decode().strip()
+        except OSError as err:
+            answer = f"no answer from {url}: {err}"
+        if time.monotonic() >= deadline:
+            print(answer, file=sys.stderr)
+            return 1
+        time.sleep(2)
+
+
 async def _run(config_path: Path) -> None:
     from bot.app import App
 
@@ -331,6 +361,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run the bot")
     p.add_argument("config", type=Path)
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("health", help="ask the running bot's /health (metrics.listen)")
+    p.add_argument("config")
+    p.add_argument("--wait", type=float, default=0, help="keep asking up to this many seconds")
+    p.set_defaults(func=cmd_health)
 
     p = sub.add_parser("backup", help="write an online copy of the bot's database")
     p.add_argument("config", type=Path)

@@ -15,6 +15,7 @@ from bot.types import Place, RoomEvent, RoomID
 from config import Role
 
 if TYPE_CHECKING:
+    from bot.metrics import Metrics
     from config import Cohort
     from storage import Tx
 
@@ -24,10 +25,17 @@ PlaceOf = Callable[[RoomID], tuple[Place, "Cohort | None"]]
 
 
 class Dispatcher:
-    def __init__(self, services: Services, registry: Registry, place_of: PlaceOf) -> None:
+    def __init__(
+        self,
+        services: Services,
+        registry: Registry,
+        place_of: PlaceOf,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.services = services
         self.registry = registry
         self.place_of = place_of
+        self.metrics = metrics
 
     def context(self, tx: Tx, event: RoomEvent) -> CommandContext:
         config = self.services.config
@@ -53,6 +61,8 @@ class Dispatcher:
         own = event.sender == self.services.user_id
         if own and event.type not in OWN_HANDLED:
             return []
+        if self.metrics is not None:
+            self.metrics.event(event.type)
         ctx = self.context(tx, event)
         # In the advisers' room only advisers and admins are answered; listeners still see
         # everyone's messages (and report strangers to the admins).
@@ -67,27 +77,36 @@ class Dispatcher:
         return ctx.after_commit_tasks
 
     async def _command(self, ctx: CommandContext, word: str, rest: str) -> None:
+        outcome, name = await self._run_command(ctx, word, rest)
+        if self.metrics is not None and outcome is not None:
+            self.metrics.command(name, outcome)
+
+    async def _run_command(
+        self, ctx: CommandContext, word: str, rest: str
+    ) -> tuple[str | None, str]:
+        """Run it; (outcome, command name) for the metrics (never the word as typed)."""
         if ctx.place == Place.OTHER and Role.ADMIN not in ctx.roles:
-            return  # rooms the bot does not manage: only admins may talk to it there
+            return None, ""  # rooms the bot does not manage: only admins may talk to it there
         spec = self.registry.find(word)
         if spec is None:
             await ctx.reply(ctx.t("errors.unknown_command", command=word[:50]))
-            return
+            return "usage", "unknown"
         ctx.spec = spec
         name = spec.display_name(ctx.lang)
         if ctx.place not in spec.places:
             places = ", ".join(ctx.t(f"places.{p}") for p in sorted(spec.places))
             await ctx.reply(ctx.t("errors.wrong_place", command=name, places=places))
-            return
+            return "refused", spec.name
         if not spec.allowed(ctx.roles):
             await ctx.reply(ctx.t("errors.not_allowed", command=name))
-            return
+            return "refused", spec.name
         try:
             args = spec.parse(rest)
         except UsageError:
             await ctx.reply(ctx.t("errors.usage", usage=spec.usage(ctx.lang)))
-            return
-        await self._guarded(ctx, spec.name, lambda c: spec.handler(c, args), tell_user=True)
+            return "usage", spec.name
+        ok = await self._guarded(ctx, spec.name, lambda c: spec.handler(c, args), tell_user=True)
+        return "ok" if ok else "error", spec.name
 
     async def _guarded(
         self,
@@ -96,14 +115,16 @@ class Dispatcher:
         run: Callable[[CommandContext], Awaitable[None]],
         *,
         tell_user: bool,
-    ) -> None:
+    ) -> bool:
         before = len(ctx.after_commit_tasks)
         try:
             async with ctx.tx.savepoint():
                 await run(ctx)
+            return True
         except Exception:
             ref = secrets.token_hex(4).upper()
             log.exception("Handler %s failed on %s (ref %s)", name, ctx.event.event_id, ref)
             del ctx.after_commit_tasks[before:]
             if tell_user:
                 await ctx.reply(i18n.t(ctx.lang, "errors.internal", ref=ref))
+            return False

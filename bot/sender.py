@@ -18,6 +18,7 @@ from typing import Any
 
 from nio import AsyncClient, RoomKickResponse, RoomRedactResponse, RoomSendResponse
 
+from bot.metrics import Metrics
 from bot.registry import Registry
 from bot.types import RoomID, UserID
 from storage import Database, Tx
@@ -57,8 +58,10 @@ class Sender:
         registry: Registry,
         open_direct: Callable[[UserID], Awaitable[RoomID | None]] | None = None,
         report: Callable[[Tx, outbox_store.OutboxItem, str], Awaitable[None]] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.client = client
+        self.metrics = metrics
         self.db = db
         self.registry = registry
         self.open_direct = open_direct
@@ -123,6 +126,16 @@ class Sender:
         return sorted(self._fresh.values(), key=lambda i: i.id)[:BATCH]
 
     async def _send(self, item: outbox_store.OutboxItem) -> bool:
+        started = time.monotonic()
+        ok = await self._send_one(item)
+        if self.metrics is not None:
+            if ok:
+                self.metrics.send_seconds.observe(time.monotonic() - started)
+            else:
+                self.metrics.send_failures.inc()
+        return ok
+
+    async def _send_one(self, item: outbox_store.OutboxItem) -> bool:
         try:
             content = await _resolve(self.db, item.content)
         except UnresolvedReferenceError as err:

@@ -451,6 +451,12 @@ class Criterion(_Model):
         return "at_most", threshold_value(self.kind, self.at_most)
 
 
+class Metrics(_Model):
+    """``/metrics`` (Prometheus) and ``/health`` on this address; off without the key."""
+
+    listen: str = Field(default="127.0.0.1:9464", pattern=r"^[\w.\-\[\]:]*:\d{1,5}$")
+
+
 class Evaluation(_Model):
     min_group: int = Field(default=3, ge=1)
     retention: Duration = "400d"
@@ -486,6 +492,7 @@ class Config(_Model):
     themes: list[Theme] = []
     surveys: list[Survey] = []
     evaluation: Evaluation = Field(default_factory=Evaluation)
+    metrics: Metrics | None = None
     source: Path | None = None
 
     @field_validator("homeserver")

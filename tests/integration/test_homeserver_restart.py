@@ -1,18 +1,42 @@
-"""The homeserver goes away and comes back: the bot rides it out and loses nothing."""
+"""The homeserver goes away and comes back: the bot rides it out and loses nothing; /health says
+503 while it is gone and 200 when it is back, and /metrics counts what happened."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import socket
 from pathlib import Path
 
+import aiohttp
 import yaml
 
 from bot.app import App
+from bot.cli import main as natverk
 from bot.demo.homeserver import EmbeddedSynapse
 from bot.demo.person import Person
 from bot.session import ENV_PASSWORD
 from config import load_config
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def fetch(port: int, path: str) -> str:
+    async with aiohttp.ClientSession() as session, session.get(_url(port, path)) as resp:
+        return await resp.text()
+
+
+async def get(port: int, path: str) -> int:
+    async with aiohttp.ClientSession() as session, session.get(_url(port, path)) as resp:
+        return resp.status
+
+
+def _url(port: int, path: str) -> str:
+    return f"http://127.0.0.1:{port}{path}"
 
 
 async def test_bot_survives_a_homeserver_restart_and_answers_what_was_said(
@@ -20,6 +44,7 @@ async def test_bot_survives_a_homeserver_restart_and_answers_what_was_said(
 ) -> None:
     hs = EmbeddedSynapse(tmp_path / "hs")
     hs.start()
+    port = free_port()
     app: App | None = None
     anna: Person | None = None
     try:
@@ -42,6 +67,7 @@ async def test_bot_survives_a_homeserver_restart_and_answers_what_was_said(
                             "participants": [user.user_id],
                         }
                     ],
+                    "metrics": {"listen": f"127.0.0.1:{port}"},
                 }
             ),
             "utf-8",
@@ -54,14 +80,32 @@ async def test_bot_survives_a_homeserver_restart_and_answers_what_was_said(
         await anna.start()
         await anna.join(room)
 
+        assert await get(port, "/health") == 200
+        asked = await anna.say(room, "!help")
+        await anna.reply_to(room, asked, bot.user_id)
+        assert app.metrics_server is not None
+        app.metrics_server.healthy_within_s = 1  # (two minutes in production)
+
         await asyncio.to_thread(hs.stop)
-        await asyncio.sleep(2)  # the bot's sync fails meanwhile and backs off
+        for _ in range(100):  # the bot's sync fails meanwhile and backs off
+            if await get(port, "/health") == 503:
+                break
+            await asyncio.sleep(0.1)
+        assert await get(port, "/health") == 503
+        assert await asyncio.to_thread(natverk, ["health", str(config_path)]) == 1
         await asyncio.to_thread(hs.start)
 
         asked = await anna.say(room, "!help")
         reply = await anna.reply_to(room, asked, bot.user_id, timeout=90)
         assert "Kommandon" in reply["content"]["body"]
         assert app.client.device_id == (await app.client.whoami()).device_id
+        app.metrics_server.healthy_within_s = 60  # a sync has just succeeded
+        assert await get(port, "/health") == 200
+        assert await asyncio.to_thread(natverk, ["health", str(config_path)]) == 0
+        metrics = await fetch(port, "/metrics")
+        assert 'natverk_commands_total{command="help",outcome="ok"} 2.0' in metrics
+        assert "natverk_send_seconds_count" in metrics
+        assert user.user_id not in metrics and room not in metrics and "Kommandon" not in metrics
     finally:
         if anna is not None:
             await anna.stop()

@@ -57,3 +57,21 @@ def test_backup_writes_a_copy_and_never_overwrites(
     assert dest.exists() and dest.stat().st_size > 0
     assert natverk(["backup", str(config), str(dest)]) == 1
     assert "already exists" in capsys.readouterr().err
+
+
+def test_health_needs_metrics_listen_and_fails_when_nothing_answers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    assert natverk(["health", str(EXAMPLE)]) == 2
+    assert "metrics.listen is not set" in capsys.readouterr().err
+    with socket.socket() as s:  # a port where nothing listens
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with_metrics = tmp_path / "natverk.yaml"
+    with_metrics.write_text(
+        EXAMPLE.read_text("utf-8") + f'\nmetrics:\n  listen: "127.0.0.1:{port}"\n', "utf-8"
+    )
+    assert natverk(["health", str(with_metrics)]) == 1
+    assert f"no answer from http://127.0.0.1:{port}/health" in capsys.readouterr().err

@@ -1,0 +1,48 @@
+"""The metrics as commands and events go through the real dispatcher: counters by command and
+outcome, events by kind, the gauges read from the database; never a person, room or text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import generate_latest
+
+from bot import clock
+from bot.metrics import read_gauges
+from tests.handlers.test_questions import ask
+
+HOUR = 3_600_000
+
+
+def value(text: str, sample: str) -> float:
+    line = next((ln for ln in text.splitlines() if ln.startswith(sample + " ")), None)
+    return float(line.split()[-1]) if line else 0.0
+
+
+async def test_commands_by_outcome_events_by_kind_and_the_gauges(make_bot: Any) -> None:
+    bot = await make_bot(participants=1)
+    person, adviser = bot.people.participants[0][0], bot.people.advisers[0]
+    cohort, adv = bot.room("cohort:kohort0"), bot.room("advisers")
+    with clock.frozen(1_900_000_000_000):
+        await bot.say(cohort, person, "!hjälp")
+        await bot.say(cohort, person, "!kö")  # advisers only: refused
+        await bot.say(cohort, person, "!hemligt @person:test text")  # unknown: its word never
+        await bot.say(cohort, person, "!fråga")  # no question: usage
+        await ask(bot, "!ask Hur gör vi med @kalle:test?")
+        await bot.say(adv, adviser, "!kö")
+        await bot.react(cohort, person, "$x", "👍")
+    with clock.frozen(1_900_000_000_000 + 25 * HOUR):
+        await read_gauges(bot.app.metrics, bot.db, bot.app.config, clock.now_ms())
+    text = generate_latest(bot.app.metrics.registry).decode()
+    assert value(text, 'natverk_commands_total{command="help",outcome="ok"}') == 1
+    assert value(text, 'natverk_commands_total{command="queue",outcome="refused"}') == 1
+    assert value(text, 'natverk_commands_total{command="queue",outcome="ok"}') == 1
+    assert value(text, 'natverk_commands_total{command="unknown",outcome="usage"}') == 1
+    assert value(text, 'natverk_commands_total{command="ask",outcome="usage"}') == 1
+    assert value(text, 'natverk_commands_total{command="ask",outcome="ok"}') == 1
+    assert value(text, 'natverk_events_total{kind="m.room.message"}') == 6
+    assert value(text, 'natverk_events_total{kind="m.reaction"}') == 1
+    assert value(text, 'natverk_questions_waiting{category="allmant",overdue="yes"}') == 1
+    assert value(text, "natverk_outbox_pending") == 0
+    for private in ("@", "!", "hemligt", "Hur gör vi", "kohort"):
+        assert private not in text.replace("# HELP", "").replace("# TYPE", ""), private
