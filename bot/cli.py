@@ -15,11 +15,24 @@ from config import Config, ConfigError, load_config
 log = logging.getLogger("natverk")
 
 
-def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+def _setup_logging(verbose: bool, log_format: str = "text") -> None:
+    """Text lines, or with ``--log-format json`` one JSON object per line (python-json-logger):
+    time, level, logger, message, and fields such as ``ref`` (the reference users are shown
+    when something failed) and ``event_id``."""
+    handler = logging.StreamHandler()
+    if log_format == "json":
+        from pythonjsonlogger.json import JsonFormatter
+
+        handler.setFormatter(
+            JsonFormatter(
+                "{asctime}{levelname}{name}{message}",
+                style="{",
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            )
+        )
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
     # nio is chatty at INFO; its warnings (rate limits, timeouts) still show.
     logging.getLogger("nio").setLevel(logging.WARNING)
     # nio warns about every 404 body it cannot parse (e.g. an alias that does not exist yet).
@@ -103,7 +116,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bot.session import LoginError
     from storage import DatabaseTooNewError
 
-    _setup_logging(args.verbose)
+    _setup_logging(args.verbose, args.log_format)
     if (
         _config_or_report(args.config, "natverk did not start: the configuration is invalid.")
         is None
@@ -360,6 +373,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run the bot")
     p.add_argument("config", type=Path)
+    p.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="json: one JSON object per line (for a log collector)",
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("health", help="ask the running bot's /health (metrics.listen)")

@@ -123,7 +123,13 @@ class Dispatcher:
             return True
         except Exception:
             ref = secrets.token_hex(4).upper()
-            log.exception("Handler %s failed on %s (ref %s)", name, ctx.event.event_id, ref)
+            log.exception(
+                "Handler %s failed on %s (ref %s)",
+                name,
+                ctx.event.event_id,
+                ref,
+                extra={"ref": ref, "event_id": ctx.event.event_id, "handler": name},
+            )
             del ctx.after_commit_tasks[before:]
             if tell_user:
                 await ctx.reply(i18n.t(ctx.lang, "errors.internal", ref=ref))

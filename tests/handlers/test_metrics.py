@@ -46,3 +46,22 @@ async def test_commands_by_outcome_events_by_kind_and_the_gauges(make_bot: Any) 
     assert value(text, "natverk_outbox_pending") == 0
     for private in ("@", "!", "hemligt", "Hur gör vi", "kohort"):
         assert private not in text.replace("# HELP", "").replace("# TYPE", ""), private
+
+
+async def test_no_message_text_reaches_the_logs_at_info(make_bot: Any, caplog: Any) -> None:
+    import logging
+
+    caplog.set_level(logging.INFO)
+    bot = await make_bot(participants=1)
+    person, adviser = bot.people.participants[0][0], bot.people.advisers[0]
+    cohort, adv = bot.room("cohort:kohort0"), bot.room("advisers")
+    secret = "Kalle-i-klass-2b"
+    await bot.say(cohort, person, f"Vi pratade om {secret} https://example.org/{secret}")
+    await ask(bot, f"!ask Hur stöttar vi {secret}?")
+    root = next(s for s in bot.sent_to(adv) if secret in s.body)
+    await bot.say(adv, adviser, f"Svar om {secret}", thread=root.event_id)
+    await bot.say(bot.dm(person), person, f"!integritet {secret}")
+    await bot.periodic()
+    logged = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert logged  # the bot did log (else the check below proves nothing)
+    assert not [m for m in logged if secret in m]

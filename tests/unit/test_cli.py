@@ -75,3 +75,35 @@ def test_health_needs_metrics_listen_and_fails_when_nothing_answers(
     )
     assert natverk(["health", str(with_metrics)]) == 1
     assert f"no answer from http://127.0.0.1:{port}/health" in capsys.readouterr().err
+
+
+def test_json_logs_are_one_object_per_line_with_the_reference_users_see(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+    import logging
+
+    from bot.cli import _setup_logging
+
+    root = logging.getLogger()
+    saved, level = root.handlers[:], root.level
+    root.handlers = []
+    try:
+        _setup_logging(False, "json")
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            logging.getLogger("bot.dispatcher").exception(
+                "Handler %s failed on %s (ref %s)", "ask", "$e", "AB12CD34",
+                extra={"ref": "AB12CD34", "event_id": "$e", "handler": "ask"},
+            )  # fmt: skip
+        logging.getLogger("natverk").info("natverk is running as %s", "@bot:x")
+    finally:
+        root.handlers, root.level = saved, level
+    lines = capsys.readouterr().err.strip().splitlines()
+    records = [json.loads(line) for line in lines]  # every line is one JSON object
+    failed = next(r for r in records if r.get("ref") == "AB12CD34")
+    assert failed["level"] == "ERROR" and failed["logger"] == "bot.dispatcher"
+    assert failed["message"] == "Handler ask failed on $e (ref AB12CD34)"
+    assert "ValueError: boom" in failed["exc_info"]
+    assert {"time", "level", "logger", "message"} <= set(records[-1])
