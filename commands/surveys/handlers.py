@@ -261,7 +261,14 @@ async def send_results(
             lang, "surveys.too_few", title=survey.title, count=len(answers),
             min_group=survey.min_group,
         )  # fmt: skip
-        text = f"{title}\n{few}"
+        rate = i18n.t(
+            lang,
+            "surveys.results_rate",
+            responded=len(answers),
+            invited=invited,
+            percent=i18n.format_percent(lang, len(answers) / invited if invited else 0.0),
+        )
+        text = f"{title}\n{rate}\n{few}"
         summary = qn.Summary(survey, invited, len(answers), [])
     else:
         text = qn.render_summary(summary, lang, names)

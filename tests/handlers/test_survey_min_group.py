@@ -41,6 +41,7 @@ async def test_results_below_min_group_show_how_many_answered_and_no_figures(
     assert results, [s.body for s in bot.sent][-5:]
     for sent in results:
         assert "fick 2 svar, färre än 3: inga resultat visas" in sent.body
+        assert "Svar: 2 av 3 (67\xa0%)" in sent.body  # how many answered is always shown
         assert "Hur nyttig" not in sent.body and "Kalle" not in sent.body
     assert not [s for s in bot.sent if s.content.get("msgtype") == "m.image"]
     assert not bot.after_commit  # no chart is drawn

@@ -19,6 +19,7 @@ SURVEY = {
     "title": "Kvalitet i studiepaketet",
     "intro": "Fyra korta frågor.",
     "anonymous": True,
+    "min_group": 1,  # two are asked: the figures of one answer are shown (issue 15's rule)
     "open_for": "7d",
     "remind_after": "1d",
     "questions": [
