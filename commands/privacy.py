@@ -7,6 +7,7 @@ by the periodic pass if the bot stopped in between), and told once done."""
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from functools import partial
 from typing import Any
@@ -17,7 +18,10 @@ from bot.registry import Arg, command, periodic
 from bot.types import Place, RoomID, UserID
 from commands.questions.status import unclaimed
 from storage import privacy as store
+from storage import retention
 from storage import state as state_store
+
+log = logging.getLogger(__name__)
 
 CODE_MS = 10 * 60 * 1000
 CODE_KEY = "privacy-code:"  # + user id: {"code", "expires"}
@@ -127,3 +131,17 @@ async def finish_erasures(ctx: BaseContext, now_ms: int) -> None:
     """Erasures confirmed before the bot stopped: done now."""
     for key in await state_store.values_with_prefix(ctx.tx, ERASING):
         ctx.after_commit(partial(erase, ctx.services, UserID(key.removeprefix(ERASING))))
+
+
+@periodic("retention")
+async def prune(ctx: BaseContext, now_ms: int) -> None:
+    """What is kept no longer than ``retention:`` says, erased (the counts stay)."""
+    keep = ctx.config.retention
+    counts = await retention.prune(
+        ctx.tx,
+        questions_before=now_ms - keep.ms("closed_questions"),
+        outbox_before=now_ms - keep.ms("outbox"),
+        drafts_before=now_ms - keep.ms("survey_drafts"),
+    )
+    if any(counts.values()):
+        log.info("Retention: %s", ", ".join(f"{k} {v}" for k, v in counts.items() if v))

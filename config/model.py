@@ -451,6 +451,17 @@ class Criterion(_Model):
         return "at_most", threshold_value(self.kind, self.at_most)
 
 
+class Retention(_Model):
+    """How long the bot keeps what it no longer needs (the periodic pass erases it after)."""
+
+    closed_questions: Duration = "365d"  # the texts of closed questions, their answers, notes
+    outbox: Duration = "90d"  # sent messages' ids (what nothing refers to any more)
+    survey_drafts: Duration = "30d"  # unfinished questionnaires' answers so far
+
+    def ms(self, field: str) -> int:
+        return parse_duration(str(getattr(self, field))) * 1000
+
+
 class Metrics(_Model):
     """``/metrics`` (Prometheus) and ``/health`` on this address; off without the key."""
 
@@ -493,6 +504,7 @@ class Config(_Model):
     surveys: list[Survey] = []
     evaluation: Evaluation = Field(default_factory=Evaluation)
     metrics: Metrics | None = None
+    retention: Retention = Field(default_factory=Retention)
     source: Path | None = None
 
     @field_validator("homeserver")

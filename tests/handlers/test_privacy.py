@@ -93,3 +93,60 @@ async def test_a_confirmed_erasure_is_done_once_after_a_stop(make_bot: Any) -> N
     assert await everything_naming(bot, person) == []
     done = [s for s in bot.sent_to(dm) if s.body.startswith("Klart: allt")]
     assert len(done) == 1
+
+
+async def test_retention_erases_exactly_what_is_due_and_keeps_the_counts(make_bot: Any) -> None:
+    day = 24 * 60 * MINUTE
+    t0 = 1_900_000_000_000
+    bot = await make_bot(participants=1)
+    adv, adviser = bot.room("advisers"), bot.people.advisers[0]
+    with clock.frozen(t0):
+        await ask(bot, "!ask Gammal stängd fråga om Kalle")  # 1: closed now
+        await ask(bot, "!ask Gammal öppen fråga")  # 2: stays open
+        await bot.say(bot.room("cohort:kohort0"), bot.people.participants[0][0], "!hjälp")
+        roots = {n: next(s for s in bot.sent_to(adv) if f"#{n} ·" in s.body) for n in (1, 2)}
+        await bot.say(adv, adviser, "Svar om Kalle.", thread=roots[1].event_id)
+        await bot.say(adv, adviser, "!stäng", thread=roots[1].event_id)
+    with clock.frozen(t0 + 300 * day):
+        await ask(bot, "!ask Ny fråga")  # 3
+        await bot.say(adv, adviser, "!stäng", thread=next(
+            s for s in bot.sent_to(adv) if "#3 ·" in s.body).event_id)  # fmt: skip
+    outbox_before = (await bot.db.fetchone("SELECT COUNT(*) AS n FROM outbox"))["n"]
+    with clock.frozen(t0 + 366 * day):
+        await bot.periodic()
+    texts = {r["id"]: r["text"] for r in await bot.db.fetchall("SELECT id, text FROM questions")}
+    assert texts == {1: "", 2: "Gammal öppen fråga", 3: "Ny fråga"}
+    link = await bot.db.fetchone("SELECT text FROM question_links WHERE kind = 'answer'")
+    assert link["text"] is None
+    # Old sent rows nothing refers to are gone (the !hjälp answer, reactions, notices);
+    # the roots and the relayed answer, which may be edited or redacted later, stay.
+    kept = {r["id"] for r in await bot.db.fetchall("SELECT id FROM outbox")}
+    assert len(kept) < outbox_before
+    refs = await bot.db.fetchall(
+        "SELECT root_outbox AS ref FROM questions UNION SELECT target_outbox FROM question_links"
+    )
+    assert {r["ref"] for r in refs if r["ref"] is not None} <= kept
+    # What the evaluation counts stays: every question, with its times and status.
+    rows = await bot.db.fetchall("SELECT status, created_at, answered_at FROM questions")
+    assert [r["status"] for r in rows] == ["closed", "open", "closed"]
+    assert rows[0]["answered_at"] is not None
+
+
+async def test_retention_empties_old_questionnaire_drafts_only(make_bot: Any) -> None:
+    from storage import retention
+    from storage import surveys as survey_store
+
+    bot = await make_bot(participants=1)
+    person = bot.people.participants[0][0]
+    async with bot.db.transaction() as tx:
+        for opened in (1_000, 9_000):
+            rnd = await survey_store.open_round(
+                tx, "s", "kohort0", None, False, opened, opened + 10, None, [person]
+            )
+            await tx.execute(
+                "UPDATE survey_invites SET draft = ? WHERE round_id = ?", ('{"a": 1}', rnd)
+            )
+        counts = await retention.prune(tx, questions_before=0, outbox_before=0, drafts_before=5_000)
+    drafts = await bot.db.fetchall("SELECT draft FROM survey_invites ORDER BY round_id")
+    assert [d["draft"] for d in drafts] == [None, '{"a": 1}']
+    assert counts["survey_drafts"] == 1
