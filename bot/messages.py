@@ -217,6 +217,15 @@ def bounded_lines(
 MEDIA_TYPES = ("m.file", "m.image", "m.video", "m.audio")
 
 
+def file(
+    uri: str, filename: str, mimetype: str, size: int, *, thread_root: EventID | None = None
+) -> dict[str, Any]:
+    """A file the bot uploaded (a document, an export), in ``thread_root``'s thread if given."""
+    content = notice(filename, thread_root=thread_root, msgtype="m.file")
+    content.update(filename=filename, url=uri, info={"mimetype": mimetype, "size": size})
+    return content
+
+
 def media_copy(
     source: dict[str, Any],
     caption: str,

@@ -24,6 +24,8 @@ from storage import state as state_store
 log = logging.getLogger(__name__)
 
 CODE_MS = 10 * 60 * 1000
+RETENTION_RAN = "retention.ran_at"
+RETENTION_EVERY_MS = 3_600_000
 CODE_KEY = "privacy-code:"  # + user id: {"code", "expires"}
 ERASING = "privacy-erasing:"  # + user id: {"room", "lang"}; confirmed, not yet done
 EXPORT = ("export", "exportera")
@@ -81,17 +83,7 @@ async def _export(services: Services, user: str, room: RoomID, lang: str) -> Non
         if uri is None:
             await c.send(room, messages.notice(i18n.t(lang, "privacy.export_failed")))
             return
-        await c.send(
-            room,
-            {
-                "msgtype": "m.file",
-                "body": filename,
-                "filename": filename,
-                "url": uri,
-                "info": {"mimetype": "application/json", "size": len(data)},
-                "m.mentions": {},
-            },
-        )
+        await c.send(room, messages.file(uri, filename, "application/json", len(data)))
         await c.send(room, messages.notice(i18n.t(lang, "privacy.exported")))
 
     await services.in_transaction(send)
@@ -135,7 +127,12 @@ async def finish_erasures(ctx: BaseContext, now_ms: int) -> None:
 
 @periodic("retention")
 async def prune(ctx: BaseContext, now_ms: int) -> None:
-    """What is kept no longer than ``retention:`` says, erased (the counts stay)."""
+    """What is kept no longer than ``retention:`` says, erased (the counts stay); once an hour,
+    not every minute (it reads whole tables)."""
+    last = await state_store.get_value_tx(ctx.tx, RETENTION_RAN)
+    if last is not None and now_ms - int(last) < RETENTION_EVERY_MS:
+        return
+    await state_store.set_value(ctx.tx, RETENTION_RAN, str(now_ms))
     keep = ctx.config.retention
     counts = await retention.prune(
         ctx.tx,

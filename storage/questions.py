@@ -71,8 +71,8 @@ async def next_id(tx: Tx) -> int:
 async def create(tx: Tx, t: Question) -> int:
     return await tx.execute(
         "INSERT INTO questions (id, asker, cohort_id, private, category, origin_room, origin_event,"
-        " adviser_room, root_outbox, text, created_at, asker_role)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        " adviser_room, root_outbox, text, created_at, asker_role, status, answered_at,"
+        " first_response_at, opened_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
             t.id,
             t.asker,
@@ -86,6 +86,10 @@ async def create(tx: Tx, t: Question) -> int:
             t.text,
             t.created_at,
             t.asker_role,
+            t.status,
+            t.answered_at,
+            t.first_response_at,
+            t.opened_by,
         ),
     )
 
@@ -128,7 +132,6 @@ async def update(tx: Tx, question_id: int, **fields: Any) -> None:
         "closed_at",
         "reopened",
         "stage_reminded_at",
-        "opened_by",
     }
     if not fields or set(fields) - allowed:
         raise ValueError(f"cannot update {sorted(set(fields) - allowed)}")
@@ -228,10 +231,23 @@ async def enter_stage(
 
 async def stages_of(tx: Tx, question_id: int) -> list[StageEntry]:
     """A request's moves, oldest first."""
+    return (await stages_of_many(tx, [question_id])).get(question_id, [])
+
+
+async def stages_of_many(tx: Tx, question_ids: Collection[int]) -> dict[int, list[StageEntry]]:
+    """The moves of each of these requests, oldest first, in one query."""
+    if not question_ids:
+        return {}
+    marks = ",".join("?" * len(question_ids))
     rows = await tx.fetchall(
-        "SELECT * FROM question_stages WHERE question_id = ? ORDER BY id", (question_id,)
+        f"SELECT * FROM question_stages WHERE question_id IN ({marks})"  # noqa: S608 - marks
+        " ORDER BY id",
+        tuple(question_ids),
     )
-    return [StageEntry(**dict(r)) for r in rows]
+    found: dict[int, list[StageEntry]] = {}
+    for r in rows:
+        found.setdefault(int(r["question_id"]), []).append(StageEntry(**dict(r)))
+    return found
 
 
 async def stage_reminded(tx: Tx, question_id: int, entry_id: int | None, at_ms: int) -> None:
@@ -290,10 +306,6 @@ class Session:
     minutes: int
     place: str
 
-    @property
-    def ends_at(self) -> int:
-        return self.starts_at + self.minutes * 60_000
-
 
 async def add_session(tx: Tx, question_id: int, starts_at: int, minutes: int, place: str) -> int:
     return await tx.execute(
@@ -331,15 +343,19 @@ async def participants_of(tx: Tx, question_id: int) -> list[str]:
     return [str(r["user_id"]) for r in rows]
 
 
-async def evaluations_due(tx: Tx, now_ms: int) -> list[int]:
-    """Requests whose last session has ended and whose evaluation has not been sent."""
+async def evaluations_due(tx: Tx, now_ms: int, categories: Collection[str]) -> list[int]:
+    """Requests of ``categories`` whose last session has ended and whose evaluation has not
+    been sent."""
+    if not categories:
+        return []
+    marks = ",".join("?" * len(categories))
     rows = await tx.fetchall(
-        "SELECT s.question_id FROM request_sessions s JOIN questions q ON q.id = s.question_id"
-        " WHERE q.status != 'withdrawn'"
+        "SELECT s.question_id FROM request_sessions s JOIN questions q ON q.id = s.question_id"  # noqa: S608
+        f" WHERE q.status != 'withdrawn' AND q.category IN ({marks})"
         " AND NOT EXISTS (SELECT 1 FROM request_rounds r WHERE r.question_id = s.question_id)"
         " GROUP BY s.question_id HAVING MAX(s.starts_at + s.minutes * 60000) <= ?"
         " ORDER BY s.question_id",
-        (now_ms,),
+        (*categories, now_ms),
     )
     return [int(r["question_id"]) for r in rows]
 

@@ -57,13 +57,9 @@ QUARTER_MS = 900_000  # every time zone's offset is a whole number of quarter ho
 
 @functools.lru_cache(maxsize=4096)
 def _day_of_quarter(quarter: int, timezone: str) -> str:
+    """The local day of every moment of a quarter hour (``i18n.format_iso_day``): a day starts
+    at a quarter hour in every zone."""
     return i18n.format_iso_day(quarter * QUARTER_MS, timezone)
-
-
-def local_day(ms: int, timezone: str) -> str:
-    """The local day of a moment (``i18n.format_iso_day``), the same for every moment of a
-    quarter hour: a day starts at a quarter hour in every zone."""
-    return _day_of_quarter(ms // QUARTER_MS, timezone)
 
 
 @periodic("evaluation-fold")

@@ -17,7 +17,7 @@ from commands.questions.status import WAITING, Move, Status, after
 from config import Role
 from storage import questions as store
 from storage import state as state_store
-from storage.questions import Question
+from storage.questions import Question, StageEntry
 
 ADVISERS_ONLY = {Role.ADVISER}
 IN_ADVISER_ROOM = (Place.ADVISERS,)
@@ -25,7 +25,7 @@ IN_ADVISER_ROOM = (Place.ADVISERS,)
 
 def _may_handle(ctx: EventContext, question: Question) -> bool:
     category = ctx.config.category(question.category)
-    return ctx.event.sender in bridge.advisers_for(ctx.config, category)
+    return ctx.event.sender in ctx.config.handlers_of(category)
 
 
 async def thread_question(ctx: CommandContext) -> Question | None:
@@ -146,7 +146,8 @@ async def queue(ctx: CommandContext, args: dict[str, Any]) -> None:
         for q in await store.waiting(ctx.tx, [ctx.event.room_id], statuses)
         if q.status in WAITING or q.category in staged
     ]
-    dues = {q.id: await next_due(ctx, q) for q in waiting}
+    histories = await store.stages_of_many(ctx.tx, [q.id for q in waiting if q.category in staged])
+    dues = {q.id: next_due(ctx, q, histories.get(q.id, [])) for q in waiting}
 
     def is_late(q: Question) -> bool:
         due = dues[q.id]
@@ -216,16 +217,18 @@ async def queue(ctx: CommandContext, args: dict[str, Any]) -> None:
     await ctx.reply("\n".join(body_lines), html_body=html)
 
 
-async def next_due(ctx: BaseContext, question: Question) -> tuple[int, str | None] | None:
+def next_due(
+    ctx: BaseContext, question: Question, history: list[StageEntry]
+) -> tuple[int, str | None] | None:
     """What is due next and when (perhaps already past): the answer, by the category's service
-    level (``(when, None)``), or a staged request's next stage (``(when, its name)``),
-    whichever comes first; None if nothing is."""
+    level (``(when, None)``), or a staged request's next stage (``(when, its name)``, from its
+    ``history``), whichever comes first; None if nothing is."""
     found: list[tuple[int, str | None]] = []
     if question.answered_at is None:
         found.append((deadline(ctx, question), None))
     category = ctx.config.category(question.category)
     if category is not None and category.stages:
-        pos = stages.position(category, question, await store.stages_of(ctx.tx, question.id))
+        pos = stages.position(category, question, history)
         if pos is not None and pos.next is not None and pos.due is not None:
             found.append((pos.due, pos.next.name))
     return min(found, key=lambda d: d[0]) if found else None

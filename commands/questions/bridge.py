@@ -108,11 +108,6 @@ async def refresh_root(ctx: BaseContext, question_id: int) -> None:
     )
 
 
-def advisers_for(config: Config, category: Category | None) -> set[str]:
-    """Who may handle questions of a category: its own advisers, else the general ones."""
-    return config.handlers_of(category)
-
-
 def adviser_room_key(category: Category) -> str:
     return f"category:{category.id}" if category.room else "advisers"
 

@@ -66,7 +66,7 @@ async def contact(ctx: CommandContext, args: dict[str, Any]) -> None:
         ),
         config.default_category(),
     )
-    if ctx.event.sender not in bridge.advisers_for(config, category):
+    if ctx.event.sender not in config.handlers_of(category):
         await ctx.reply(ctx.t("contact.not_adviser", category=category.name))
         return
     cohorts = config.cohorts_of(person)
@@ -86,6 +86,9 @@ async def contact(ctx: CommandContext, args: dict[str, Any]) -> None:
     # To the person's direct chat (opened by the sender if there is none yet).
     room = ctx.services.direct_room_of(UserID(person)) or person
     origin = await ctx.send(room, opening, purpose="contact_origin", ref=str(number))
+    now = clock.now_ms()
+    # The advisers spoke first: the request waits for the person, not for an answer (no
+    # reminder); it is not counted as a question asked (``opened_by``).
     question = Question(
         id=number,
         asker=person,
@@ -97,28 +100,20 @@ async def contact(ctx: CommandContext, args: dict[str, Any]) -> None:
         adviser_room=ctx.event.room_id,
         root_outbox=0,
         text=wording,
-        created_at=clock.now_ms(),
+        created_at=now,
         asker_role=Role.FACILITATOR
         if Role.FACILITATOR in config.global_roles(person)
         else Role.PARTICIPANT,
+        status=Status.ANSWERED,
+        answered_at=now,
+        first_response_at=now,
+        opened_by=ctx.event.sender,
     )
     root = await bridge.root_content(ctx, question)
     root_outbox = await ctx.send(
         ctx.event.room_id, root, purpose="question_root", ref=str(number), owner=ctx.event.sender
     )
     assert await store.create(ctx.tx, replace(question, root_outbox=root_outbox)) == number
-    # The advisers spoke first: the request waits for the person, not for an answer (no
-    # reminder); it is not counted as a question asked.
-    now = question.created_at
-    await store.update(
-        ctx.tx,
-        number,
-        status=Status.ANSWERED,
-        answered_at=now,
-        first_response_at=now,
-        opened_by=ctx.event.sender,
-    )
-    await bridge.refresh_root(ctx, number)
     await ctx.reply(ctx.t("contact.opened", number=number, person=person))
 
 

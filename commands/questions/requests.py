@@ -16,7 +16,7 @@ from bot.types import EventID, UserID
 from commands.questions import bridge, stages, summary
 from commands.questions.advisers import ADVISERS_ONLY, IN_ADVISER_ROOM, thread_question
 from commands.questions.status import Move, Status
-from commands.surveys import questionnaire
+from commands.surveys import handlers as survey_results
 from storage import questions as store
 from storage import state as state_store
 from storage import surveys as survey_store
@@ -69,7 +69,9 @@ async def stage(ctx: CommandContext, args: dict[str, Any]) -> None:
         return
     now = clock.now_ms()
     comment = str(args.get("comment") or "")[:2000]
-    await store.enter_stage(ctx.tx, question.id, target.id, now, ctx.event.sender, comment)
+    entry_id = await store.enter_stage(
+        ctx.tx, question.id, target.id, now, ctx.event.sender, comment
+    )
     await store.responded(ctx.tx, question.id, now)
     last = target.id == category.stages[-1].id
     if last and question.status != Status.CLOSED:
@@ -79,9 +81,8 @@ async def stage(ctx: CommandContext, args: dict[str, Any]) -> None:
     else:
         await bridge.refresh_root(ctx, question.id)
     # The asker's thread: a short notice of the stage (never the comment).
-    moved = await store.get(ctx.tx, question.id)
-    assert moved is not None
-    pos = stages.position(category, moved, await store.stages_of(ctx.tx, question.id))
+    entry = store.StageEntry(entry_id, question.id, target.id, now, ctx.event.sender, "", None)
+    pos = stages.position(category, question, [*history, entry])
     assert pos is not None
     lang = ctx.config.language_of(question.cohort_id)
     notice = i18n.t(
@@ -107,9 +108,11 @@ async def remind_stages(ctx: BaseContext, now_ms: int) -> None:
     if not staged:
         return
     tz = ctx.config.bot.timezone
-    for question in await store.in_categories(ctx.tx, list(staged), UNDER_WAY):
+    under_way = await store.in_categories(ctx.tx, list(staged), UNDER_WAY)
+    histories = await store.stages_of_many(ctx.tx, [q.id for q in under_way])
+    for question in under_way:
         category = staged[question.category]
-        pos = stages.position(category, question, await store.stages_of(ctx.tx, question.id))
+        pos = stages.position(category, question, histories.get(question.id, []))
         if pos is None or pos.next is None or pos.due is None or pos.reminded:
             continue
         if not pos.overdue(now_ms):
@@ -210,7 +213,10 @@ async def run_summary_job(services: Services, key: str) -> None:
                 (question.origin_room, question.origin_event),
                 (question.adviser_room, question.root_ref),
             ):
-                await c.send(room, _file(uri, filename, MIMETYPES[kind], len(data), root))
+                file = messages.file(
+                    uri, filename, MIMETYPES[kind], len(data), thread_root=EventID(root)
+                )
+                await c.send(room, file)
         said = "summary.sent" if uri else "summary.failed"
         tell = messages.notice(
             i18n.t(job["lang"], said, number=doc.number),
@@ -237,13 +243,14 @@ async def documentation(ctx: BaseContext, question: store.Question) -> summary.D
         asked_at=question.created_at,
         stages=timeline,
         answers=await store.answers_of(ctx.tx, question.id),
-        evaluation=await _evaluation(ctx, question, ctx.config.language_of(question.cohort_id)),
+        evaluation=await _evaluation(ctx, question),
     )
 
 
-async def _evaluation(ctx: BaseContext, question: store.Question, lang: str) -> list[str]:
-    """The evaluation survey's summary as the asker got it (nothing with fewer answers than
-    its min_group); a line saying it is under way while it is open; nothing without one."""
+async def _evaluation(ctx: BaseContext, question: store.Question) -> list[str]:
+    """The evaluation survey's results as the asker got them (``min_group`` applied); a line
+    saying it is under way while it is open; nothing without one."""
+    lang = ctx.config.language_of(question.cohort_id)
     round_id = await store.round_of(ctx.tx, question.id)
     rnd = await survey_store.get_round(ctx.tx, round_id) if round_id is not None else None
     survey = ctx.config.survey(rnd.survey_id) if rnd is not None else None
@@ -251,33 +258,5 @@ async def _evaluation(ctx: BaseContext, question: store.Question, lang: str) -> 
         return []
     if rnd.closed_at is None:
         return [i18n.t(lang, "summary.evaluation_open", title=survey.title)]
-    answers = [r.answers for r in await survey_store.responses(ctx.tx, [rnd.id])]
-    if len(answers) < survey.min_group:
-        return [
-            i18n.t(
-                lang, "surveys.too_few", title=survey.title, count=len(answers),
-                min_group=survey.min_group,
-            )
-        ]  # fmt: skip
-    invited = len(await survey_store.invites(ctx.tx, rnd.id))
-    cohort = ctx.config.cohort(question.cohort_id) if question.cohort_id else None
-    summary_ = questionnaire.summarize(survey, invited, answers)
-    text = questionnaire.render_summary(summary_, lang, [cohort.name] if cohort else [])
+    text, _, _ = await survey_results.results_text(ctx, survey, [rnd], lang)
     return text.splitlines()
-
-
-def _file(uri: str, filename: str, mimetype: str, size: int, root: str) -> dict[str, Any]:
-    return {
-        "msgtype": "m.file",
-        "body": filename,
-        "filename": filename,
-        "url": uri,
-        "info": {"mimetype": mimetype, "size": size},
-        "m.mentions": {},
-        "m.relates_to": {
-            "rel_type": "m.thread",
-            "event_id": root,
-            "is_falling_back": True,
-            "m.in_reply_to": {"event_id": root},
-        },
-    }

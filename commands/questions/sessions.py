@@ -20,9 +20,7 @@ from commands.questions.advisers import ADVISERS_ONLY, IN_ADVISER_ROOM, thread_q
 from commands.questions.contact import USER_ID
 from commands.surveys import rounds
 from config import Role
-from config.model import parse_duration
 from storage import questions as store
-from storage import surveys as survey_store
 from storage.questions import Question, Session
 
 ADD = ("add", "lägg", "ny")
@@ -172,38 +170,27 @@ async def _evaluated_people(ctx: BaseContext, question: Question) -> list[str]:
 @periodic("request-evaluations")
 async def send_evaluations(ctx: BaseContext, now_ms: int) -> None:
     """When a request's last session has ended, its category's survey goes to its people."""
-    for question_id in await store.evaluations_due(ctx.tx, now_ms):
+    with_survey = [c.id for c in ctx.config.advisers.categories if c.survey]
+    for question_id in await store.evaluations_due(ctx.tx, now_ms, with_survey):
         question = await store.get(ctx.tx, question_id)
         category = ctx.config.category(question.category) if question else None
         survey = ctx.config.survey(category.survey) if category and category.survey else None
-        if question is None or survey is None:
+        cohort = ctx.config.cohort(question.cohort_id) if question and question.cohort_id else None
+        if question is None or survey is None or cohort is None:
             continue
         people = await _evaluated_people(ctx, question)
-        closes_at = now_ms + parse_duration(survey.open_for) * 1000
-        remind_at = (
-            now_ms + parse_duration(survey.remind_after) * 1000 if survey.remind_after else None
-        )
         report_to = json.dumps(
             [
                 [question.origin_room, question.origin_event],
                 [question.adviser_room, question.root_ref],
             ]
         )
-        round_id = await survey_store.open_round(
-            ctx.tx,
-            survey.id,
-            question.cohort_id or "",
-            None,
-            survey.anonymous,
-            now_ms,
-            closes_at,
-            remind_at if remind_at is None or remind_at < closes_at else None,
-            people,
-            report_to=report_to,
+        round_id = await rounds.open_round(
+            ctx, survey, cohort, None, now_ms, users=people, report_to=report_to
         )
+        if round_id is None:
+            continue  # the survey is not open (its opens/closes): nothing sent
         await store.set_round(ctx.tx, question.id, round_id)
-        for user in people:
-            await rounds.start_next(ctx, user)
         await ctx.send(
             question.adviser_room,
             messages.notice(

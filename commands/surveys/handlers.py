@@ -234,6 +234,34 @@ async def _results_command(ctx: CommandContext, survey_id: str) -> None:
 # --- results -------------------------------------------------------------------------------------
 
 
+async def results_text(
+    ctx: BaseContext, survey: Survey, rounds: list[store.Round], lang: str
+) -> tuple[str, qn.Summary, list[str]]:
+    """The results of ``rounds`` as text (no names), their summary and the cohorts' names.
+    With fewer answers than the survey's ``min_group`` only how many answered is shown: no
+    figure, no free text (they would be close to one person's answers)."""
+    invited = 0
+    for rnd in rounds:
+        invited += len(await store.invites(ctx.tx, rnd.id))
+    answers = [r.answers for r in await store.responses(ctx.tx, [r.id for r in rounds])]
+    names = sorted(
+        {(c.name if (c := ctx.config.cohort(r.cohort_id)) else r.cohort_id) for r in rounds}
+    )
+    if len(answers) < survey.min_group:
+        summary = qn.Summary(survey, invited, len(answers), [])  # the title and the rate only
+        few = i18n.t(
+            lang, "surveys.too_few", title=survey.title, count=len(answers),
+            min_group=survey.min_group,
+        )  # fmt: skip
+        text = f"{qn.render_summary(summary, lang, names)}\n{few}"
+    else:
+        summary = qn.summarize(survey, invited, answers)
+        text = qn.render_summary(summary, lang, names)
+    if survey.self_assessment:
+        text += await _progress_of(ctx, survey, rounds, lang)
+    return text, summary, names
+
+
 async def send_results(
     ctx: BaseContext,
     survey: Survey,
@@ -243,37 +271,9 @@ async def send_results(
     *,
     thread_root: str | None = None,
 ) -> None:
-    """The summary (no names) and a bar chart, to each room (in ``thread_root``'s thread).
-    With fewer answers than the survey's ``min_group`` only how many answered is shown: no
-    figure, no free text, no chart (they would be close to one person's answers)."""
-    invited = 0
-    for rnd in rounds:
-        invited += len(await store.invites(ctx.tx, rnd.id))
-    answers = [r.answers for r in await store.responses(ctx.tx, [r.id for r in rounds])]
-    too_few = len(answers) < survey.min_group
-    summary = qn.summarize(survey, invited, [] if too_few else answers)
-    names = sorted(
-        {(c.name if (c := ctx.config.cohort(r.cohort_id)) else r.cohort_id) for r in rounds}
-    )
-    if too_few:
-        title = i18n.t(lang, "surveys.results_title", title=survey.title, cohorts=", ".join(names))
-        few = i18n.t(
-            lang, "surveys.too_few", title=survey.title, count=len(answers),
-            min_group=survey.min_group,
-        )  # fmt: skip
-        rate = i18n.t(
-            lang,
-            "surveys.results_rate",
-            responded=len(answers),
-            invited=invited,
-            percent=i18n.format_percent(lang, len(answers) / invited if invited else 0.0),
-        )
-        text = f"{title}\n{rate}\n{few}"
-        summary = qn.Summary(survey, invited, len(answers), [])
-    else:
-        text = qn.render_summary(summary, lang, names)
-    if survey.self_assessment:
-        text += await _progress_of(ctx, survey, rounds, lang)
+    """The results (:func:`results_text`) and a bar chart, to each room (in ``thread_root``'s
+    thread: then without the chart)."""
+    text, summary, names = await results_text(ctx, survey, rounds, lang)
     html = "<br>".join(escape(line) for line in text.splitlines())
     root = EventID(thread_root) if thread_root else None
     for room in rooms:

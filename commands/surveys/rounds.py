@@ -30,9 +30,18 @@ def local_ms(config: Config, cohort: Cohort, when: Any) -> int:
 
 
 async def open_round(
-    ctx: BaseContext, survey: Survey, cohort: Cohort, run_id: int | None, now: int
+    ctx: BaseContext,
+    survey: Survey,
+    cohort: Cohort,
+    run_id: int | None,
+    now: int,
+    *,
+    users: list[str] | None = None,
+    report_to: str | None = None,
 ) -> int | None:
-    """Open ``survey`` for the cohort's participants and start their questionnaires."""
+    """Open ``survey`` for the cohort's participants (or ``users``) and start their
+    questionnaires; ``report_to``: where its results go (see ``storage.surveys.Round``)."""
+    users = list(cohort.participants) if users is None else users
     if survey.opens is not None and now < local_ms(ctx.config, cohort, survey.opens):
         log.info("Survey %s is not open yet; not started for %s", survey.id, cohort.id)
         return None
@@ -54,9 +63,10 @@ async def open_round(
         now,
         closes_at,
         remind_at,
-        list(cohort.participants),
+        users,
+        report_to=report_to,
     )
-    for user in cohort.participants:
+    for user in users:
         await start_next(ctx, user)
     return round_id
 
