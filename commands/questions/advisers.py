@@ -195,16 +195,21 @@ async def queue(ctx: CommandContext, args: dict[str, Any]) -> None:
                     line += " · " + ctx.t(key, stage=stage_name, when=when)
             entries.append((False, line))
     title = ctx.t("questions.queue_title", count=len(found), overdue=len(late))
-    shown = messages.bounded_lines(
-        [text for _, text in entries], lambda n: ctx.t("lists.more", count=n)
+    page = messages.fitting(
+        len(entries),
+        lambda n: _grouped(title, entries, n, ctx.t("lists.more", count=len(entries) - n)),
     )
+    await ctx.reply(page.body, html_body=page.html)
+
+
+def _grouped(title: str, entries: list[tuple[bool, str]], n: int, more: str) -> messages.Page:
+    """The queue with its first ``n`` entries (a category's heading, or a question under it),
+    and ``more`` as the last line if some are left out: text and well-formed HTML."""
     body_lines, html = [title], f"<p>{escape(title)}</p>"
     open_list = False
-    for i, text in enumerate(shown):
-        heading = i < len(entries) and entries[i][0]
-        if heading or i >= len(entries):
-            html += "</ul>" if open_list else ""
-            html += f"<p><b>{escape(text)}</b></p>" if heading else f"<p>{escape(text)}</p>"
+    for heading, text in entries[:n]:
+        if heading:
+            html += ("</ul>" if open_list else "") + f"<p><b>{escape(text)}</b></p>"
             open_list = False
             body_lines.append(text)
             continue
@@ -214,7 +219,10 @@ async def queue(ctx: CommandContext, args: dict[str, Any]) -> None:
         html += f"<li>{escape(text)}</li>"
         body_lines.append(f"  {text}")
     html += "</ul>" if open_list else ""
-    await ctx.reply("\n".join(body_lines), html_body=html)
+    if n < len(entries):
+        body_lines.append(more)
+        html += f"<p>{escape(more)}</p>"
+    return messages.Page("\n".join(body_lines), html, n)
 
 
 def next_due(

@@ -80,12 +80,8 @@ async def contact(ctx: CommandContext, args: dict[str, Any]) -> None:
         else i18n.t(lang, "contact.opening_plain", number=number),
         mentions=[UserID(person)],
     )
-    if not messages.fits_edited(opening):
-        await ctx.reply(ctx.t("questions.too_long", length=len(text), most=bridge.MOST_CHARS))
-        return
     # To the person's direct chat (opened by the sender if there is none yet).
     room = ctx.services.direct_room_of(UserID(person)) or person
-    origin = await ctx.send(room, opening, purpose="contact_origin", ref=str(number))
     now = clock.now_ms()
     # The advisers spoke first: the request waits for the person, not for an answer (no
     # reminder); it is not counted as a question asked (``opened_by``).
@@ -96,7 +92,7 @@ async def contact(ctx: CommandContext, args: dict[str, Any]) -> None:
         private=True,
         category=category.id,
         origin_room=room,
-        origin_event=f"$outbox:{origin}",
+        origin_event="",  # the opening's, below
         adviser_room=ctx.event.room_id,
         root_outbox=0,
         text=wording,
@@ -110,10 +106,17 @@ async def contact(ctx: CommandContext, args: dict[str, Any]) -> None:
         opened_by=ctx.event.sender,
     )
     root = await bridge.root_content(ctx, question)
+    # Both copies must fit, also edited later (the root holds the text twice, and HTML),
+    # before anything is sent or stored.
+    if not (messages.fits_edited(opening) and messages.fits_edited(root)):
+        await ctx.reply(ctx.t("questions.too_long", length=len(text), most=bridge.MOST_CHARS))
+        return
+    origin = await ctx.send(room, opening, purpose="contact_origin", ref=str(number))
     root_outbox = await ctx.send(
         ctx.event.room_id, root, purpose="question_root", ref=str(number), owner=ctx.event.sender
     )
-    assert await store.create(ctx.tx, replace(question, root_outbox=root_outbox)) == number
+    question = replace(question, origin_event=f"$outbox:{origin}", root_outbox=root_outbox)
+    assert await store.create(ctx.tx, question) == number
     await ctx.reply(ctx.t("contact.opened", number=number, person=person))
 
 

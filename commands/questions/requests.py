@@ -51,6 +51,7 @@ async def stage(ctx: CommandContext, args: dict[str, Any]) -> None:
             for name, at in stages.timeline(category, question, history)
         ]
         ids = ", ".join(s.id for s in category.stages)
+        lines = messages.bounded_lines(lines, lambda n: ctx.t("lists.more", count=n))
         await ctx.reply(
             "\n".join([ctx.t("stages.history", number=question.id, stages=ids), *lines])
         )

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from bot import i18n, messages
 from bot.context import BaseContext, CommandContext
 from bot.registry import Arg, ArgKind, command, periodic
-from bot.types import EventID
+from bot.types import EventID, UserID
 from commands.questions.advisers import ADVISERS_ONLY, IN_ADVISER_ROOM, thread_question
 from commands.questions.contact import USER_ID
 from commands.surveys import rounds
@@ -127,12 +127,15 @@ async def _listing(ctx: BaseContext, question: Question, lang: str, tz: str) -> 
 
 
 async def _tell_asker(ctx: CommandContext, question: Question, tz: str) -> None:
-    """The asker's thread gets the sessions as they now stand."""
+    """The asker's thread gets the sessions as they now stand, as a message that notifies
+    them (dates they need to keep)."""
     lang = ctx.config.language_of(question.cohort_id)
     await ctx.send(
         question.origin_room,
-        messages.notice(
-            await _listing(ctx, question, lang, tz), thread_root=EventID(question.origin_event)
+        messages.text(
+            await _listing(ctx, question, lang, tz),
+            thread_root=EventID(question.origin_event),
+            mentions=[UserID(question.asker)],
         ),
     )
 
@@ -149,9 +152,10 @@ async def _participants(ctx: CommandContext, question: Question, details: str) -
     if known:
         await store.set_participants(ctx.tx, question.id, known)
     chosen = await _evaluated_people(ctx, question)
+    names = messages.bounded_lines(chosen, lambda n: ctx.t("lists.more", count=n))
     await ctx.reply(
         ctx.t("sessions.participants", number=question.id, count=len(chosen))
-        + (" " + ", ".join(chosen) if chosen else "")
+        + (" " + ", ".join(names) if names else "")
     )
 
 

@@ -437,3 +437,28 @@ async def test_documentation_asked_for_before_a_stop_is_sent_once_after_the_rest
     assert [s.body for s in bot.replies_to(command)] == [
         "Dokumentationen av ärende #1 är skickad till frågeställaren (och finns här)."
     ]
+
+
+async def test_contact_too_long_for_the_advisers_copy_sends_nothing(make_bot: Any) -> None:
+    bot = await make_bot(participants=1)
+    adv, adviser = bot.room("advisers"), bot.people.advisers[0]
+    person = bot.people.participants[0][0]
+    # 15,000 '<' fit the opening (plain text, twice when edited), not the root: its HTML
+    # escapes each to '&lt;'.
+    reply = bot.reply_to(await bot.say(adv, adviser, f"!kontakt {person} {'<' * 15_000}"))
+    assert reply.body.startswith("Din fråga är för lång för att skickas vidare (15000 tecken")
+    assert not bot.sent_to(bot.dm(person))
+    assert (await bot.db.fetchone("SELECT COUNT(*) AS n FROM questions"))["n"] == 0
+
+
+async def test_the_asker_is_notified_of_the_sessions_dates(make_bot: Any) -> None:
+    bot = await make_bot(participants=1, change=staged)
+    adv, adviser = bot.room("advisers"), bot.people.advisers[0]
+    asker = bot.people.participants[0][0]
+    asked = await ask(bot, "!ask insats: Insats om scheman")
+    thread = root_of(bot, 1).event_id
+    await bot.say(adv, adviser, "!tillfälle add 2030-03-20 14:00 Skolan", thread=thread)
+    (dates,) = [s for s in bot.sent_to(bot.room("cohort:kohort0")) if "tillfällen" in s.body]
+    assert dates.content["msgtype"] == "m.text"  # an m.notice would not notify
+    assert dates.content["m.mentions"] == {"user_ids": [asker]}
+    assert dates.relates_to["rel_type"] == "m.thread" and dates.relates_to["event_id"] == asked

@@ -161,3 +161,36 @@ def test_service_levels_and_stages_are_checked_when_the_configuration_loads(
     assert "advisers.categories[1].reminder_after: 'sju dagar' is not a duration" in str(
         caught.value
     )
+
+
+async def test_a_long_queue_is_cut_to_fit_with_the_count_left_as_its_own_last_line(
+    make_bot: Any,
+) -> None:
+    from dataclasses import replace
+
+    from storage import questions as store
+    from storage.questions import Question
+
+    bot = await make_bot(participants=1, change=levels)
+    adv, adviser = bot.room("advisers"), bot.people.advisers[0]
+    base = Question(
+        id=0, asker=bot.people.participants[0][0], cohort_id="kohort0", private=False,
+        category="teknik", origin_room="!r", origin_event="$e", adviser_room=adv,
+        root_outbox=0, text="?", created_at=T0,
+    )  # fmt: skip
+    async with bot.db.transaction() as tx:
+        for i in range(1, 1201):
+            await store.create(tx, replace(base, id=i, origin_event=f"$e{i}", created_at=T0 + i))
+    with clock.frozen(T0 + 40 * MINUTE):
+        reply = bot.reply_to(await bot.say(adv, adviser, "!kö"))
+    from bot import messages
+
+    assert messages.fits(reply.content)
+    lines = reply.body.splitlines()
+    assert lines[1] == "Teknik: 1200 väntar, 1200 försenade"
+    assert lines[-1].startswith("… och ") and not lines[-1].startswith("  ")
+    html = str(reply.content["formatted_body"])
+    assert html.count("<ul>") == html.count("</ul>") == 1
+    assert html.endswith(f"</ul><p>{lines[-1]}</p>")  # not an item of the list
+    shown = sum(1 for ln in lines if ln.startswith("  #"))
+    assert lines[-1].startswith(f"… och {1200 - shown} till (visas inte")

@@ -259,6 +259,8 @@ async def test_sessions_then_the_evaluation_survey_and_its_summary_to_the_asker(
         cohort, lambda e: body(e).startswith("Ärende #1, tillfällen (2):")
     )
     assert rel(dates)["event_id"] == asked and f"2. {day} 13:00–14:30" in body(dates)
+    assert dates["content"]["msgtype"] == "m.text"  # it notifies the asker
+    assert dates["content"]["m.mentions"] == {"user_ids": [rektor.user_id]}
 
     # The periodic pass after the last session: the survey goes to the asker's direct chat.
     await app.run_periodic()
