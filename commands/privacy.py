@@ -139,6 +139,7 @@ async def prune(ctx: BaseContext, now_ms: int) -> None:
         questions_before=now_ms - keep.ms("closed_questions"),
         outbox_before=now_ms - keep.ms("outbox"),
         drafts_before=now_ms - keep.ms("survey_drafts"),
+        checkin_replies_before=now_ms - keep.ms("checkin_replies"),
     )
     if any(counts.values()):
         log.info("Retention: %s", ", ".join(f"{k} {v}" for k, v in counts.items() if v))

@@ -457,6 +457,7 @@ class Retention(_Model):
     closed_questions: Duration = "365d"  # the texts of closed questions, their answers, notes
     outbox: Duration = "90d"  # sent messages' ids (what nothing refers to any more)
     survey_drafts: Duration = "30d"  # unfinished questionnaires' answers so far
+    checkin_replies: Duration = "180d"  # who answered a check-in (how many stays)
 
     def ms(self, field: str) -> int:
         return parse_duration(str(getattr(self, field))) * 1000

@@ -31,6 +31,7 @@ class Run:
     root_event: str | None
     remind_at: int | None
     reminded_at: int | None
+    replies_kept: int | None = None  # how many answered, once the retention erased who
 
 
 @dataclass(frozen=True)

@@ -340,7 +340,8 @@ async def checkin_runs(
     where, params = _in("r.cohort_id", cohorts)
     rows = await db.fetchall(
         "SELECT r.id, r.cohort_id, r.schedule_id, r.due_at,"
-        " (SELECT COUNT(*) FROM checkin_replies c WHERE c.run_id = r.id) AS replies"
+        " COALESCE(r.replies_kept, 0)"
+        " + (SELECT COUNT(*) FROM checkin_replies c WHERE c.run_id = r.id) AS replies"
         " FROM checkin_runs r WHERE r.status IN ('posted', 'late', 'manual')"
         f" AND {where} AND r.due_at BETWEEN ? AND ? ORDER BY r.due_at",
         (*params, from_ms, to_ms),
@@ -349,13 +350,16 @@ async def checkin_runs(
 
 
 async def checkin_repliers(db: Reader, run_ids: Sequence[int]) -> int:
-    """How many different people answered any of these check-ins."""
+    """How many different people answered any of these check-ins, at least: where the
+    retention erased who answered, a run counts with its number of replies."""
     if not run_ids:
         return 0
+    marks = ",".join("?" * len(run_ids))
     row = await db.fetchone(
-        "SELECT COUNT(DISTINCT user_id) AS n FROM checkin_replies"
-        f" WHERE run_id IN ({','.join('?' * len(run_ids))})",
-        tuple(run_ids),
+        "SELECT MAX((SELECT COUNT(DISTINCT user_id) FROM checkin_replies"
+        f" WHERE run_id IN ({marks})),"
+        f" (SELECT COALESCE(MAX(replies_kept), 0) FROM checkin_runs WHERE id IN ({marks}))) AS n",
+        (*run_ids, *run_ids),
     )
     return int(row["n"]) if row else 0
 

@@ -577,4 +577,13 @@ MIGRATIONS: list[Migration] = [
             "ALTER TABLE survey_rounds ADD COLUMN report_to TEXT",
         ),
     ),
+    Migration(
+        13,
+        "Check-in replies erased after a while, their number kept",
+        (
+            # How many answered the run, counted when the retention erased who did (NULL while
+            # the replies are kept); the evaluation adds the replies still kept.
+            "ALTER TABLE checkin_runs ADD COLUMN replies_kept INTEGER",
+        ),
+    ),
 ]

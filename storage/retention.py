@@ -17,12 +17,18 @@ _REFERENCED = (
 
 
 async def prune(
-    tx: Tx, *, questions_before: int, outbox_before: int, drafts_before: int
+    tx: Tx,
+    *,
+    questions_before: int,
+    outbox_before: int,
+    drafts_before: int,
+    checkin_replies_before: int = 0,
 ) -> dict[str, int]:
     """Erase the texts of questions closed (or withdrawn) before ``questions_before`` (their
     answers' texts and stage comments too), sent or failed outbox rows created before
     ``outbox_before`` that nothing refers to, and questionnaire drafts of rounds opened before
-    ``drafts_before``; the counts of what went."""
+    ``drafts_before``, and who answered check-ins due before ``checkin_replies_before`` (each
+    run keeps how many did); the counts of what went."""
     old = (
         "SELECT id FROM questions WHERE status IN ('closed', 'withdrawn')"
         " AND COALESCE(closed_at, created_at) < ?"
@@ -52,5 +58,18 @@ async def prune(
             " (SELECT id FROM survey_rounds WHERE opened_at < ?)",
             (drafts_before,),
         ),
+        "checkin_replies": await _erase_checkin_replies(tx, checkin_replies_before),
     }
     return counts
+
+
+async def _erase_checkin_replies(tx: Tx, before: int) -> int:
+    old = "SELECT id FROM checkin_runs WHERE due_at < ?"
+    await tx.execute(
+        "UPDATE checkin_runs SET replies_kept = COALESCE(replies_kept, 0)"
+        " + (SELECT COUNT(*) FROM checkin_replies c WHERE c.run_id = checkin_runs.id)"
+        f" WHERE id IN ({old}) AND EXISTS"
+        " (SELECT 1 FROM checkin_replies c WHERE c.run_id = checkin_runs.id)",
+        (before,),
+    )
+    return await tx.execute(f"DELETE FROM checkin_replies WHERE run_id IN ({old})", (before,))

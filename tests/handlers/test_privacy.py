@@ -150,3 +150,47 @@ async def test_retention_empties_old_questionnaire_drafts_only(make_bot: Any) ->
     drafts = await bot.db.fetchall("SELECT draft FROM survey_invites ORDER BY round_id")
     assert [d["draft"] for d in drafts] == [None, '{"a": 1}']
     assert counts["survey_drafts"] == 1
+
+
+async def test_retention_erases_who_answered_old_check_ins_and_keeps_how_many(
+    make_bot: Any,
+) -> None:
+    from datetime import UTC, datetime
+
+    from commands.evaluation import report
+    from storage import privacy as privacy_store
+
+    day = 24 * 60 * MINUTE
+    t0 = 1_900_000_000_000
+    schedule = {"id": "c", "cron": "0 9 1 1 *", "text": "Hur går det?"}
+    bot = await make_bot(
+        participants=3, change=lambda d: d["cohorts"][0].update(schedules=[schedule])
+    )
+    room, fac = bot.room("cohort:kohort0"), bot.people.facilitators[0]
+    people = bot.people.participants[0]
+    with clock.frozen(t0):
+        await bot.say(room, fac, "!schema kör c")
+        (root,) = [s for s in bot.sent_to(room) if s.body.startswith("Hur går det?")]
+        for person in people:
+            await bot.say(room, person, "Bra!", thread=root.event_id)
+
+    async def reply_rate() -> Any:
+        day0 = datetime.fromtimestamp(t0 / 1000, UTC).date()
+        got = await report.figures_of(
+            bot.db, bot.app.config, now_ms=t0 + 400 * day, first=day0, last=day0
+        )
+        return got["checkins"]["reply_rate"]
+
+    before = await reply_rate()
+    assert before is not None and before > 0
+    with clock.frozen(t0 + 179 * day):
+        await bot.periodic()
+    assert len(await bot.db.fetchall("SELECT user_id FROM checkin_replies")) == 3  # not yet due
+    with clock.frozen(t0 + 181 * day):
+        await bot.periodic()
+    assert await bot.db.fetchall("SELECT user_id FROM checkin_replies") == []
+    run = await bot.db.fetchone("SELECT replies_kept FROM checkin_runs")
+    assert run["replies_kept"] == 3
+    assert await reply_rate() == before  # the report reads the kept number (and min_group)
+    exported = await privacy_store.export_user(bot.db, people[0])
+    assert exported["checkins_answered"] == []
