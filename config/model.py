@@ -463,6 +463,21 @@ class Retention(_Model):
         return parse_duration(str(getattr(self, field))) * 1000
 
 
+class PrivacyNotice(_Model):
+    """The short notice posted once in each room the bot manages and sent once to each person
+    in a direct chat; the texts replace the built-in ones (Swedish, English)."""
+
+    sv: str | None = Field(default=None, min_length=1, max_length=4000)
+    en: str | None = Field(default=None, min_length=1, max_length=4000)
+    # Direct chats opened per minute for it (a new network's 4,000 people are told over some
+    # hours, within Synapse's invite rate limit, instead of holding up every other message).
+    per_minute: int = Field(default=15, ge=1, le=600)
+
+
+class Privacy(_Model):
+    notice: PrivacyNotice | Literal[False] = Field(default_factory=PrivacyNotice)  # false: none
+
+
 class Metrics(_Model):
     """``/metrics`` (Prometheus) and ``/health`` on this address; off without the key."""
 
@@ -506,6 +521,7 @@ class Config(_Model):
     evaluation: Evaluation = Field(default_factory=Evaluation)
     metrics: Metrics | None = None
     retention: Retention = Field(default_factory=Retention)
+    privacy: Privacy = Field(default_factory=Privacy)
     source: Path | None = None
 
     @field_validator("homeserver")
