@@ -158,6 +158,9 @@ class BotSettings(_Model):
     token_file: Path | None = None
     display_name: str = "natverk"
     device_name: str = "natverk-bot"
+    # The homeserver's cross-signing master key that the bot may replace with its own (see
+    # README, "Encryption: the bot's identity"); any other key found there is left alone.
+    replace_master_key: str | None = Field(default=None, pattern=r"^[A-Za-z0-9+/]{43}$")
 
     @field_validator("timezone")
     @classmethod

@@ -586,4 +586,18 @@ MIGRATIONS: list[Migration] = [
             "ALTER TABLE checkin_runs ADD COLUMN replies_kept INTEGER",
         ),
     ),
+    Migration(
+        14,
+        "The bot's own cross-signing keys (kept like the access token, in this 0600 file)",
+        (
+            # Ed25519 seeds, unpadded base64; one set per bot account.
+            """CREATE TABLE cross_signing_keys (
+                user_id TEXT PRIMARY KEY,
+                master_seed TEXT NOT NULL,
+                self_signing_seed TEXT NOT NULL,
+                user_signing_seed TEXT NOT NULL,
+                created_at INTEGER NOT NULL
+            )""",
+        ),
+    ),
 ]
