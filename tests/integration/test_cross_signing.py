@@ -17,12 +17,19 @@ from typing import Any
 import pytest
 import signedjson.key
 import signedjson.sign
+import yaml
 from nio import AsyncClient, AsyncClientConfig
 
 from bot import crosssigning as cs
+from bot import i18n
+from bot.app import App
 from bot.demo.homeserver import EmbeddedSynapse, RegisteredUser
+from bot.session import ENV_PASSWORD
+from config import load_config
 from storage import Database, Tx
 from storage import crosssigning as store
+from storage import outbox as outbox_store
+from tests.network import network_data
 
 
 class Admins:
@@ -51,9 +58,9 @@ class Uploads:
 
 
 async def _bot_client(
-    synapse: EmbeddedSynapse, bot: RegisteredUser, store_dir: Path
+    synapse: EmbeddedSynapse, bot: RegisteredUser, store_dir: Path, *, upload: bool = True
 ) -> AsyncClient:
-    """The bot's device with encryption on, its device keys uploaded."""
+    """The bot's device with encryption on, its device keys uploaded (unless not ``upload``)."""
     store_dir.mkdir(parents=True, exist_ok=True)
     client = AsyncClient(
         synapse.base_url,
@@ -63,7 +70,8 @@ async def _bot_client(
     )
     client.restore_login(bot.user_id, bot.device_id, bot.access_token)
     assert client.olm is not None and client.should_upload_keys
-    await client.keys_upload()
+    if upload:
+        await client.keys_upload()
     return client
 
 
@@ -277,3 +285,76 @@ async def test_lost_keys_never_overwrite_the_identity_unless_the_admins_name_it(
     finally:
         await db.close()
         await old_db.close()
+
+
+async def test_the_app_signs_its_device_at_start_only_with_encryption_and_tells_the_admins(
+    synapse: EmbeddedSynapse,
+    make_user: Callable[..., RegisteredUser],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The one place in App.start (``_ensure_cross_signing``) with the bot's real objects: the
+    database, the configuration, the admins' direct chats through the outbox."""
+    bot, admin, friend = make_user("bot"), make_user("admin"), make_user("friend")
+    monkeypatch.delenv(ENV_PASSWORD, raising=False)
+    data = network_data(
+        homeserver=synapse.base_url,
+        server_name="localhost",
+        prefix="xs",
+        bot=bot.user_id,
+        admin=admin.user_id,
+        advisers=[friend.user_id],
+        facilitators=[],
+        participants=[],
+    )
+    data["bot"]["database"] = str(tmp_path / "natverk.db")
+    path = tmp_path / "natverk.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
+    app = App(load_config(path), path)
+    app.db = await Database.open(tmp_path / "natverk.db")
+    app.direct = {admin.user_id: "!admin-dm:localhost"}
+    plain = AsyncClient(synapse.base_url, bot.user_id)
+    plain.restore_login(bot.user_id, bot.device_id, bot.access_token)
+    try:
+        # Encryption off: nothing happens, nothing is uploaded.
+        app.client = plain
+        await app._ensure_cross_signing()
+        assert bot.user_id not in (await _query(synapse, friend, bot.user_id)).get(
+            "master_keys", {}
+        )
+
+        # Encryption on: the device keys go up first, then the device is cross-signed.
+        encrypted = await _bot_client(synapse, bot, tmp_path / "store", upload=False)
+        app.client = encrypted
+        try:
+            await app._ensure_cross_signing()
+            query = await _query(synapse, friend, bot.user_id)
+            stored = await store.load(app.db, bot.user_id)
+            assert stored is not None
+            master = cs.CrossSigningKeys.from_stored(stored).master.public
+            assert _chain(query, bot.user_id, bot.device_id) == master
+
+            # Another identity put on the server behind the bot's back: the admins are told
+            # in their direct chat, in the bot's language, once; nothing is overwritten.
+            other_db = await Database.open(tmp_path / "other.db")
+            try:
+                intruder = await cs.ensure_cross_signing(
+                    encrypted, other_db, password=bot.password, replace_master_key=master
+                )
+            finally:
+                await other_db.close()
+            assert intruder.outcome is cs.Outcome.REPLACED
+            for _ in range(2):
+                await app._ensure_cross_signing()
+            pending = await outbox_store.pending(app.db)
+            expected = i18n.t("sv", "crosssigning.foreign_master", master=intruder.master_key)
+            assert [(item.room_id, item.content["body"]) for item in pending] == [
+                ("!admin-dm:localhost", expected)
+            ]
+            query = await _query(synapse, friend, bot.user_id)
+            assert _chain(query, bot.user_id, bot.device_id) == intruder.master_key
+        finally:
+            await encrypted.close()
+    finally:
+        await plain.close()
+        await app.db.close()
