@@ -160,7 +160,7 @@ class BotSettings(_Model):
     device_name: str = "natverk-bot"
     # The homeserver's cross-signing master key that the bot may replace with its own (see
     # README, "Encryption: the bot's identity"); any other key found there is left alone.
-    replace_master_key: str | None = Field(default=None, pattern=r"^[A-Za-z0-9+/]{43}$")
+    replace_master_key: str | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -171,6 +171,18 @@ class BotSettings(_Model):
             raise PydanticCustomError(
                 "timezone", "'{value}' is not a known time zone", {"value": value}
             ) from None
+        return value
+
+    @field_validator("replace_master_key")
+    @classmethod
+    def _a_master_key(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9+/]{43}", value):
+            raise PydanticCustomError(
+                "master_key",
+                "'{value}' is not a cross-signing master key (43 characters of unpadded base64, "
+                "as the admins' notice names it)",
+                {"value": value},
+            )
         return value
 
     @field_validator("database", "token_file")

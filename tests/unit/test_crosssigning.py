@@ -268,3 +268,22 @@ async def test_the_keys_are_stored_per_account_and_read_back(tmp_path: Path) -> 
         assert await store.load(db, "@other:example.org") is None
     finally:
         await db.close()
+
+
+async def test_a_backup_holds_the_keys_and_is_as_private_as_the_database(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "n.db")
+    keys = cs.CrossSigningKeys.generate()
+    try:
+        await store.save(db, BOT, keys.to_stored())
+        await db.backup(tmp_path / "backup.db")  # what `natverk backup` does
+    finally:
+        await db.close()
+    assert (tmp_path / "backup.db").stat().st_mode & 0o077 == 0
+    restored = await Database.open(tmp_path / "backup.db")
+    try:
+        loaded = await store.load(restored, BOT)
+        assert loaded is not None
+        again = cs.CrossSigningKeys.from_stored(loaded)
+        assert again.self_signing.sign(b"m") == keys.self_signing.sign(b"m")
+    finally:
+        await restored.close()
