@@ -586,4 +586,21 @@ MIGRATIONS: list[Migration] = [
             "ALTER TABLE checkin_runs ADD COLUMN replies_kept INTEGER",
         ),
     ),
+    Migration(
+        14,
+        "Restore: each outbox row's key, and the bot's messages found since a backup",
+        (
+            # The row's deterministic key (see storage/outbox.py), sent in its content as
+            # se.natverk.key: a restored bot finds what it had already sent by it.
+            "ALTER TABLE outbox ADD COLUMN key TEXT",
+            # After `natverk restore`: the bot's own events since the backup, by their key
+            # (read at the first start); a row with one of these keys is not sent again but
+            # marked sent as that event. Each entry is removed once a row has used it.
+            """CREATE TABLE restored_events (
+                key TEXT PRIMARY KEY,
+                event_id TEXT NOT NULL,
+                room_id TEXT NOT NULL
+            )""",
+        ),
+    ),
 ]

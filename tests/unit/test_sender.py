@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from nio import AsyncClient, ErrorResponse, RoomSendResponse
+from nio import ErrorResponse, RoomSendResponse
 
 from bot import sender as sender_module
 from bot.registry import Registry
 from bot.sender import Sender
+from bot.session import Client
 from storage import Database
 from storage import outbox as outbox_store
 
@@ -50,7 +51,7 @@ async def _until(client: FakeClient, n: int) -> None:
 @contextlib.asynccontextmanager
 async def running(tmp_path: Path, client: FakeClient) -> Any:
     db = await Database.open(tmp_path / "n.db")
-    sender = Sender(cast(AsyncClient, client), db, Registry())
+    sender = Sender(cast(Client, client), db, Registry())
     task = asyncio.create_task(sender.run())
     try:
         yield db, sender
@@ -152,7 +153,7 @@ async def test_a_refused_message_is_reported_once_and_holds_up_nothing_after_it(
         )
 
     db = await Database.open(tmp_path / "n.db")
-    sender = Sender(cast(AsyncClient, client), db, Registry(), report=report)
+    sender = Sender(cast(Client, client), db, Registry(), report=report)
     task = asyncio.create_task(sender.run())
     try:
         async with db.transaction() as tx:
