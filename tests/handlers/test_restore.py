@@ -1,0 +1,97 @@
+"""Keys of what the bot sends, and a restored bot recognising what it had already sent: two
+bots on identical configurations stand for the bot before the restore (A) and the bot started
+from an older backup (B), which handles the same events again."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from storage import restore as restore_store
+from storage.outbox import KEY_FIELD
+from tests.handlers.harness import Bot
+from tests.handlers.test_questions import ask, in_room, root_of
+
+LATER = 2 * 60 * 1000
+
+
+def soon(data: dict[str, Any]) -> None:
+    data["advisers"]["reminder_after"] = "1m"
+
+
+async def restored(bot: Bot, found_on: Bot) -> None:
+    """``bot`` starts after a restore, having found what ``found_on`` sent (as bot/restore.py
+    reads it from the rooms)."""
+    found = {s.content[KEY_FIELD]: (s.event_id, s.room_id) for s in found_on.sent}
+    pending = restore_store.PendingRestore(0, 0, {})
+    async with bot.db.transaction() as tx:
+        await restore_store.record_recovery(tx, pending, found, {})
+    await bot.app._load_recovered()
+
+
+async def test_each_message_of_one_event_has_its_own_key_named_by_the_event(
+    make_bot: Any,
+) -> None:
+    bot = await make_bot(participants=1)
+    q = await ask(bot, "!fråga Hur gör jag?")
+    keys = [s.content[KEY_FIELD] for s in bot.sent]
+    assert len(keys) >= 3  # the 📨, the notice with the number, the advisers' root
+    assert keys == [f"{q}/{n}" for n in range(len(keys))]
+
+
+async def test_the_same_event_from_the_same_state_gets_the_same_keys(make_bot: Any) -> None:
+    a, b = await make_bot(participants=1), await make_bot(participants=1)
+    for bot in (a, b):
+        await ask(bot, "!fråga Hur gör jag?")
+        root = root_of(bot, 1)
+        await bot.react(bot.room("advisers"), bot.people.advisers[0], root.event_id, "👀")
+    assert [s.content[KEY_FIELD] for s in a.sent] == [s.content[KEY_FIELD] for s in b.sent]
+
+
+async def test_a_reminder_is_keyed_by_its_question_not_by_when_it_is_sent(make_bot: Any) -> None:
+    a, b = await make_bot(participants=1, change=soon), await make_bot(participants=1, change=soon)
+    for bot, offset in ((a, LATER), (b, 10 * LATER)):
+        q = await ask(bot, "!fråga Hur gör jag?")
+        await bot.periodic(offset_ms=offset)
+    reminders = [in_room(bot, bot.room("advisers"), "Påminnelse") for bot in (a, b)]
+    assert reminders[0][0].body != reminders[1][0].body  # it says how long it has waited
+    assert reminders[0][0].content[KEY_FIELD] == reminders[1][0].content[KEY_FIELD]
+    assert reminders[0][0].content[KEY_FIELD] == f"reminder:{q}/0"
+
+
+async def test_a_restored_bot_sends_nothing_it_had_sent_and_goes_on_from_there(
+    make_bot: Any,
+) -> None:
+    a, b = await make_bot(participants=1, change=soon), await make_bot(participants=1, change=soon)
+    adviser, advisers = a.people.advisers[0], a.room("advisers")
+    q = await ask(a, "!fråga Hur gör jag?")
+    root = root_of(a, 1)
+    await a.react(advisers, adviser, root.event_id, "👀")
+    await a.periodic(offset_ms=LATER)
+    assert in_room(a, advisers, "Påminnelse")
+
+    # B: the backup was taken before all this; what A sent is found in the rooms.
+    await restored(b, found_on=a)
+    assert await ask(b, "!fråga Hur gör jag?") == q  # the same event, handled again
+    await b.react(advisers, adviser, root.event_id, "👀")  # on the root as it is in the room
+    await b.periodic(offset_ms=3 * LATER)
+    assert b.sent == []
+    status = await b.db.fetchone("SELECT root_event, status, reminded_at FROM questions")
+    assert status["root_event"] == root.event_id and status["status"] == "claimed"
+    assert status["reminded_at"] is not None
+    assert await b.db.fetchone("SELECT * FROM restored_events") is None  # all used
+
+    # What happens next is new, and reaches the thread of the question asked since the backup.
+    await b.say(advisers, adviser, "Så här gör du.", thread=root.event_id)
+    answers = [s for s in b.sent if "Så här gör du." in s.body]
+    assert len(answers) == 1
+    assert answers[0].room_id == b.room("cohort:kohort0")
+    assert answers[0].relates_to["event_id"] == q
+    assert answers[0].content[KEY_FIELD] not in {s.content[KEY_FIELD] for s in a.sent}
+
+
+async def test_without_a_restore_no_row_is_looked_up(make_bot: Any) -> None:
+    bot = await make_bot(participants=1)
+    await bot.app._load_recovered()
+    assert bot.db.recovered is None  # the sender and the outbox never look
+    await ask(bot, "!fråga Hur gör jag?")
+    assert len(bot.sent) >= 3
