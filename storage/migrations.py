@@ -601,6 +601,8 @@ MIGRATIONS: list[Migration] = [
                 event_id TEXT NOT NULL,
                 room_id TEXT NOT NULL
             )""",
+            # A redaction names the key of the message it redacts (found by its event id).
+            "CREATE INDEX outbox_event ON outbox (event_id) WHERE event_id IS NOT NULL",
         ),
     ),
 ]

@@ -89,12 +89,8 @@ async def enqueue(
         key = cause.hashed_key(room_id, event_type, await _with_keys(tx, content))
     else:
         key = cause.next_key()
-    if event_type == "m.room.redaction" and str(content.get("redacts", "")).startswith("$outbox:"):
-        redacted = await tx.fetchone(
-            "SELECT key FROM outbox WHERE id = ?", (int(content["redacts"][8:]),)
-        )
-        if redacted is not None and redacted["key"] is not None:
-            content = {**content, REDACTS_KEY_FIELD: redacted["key"]}
+    if event_type == "m.room.redaction":
+        content = await _naming_redacted(tx, content)
     serialized = json.dumps(content, ensure_ascii=False)
     recovered = tx.recovered.get(key) if tx.recovered else None
     now = clock.now_ms()
@@ -125,6 +121,21 @@ async def enqueue(
     else:
         tx.publish(TOPIC, item)
     return item_id
+
+
+async def _naming_redacted(tx: Tx, content: dict[str, Any]) -> dict[str, Any]:
+    """A redaction of one of the bot's messages names that message's key: a restored bot then
+    knows the message was sent (its own content, with the key, is gone)."""
+    target = content.get("redacts")
+    if not isinstance(target, str):
+        return content
+    if target.startswith("$outbox:"):
+        row = await tx.fetchone("SELECT key FROM outbox WHERE id = ?", (int(target[8:]),))
+    else:
+        row = await tx.fetchone("SELECT key FROM outbox WHERE event_id = ?", (target,))
+    if row is None or row["key"] is None:
+        return content
+    return {**content, REDACTS_KEY_FIELD: row["key"]}
 
 
 async def _with_keys(tx: Tx, value: Any) -> Any:

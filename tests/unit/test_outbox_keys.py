@@ -87,3 +87,19 @@ async def test_a_transaction_takes_the_cause_of_the_work_it_is_opened_in(tmp_pat
         assert await _keys(db) == ["$event+0/0", "$event+0/1"]
     finally:
         await db.close()
+
+
+async def test_a_redaction_by_event_id_names_the_key_too(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "n.db")
+    try:
+        async with db.transaction() as tx:
+            tx.cause = Cause("$e")
+            copy = await outbox_store.enqueue(tx, "!r", {"body": "a copy"})
+            await outbox_store.mark_sent(tx, copy, "$sent")
+            await outbox_store.enqueue(
+                tx, "!r", {"redacts": "$sent"}, event_type="m.room.redaction"
+            )
+        (redaction,) = await outbox_store.pending(db)
+        assert redaction.content[outbox_store.REDACTS_KEY_FIELD] == "$e/0"
+    finally:
+        await db.close()
