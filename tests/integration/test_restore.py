@@ -14,11 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from bot.demo.person import Event, Person
-from storage.outbox import KEY_FIELD
+from storage.outbox import KEY_FIELD, REDACTS_KEY_FIELD
 from tests.integration.helpers import body, rel
 from tests.integration.test_ask import is_root, wait_root_text
 
 BOT_TYPES = ("m.room.message", "m.reaction", "m.room.redaction")
+REMINDED = 2 * 60 * 1000  # past the service level (1m) of the questions asked
+
+
+def reminders(p: Person, room: str, bot: str) -> list[Event]:
+    return [e for e in p.messages_from(room, bot) if body(e).startswith("Påminnelse")]
 
 
 def natverk(*args: str) -> subprocess.CompletedProcess[str]:
@@ -64,6 +69,8 @@ async def test_restore_from_an_older_backup_sends_nothing_twice_and_goes_on(
     network: Any,
 ) -> None:
     net = network(participants=2)
+    net.data["advisers"]["reminder_after"] = "1m"
+    net.write()
     app = await net.start_bot()
     bot = net.bot.user_id
     config = str(net.config_path)
@@ -89,9 +96,20 @@ async def test_restore_from_an_older_backup_sends_nothing_twice_and_goes_on(
     answer1 = "Svar på den första frågan, efter säkerhetskopian."
     await adviser.say(advisers, answer1, thread_root=root1["event_id"])
     await bertil.wait_for_event(cohort, lambda e: e.get("sender") == bot and answer1 in body(e))
+    # A detail the asker adds and takes back: the bot redacts its copy, naming its key.
+    detail = await bertil.say(cohort, "En detalj som tas tillbaka", thread_root=q2)
+    await adviser.wait_for_event(advisers, lambda e: "tas tillbaka" in body(e))
+    await bertil.redact(cohort, detail)
+    redaction = await adviser.wait_for_event(
+        advisers, lambda e: e.get("sender") == bot and e.get("type") == "m.room.redaction"
+    )
+    assert redaction["content"][REDACTS_KEY_FIELD]  # the homeserver keeps it
     dm = await anna.open_direct_chat(bot)  # a direct chat the backup does not know
     q3, n3 = await ask(anna, dm, "!fråga En privat fråga efter säkerhetskopian", bot)
     root3 = await adviser.wait_for_event(advisers, lambda e: is_root(e, n3, bot))
+    # The reminders of the open questions, as the clock passes their service level.
+    await app.run_periodic(offset_ms=REMINDED)
+    await adviser.wait_until(lambda: len(reminders(adviser, advisers, bot)) >= 2)
     await app.wait_idle()
 
     # The bot runs: the restore refuses.
@@ -111,6 +129,7 @@ async def test_restore_from_an_older_backup_sends_nothing_twice_and_goes_on(
     assert stat.S_IMODE(db_path.stat().st_mode) == 0o600
 
     app = await net.start_bot()
+    await app.run_periodic(offset_ms=REMINDED)  # due again, by the restored database
     await app.wait_idle()
     # The barrier: the bot idle, then a command after everything answered.
     sentinel = await bertil.say(cohort, "!hjälp")
@@ -131,7 +150,8 @@ async def test_restore_from_an_older_backup_sends_nothing_twice_and_goes_on(
         # Nothing new but the answers to the two commands after the restore.
         answering = [(rel(e).get("m.in_reply_to") or {}).get("event_id") for e in new]
         assert answering == commands[room], [body(e)[:60] for e in new]
-        keys = [e["content"].get(KEY_FIELD) for e in events]
+        # Each with its key, once (but the copy the bot redacted: its content is gone).
+        keys = [e["content"].get(KEY_FIELD) for e in events if e["content"]]
         assert all(keys) and len(set(keys)) == len(keys), keys
     cohort_events = after[cohort]
     assert len(threaded_to(cohort_events, q2)) == 1  # the notice of #n2, once
@@ -143,6 +163,7 @@ async def test_restore_from_an_older_backup_sends_nothing_twice_and_goes_on(
     roots = [e for e in after[advisers] if is_root(e, n2, bot) and e not in new_in[advisers]]
     assert len(roots) == 1
     assert len(threaded_to(after[dm], q3)) == 1
+    assert len(reminders(adviser, advisers, bot)) == 2  # #n2's and #n3's, once each
 
     # The restored bot knows what happened since the backup: #n2 is claimed, #n1 answered,
     # #n3 waits; !kö lists each waiting question once.
