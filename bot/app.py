@@ -263,6 +263,9 @@ class App:
         queued with one of their keys is marked sent as it, not sent again)."""
         assert self.db is not None
         self.db.on_recovered = self._sent_hook
+        dropped = await restore_store.forget_stale_recovered(self.db, clock.now_ms())
+        if dropped:
+            log.info("%d events found after a restore a week ago were never used", dropped)
         recovered = await restore_store.recovered_events(self.db)
         if recovered:
             self.db.recovered = recovered

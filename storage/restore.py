@@ -23,12 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from bot import clock
 from storage.db import Database, Tx
 from storage.migrations import MIGRATIONS
 
 PENDING = "restore.pending"  # kv: the mark `natverk restore` leaves (JSON, see install)
 DONE = "restore.done"  # kv: the last restore recovered (JSON: the mark, and what was found)
 TAKEN_AT = "backup.taken_at"  # kv in a backup written by `natverk backup`: when (ms)
+# What the bot found since a backup and no row has used this long after the restore is not
+# work it is about to redo (that is done at the first start): forgotten.
+KEEP_RECOVERED_MS = 7 * 24 * 3600 * 1000
 # The tables a natverk database has had since its first version.
 NATVERK_TABLES = frozenset(
     {"schema_version", "credentials", "sync_state", "processed_events", "outbox", "kv"}
@@ -192,7 +196,12 @@ async def record_recovery(
         list(directs.items()),
     )
     await tx.execute("DELETE FROM kv WHERE key = ?", (PENDING,))
-    done = {**pending.mark, "events_found": len(found), "direct_chats_found": len(directs)}
+    done = {
+        **pending.mark,
+        "recovered_at": clock.now_ms(),
+        "events_found": len(found),
+        "direct_chats_found": len(directs),
+    }
     await tx.execute(
         "INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", (DONE, json.dumps(done))
     )
@@ -202,3 +211,16 @@ async def recovered_events(db: Database) -> dict[str, str]:
     """The recovered events not used yet: key -> event id."""
     rows = await db.fetchall("SELECT key, event_id FROM restored_events")
     return {str(r["key"]): str(r["event_id"]) for r in rows}
+
+
+async def forget_stale_recovered(db: Database, now_ms: int) -> int:
+    """Drop the recovered events no row has used :data:`KEEP_RECOVERED_MS` after the restore
+    (how many): from then on nothing is looked up before a send."""
+    row = await db.fetchone("SELECT value FROM kv WHERE key = ?", (DONE,))
+    if row is None:
+        return 0
+    recovered_at = json.loads(row["value"]).get("recovered_at")
+    if not isinstance(recovered_at, int) or now_ms - recovered_at < KEEP_RECOVERED_MS:
+        return 0
+    async with db.transaction() as tx:
+        return await tx.changes("DELETE FROM restored_events")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot import clock
 from storage import restore as restore_store
 from storage.outbox import KEY_FIELD
 from tests.handlers.harness import Bot
@@ -95,3 +96,15 @@ async def test_without_a_restore_no_row_is_looked_up(make_bot: Any) -> None:
     assert bot.db.recovered is None  # the sender and the outbox never look
     await ask(bot, "!fråga Hur gör jag?")
     assert len(bot.sent) >= 3
+
+
+async def test_what_no_row_used_a_week_after_the_restore_is_forgotten(make_bot: Any) -> None:
+    a, b = await make_bot(participants=1), await make_bot(participants=1)
+    await ask(a, "!fråga Hur gör jag?")
+    await restored(b, found_on=a)
+    assert b.db.recovered
+    with clock.frozen(clock.now_ms() + restore_store.KEEP_RECOVERED_MS + 1):
+        b.db.recovered = None
+        await b.app._load_recovered()
+    assert b.db.recovered is None
+    assert await b.db.fetchone("SELECT * FROM restored_events") is None
