@@ -437,8 +437,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_backup)
 
     p = sub.add_parser("restore", help="put a backup in place of the database (the bot stopped)")
-    p.add_argument("config", type=Path)
-    p.add_argument("backup", type=Path)
+    p.add_argument("config", type=Path, help="the bot's configuration (names its database)")
+    p.add_argument("backup", type=Path, help="a copy written by natverk backup")
     p.set_defaults(func=cmd_restore)
 
     p = sub.add_parser("user", help="export or erase what the bot keeps about a person")

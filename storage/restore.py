@@ -154,6 +154,10 @@ def install(backup: Path, db_path: Path, info: BackupInfo, now_ms: int) -> Path 
     if db_path.exists():
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now_ms / 1000))
         aside = db_path.with_name(f"{db_path.name}.replaced-{stamp}")
+        n = 1
+        while any(Path(f"{aside}{s}").exists() for s in ("", "-wal", "-shm")):
+            n += 1  # two restores in one second: never overwrite the first one's
+            aside = db_path.with_name(f"{db_path.name}.replaced-{stamp}-{n}")
         for suffix in ("", "-wal", "-shm"):
             part = Path(f"{db_path}{suffix}")
             if part.exists():

@@ -139,3 +139,29 @@ def test_a_copy_not_written_by_natverk_backup_is_dated_by_its_last_activity(
         src.backup(dst)
     info = restore_store.inspect_backup(copy)
     assert info.taken_at_ms == 5 and not info.exact
+
+
+def test_a_second_bot_on_the_same_database_does_not_start(
+    network: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("NATVERK_ACCESS_TOKEN", "unused")
+    running = restore_store.RunLock(network.parent / "natverk.db")
+    running.acquire()
+    try:
+        assert natverk(["run", str(network)]) == 1
+    finally:
+        running.release()
+    err = capsys.readouterr().err
+    assert "did not start" in err and "is running on this database" in err
+
+
+def test_two_restores_in_one_second_keep_both_replaced_databases(network: Path) -> None:
+    db_path = network.parent / "natverk.db"
+    backup = network.parent / "backup.db"
+    assert natverk(["backup", str(network), str(backup)]) == 0
+    info = restore_store.inspect_backup(backup)
+    for value in ("first", "second"):
+        _write(db_path, value)
+        restore_store.install(backup, db_path, info, now_ms=1_700_000_000_000)
+    kept = sorted(network.parent.glob("natverk.db.replaced-*[0-9Z]"))
+    assert sorted(_state(k)["test.state"] for k in kept) == ["first", "second"]
