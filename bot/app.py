@@ -215,8 +215,10 @@ class App:
             cfg.bot.user_id,
             {*self.managed.values(), *self.direct.values()},
             set(self.direct),
+            {w.key: w.target for w in wanted_rooms(cfg) if w.key not in self.managed},
         )
         if restored is not None:
+            self.managed = await state_store.managed_rooms(self.db)
             self.direct = await state_store.direct_rooms(self.db)
         await self._load_recovered()
         self.sync_token = await state_store.sync_token(self.db)

@@ -35,6 +35,7 @@ MAX_PAGES = 500  # per room: 50,000 events since the backup
 class Recovery:
     found: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (event, room)
     directs: dict[str, str] = field(default_factory=dict)  # person -> room
+    managed: dict[str, str] = field(default_factory=dict)  # managed-room key -> room
     rooms: int = 0
     incomplete: list[str] = field(default_factory=list)  # rooms not read back to the backup
 
@@ -45,11 +46,15 @@ async def recover(
     user_id: str,
     known_rooms: set[str],
     known_people: set[str],
+    unknown_managed: dict[str, str] | None = None,
 ) -> Recovery | None:
     """If a restore is pending: read what the bot sent since the backup and record it (see the
     module docstring). ``known_rooms`` are the rooms the restored database knows (managed and
-    direct), ``known_people`` those who have a direct chat in it. None if no restore is
-    pending; an exception (the homeserver unreachable) leaves it pending for the next start."""
+    direct), ``known_people`` those who have a direct chat in it; ``unknown_managed`` the
+    rooms the configuration wants that it does not know (key -> alias or room id): those the
+    bot has joined since the backup are recorded as managed again (before anything is
+    handled in them). None if no restore is pending; an exception (the homeserver
+    unreachable) leaves it pending for the next start."""
     pending = await restore_store.pending_restore(db)
     if pending is None:
         return None
@@ -58,19 +63,30 @@ async def recover(
     if not isinstance(joined, JoinedRoomsResponse):
         raise RuntimeError(f"cannot list the joined rooms: {getattr(joined, 'message', joined)}")
     recovery = Recovery(rooms=len(joined.rooms))
+    for key, target in (unknown_managed or {}).items():
+        room_id = target
+        if target.startswith("#"):
+            resolved = await client.room_resolve_alias(target)
+            room_id = getattr(resolved, "room_id", "") or ""
+        if room_id in joined.rooms:
+            recovery.managed[key] = room_id
+    known_rooms = known_rooms | set(recovery.managed.values())
     for room_id in joined.rooms:
         await _read_room(client, room_id, user_id, since, room_id not in known_rooms, recovery)
     for person in known_people:
         recovery.directs.pop(person, None)
     async with db.transaction() as tx:
-        await restore_store.record_recovery(tx, pending, recovery.found, recovery.directs)
+        await restore_store.record_recovery(
+            tx, pending, recovery.found, recovery.directs, recovery.managed
+        )
     log.info(
         "Restored from a backup taken at %s: %d of the bot's events since then found in %d "
-        "rooms, %d direct chats opened since",
+        "rooms, %d direct chats and %d managed rooms made since",
         datetime.fromtimestamp(pending.backup_taken_at / 1000, UTC).isoformat(timespec="seconds"),
         len(recovery.found),
         recovery.rooms,
         len(recovery.directs),
+        len(recovery.managed),
     )
     for room_id in recovery.incomplete:
         log.warning("%s was not read back to the backup (over %d pages)", room_id, MAX_PAGES)

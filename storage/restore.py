@@ -187,10 +187,16 @@ async def record_recovery(
     pending: PendingRestore,
     found: dict[str, tuple[str, str]],
     directs: dict[str, str],
+    managed: dict[str, str] | None = None,
 ) -> None:
-    """What the bot found since the backup: its events by key (``key -> (event id, room)``)
-    and direct chats opened since (``user -> room``, kept only for people without one). The
-    mark goes in the same transaction: a crash before it recovers again at the next start."""
+    """What the bot found since the backup: its events by key (``key -> (event id, room)``),
+    direct chats opened since (``user -> room``, kept only for people without one) and the
+    managed rooms made since (``key -> room``). The mark goes in the same transaction: a crash
+    before it recovers again at the next start."""
+    await tx.executemany(
+        "INSERT OR IGNORE INTO managed_rooms (key, room_id) VALUES (?, ?)",
+        list((managed or {}).items()),
+    )
     await tx.executemany(
         "INSERT OR REPLACE INTO restored_events (key, event_id, room_id) VALUES (?, ?, ?)",
         [(key, event_id, room_id) for key, (event_id, room_id) in found.items()],
@@ -205,6 +211,7 @@ async def record_recovery(
         "recovered_at": clock.now_ms(),
         "events_found": len(found),
         "direct_chats_found": len(directs),
+        "managed_rooms_found": len(managed or {}),
     }
     await tx.execute(
         "INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", (DONE, json.dumps(done))

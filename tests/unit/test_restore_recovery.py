@@ -38,6 +38,9 @@ class Rooms:
         self.timelines = timelines  # oldest first
         self.filters: dict[str, Any] = {}
 
+    async def room_resolve_alias(self, alias: str) -> Any:
+        return SimpleNamespace(room_id={"#new:x": "!new-cohort", "#gone:x": "!left"}[alias])
+
     async def joined_rooms(self) -> JoinedRoomsResponse:
         return JoinedRoomsResponse(list(self.timelines))
 
@@ -85,9 +88,18 @@ async def test_the_bots_keyed_events_since_the_backup_and_new_direct_chats_are_f
                     ),
                     ev(9, BOT, {KEY_FIELD: "$c/0"}, late),
                 ],
+                # A cohort added to the configuration after the backup, its room made since.
+                "!new-cohort": [ev(10, BOT, {KEY_FIELD: "$d/0"}, late)],
             }
         )
-        found = await restore.recover(cast(AsyncClient, rooms), db, BOT, {"!cohort"}, {BERTIL})
+        found = await restore.recover(
+            cast(AsyncClient, rooms),
+            db,
+            BOT,
+            {"!cohort"},
+            {BERTIL},
+            {"cohort:new": "#new:x", "cohort:gone": "#gone:x"},  # not in the database
+        )
         assert found is not None
         assert found.found == {
             "$a/0": ("$e2", "!cohort"),
@@ -95,8 +107,11 @@ async def test_the_bots_keyed_events_since_the_backup_and_new_direct_chats_are_f
             "$b/1": ("$gone", "!cohort"),
             "$b/2": ("$e6", "!cohort"),
             "$c/0": ("$e9", "!new-dm"),
+            "$d/0": ("$e10", "!new-cohort"),
         }
         assert found.directs == {ANNA: "!new-dm"}
+        assert await state_store.managed_rooms(db) == {"cohort:new": "!new-cohort"}
+        assert rooms.filters["!new-cohort"]["senders"] == [BOT]
         # A room the database knows: only the bot's own events are read.
         assert rooms.filters["!cohort"]["senders"] == [BOT]
         assert rooms.filters["!new-dm"] is None
