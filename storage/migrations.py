@@ -603,6 +603,10 @@ MIGRATIONS: list[Migration] = [
             )""",
             # A redaction names the key of the message it redacts (found by its event id).
             "CREATE INDEX outbox_event ON outbox (event_id) WHERE event_id IS NOT NULL",
+            # The key of !privacy erase's confirmation codes (commands/privacy.py): made now,
+            # so every later backup has it and a restored bot gives the same code again.
+            "INSERT OR IGNORE INTO kv (key, value)"
+            " VALUES ('privacy.code_secret', lower(hex(randomblob(32))))",
         ),
     ),
 ]

@@ -108,3 +108,35 @@ async def test_what_no_row_used_a_week_after_the_restore_is_forgotten(make_bot: 
         await b.app._load_recovered()
     assert b.db.recovered is None
     assert await b.db.fetchone("SELECT * FROM restored_events") is None
+
+
+async def test_an_erasure_confirmed_since_the_backup_is_done_again_with_the_code_shown(
+    make_bot: Any,
+) -> None:
+    """The backup still holds the person; the restored bot handles their request and their
+    confirmation again, and the code they were shown still confirms it."""
+    a, b = await make_bot(participants=1), await make_bot(participants=1)
+    secret = await a.db.fetchone("SELECT value FROM kv WHERE key = 'privacy.code_secret'")
+    async with b.db.transaction() as tx:  # B is a copy of A's database, taken earlier
+        await tx.execute(
+            "UPDATE kv SET value = ? WHERE key = 'privacy.code_secret'", (secret["value"],)
+        )
+    person = a.people.participants[0][0]
+    for bot in (a, b):
+        await ask(bot, "!fråga Om Kalle i klass 3")
+    a.client.sent.clear()
+    b.client.sent.clear()
+    dm = a.dm(person)
+    asked = a.reply_to(await a.say(dm, person, "!integritet radera")).body
+    code = asked.split("!integritet radera ")[1].split()[0]
+    await a.say(dm, person, f"!integritet radera {code}")
+    await a.run_after_commit()
+    assert not await a.db.fetchone("SELECT * FROM questions WHERE asker = ?", (person,))
+
+    await restored(b, found_on=a)
+    b.dm(person)
+    await b.say(dm, person, "!integritet radera")
+    await b.say(dm, person, f"!integritet radera {code}")
+    await b.run_after_commit()
+    assert not await b.db.fetchone("SELECT * FROM questions WHERE asker = ?", (person,))
+    assert b.sent == []  # the code, "erasing" and "erased" were sent once, before
