@@ -140,3 +140,35 @@ async def test_an_erasure_confirmed_since_the_backup_is_done_again_with_the_code
     await b.run_after_commit()
     assert not await b.db.fetchone("SELECT * FROM questions WHERE asker = ?", (person,))
     assert b.sent == []  # the code, "erasing" and "erased" were sent once, before
+
+
+async def test_a_check_in_posted_since_the_backup_is_not_posted_again_late(
+    make_bot: Any,
+) -> None:
+    """The restored bot finds the run due and posts it, late (its text says so): keyed by the
+    run, it is recognised as the check-in posted on time before the restore."""
+    schedule = {
+        "id": "v",
+        "cron": "0 9 * * *",
+        "missed": "late",
+        "grace": "12h",
+        "text": "Hur går det?",
+    }
+
+    def with_checkin(data: dict[str, Any]) -> None:
+        data["cohorts"][0]["schedules"] = [schedule]
+
+    nine = 1_796_716_800_000  # 2026-12-08 09:00 in Stockholm
+    a, b = await make_bot(change=with_checkin), await make_bot(change=with_checkin)
+    for bot, at in ((a, nine + 5_000), (b, nine + 3 * 3_600_000)):
+        with clock.frozen(nine - 60_000):
+            await bot.periodic()  # the schedule is taken in: next run at 09:00
+        if bot is b:
+            await restored(b, found_on=a)
+        with clock.frozen(at):
+            await bot.periodic()
+    (on_time,) = a.sent
+    assert "Skickad sent" not in on_time.body  # the late one would say so
+    assert b.sent == []
+    run = await b.db.fetchone("SELECT status, root_event FROM checkin_runs")
+    assert run["status"] == "late" and run["root_event"] == on_time.event_id
