@@ -36,6 +36,7 @@ class Recovery:
     found: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (event, room)
     directs: dict[str, str] = field(default_factory=dict)  # person -> room
     managed: dict[str, str] = field(default_factory=dict)  # managed-room key -> room
+    joins: dict[str, int] = field(default_factory=dict)  # room -> the bot's join seen since
     rooms: int = 0
     incomplete: list[str] = field(default_factory=list)  # rooms not read back to the backup
 
@@ -75,9 +76,13 @@ async def recover(
         await _read_room(client, room_id, user_id, since, room_id not in known_rooms, recovery)
     for person in known_people:
         recovery.directs.pop(person, None)
+    # The rooms found again are known from the bot's join, as if the backup had seen it: a
+    # long timeline there since is back-filled like any other.
+    found_rooms = {*recovery.directs.values(), *recovery.managed.values()}
+    joins = {r: ts for r, ts in recovery.joins.items() if r in found_rooms}
     async with db.transaction() as tx:
         await restore_store.record_recovery(
-            tx, pending, recovery.found, recovery.directs, recovery.managed
+            tx, pending, recovery.found, recovery.directs, recovery.managed, joins
         )
     log.info(
         "Restored from a backup taken at %s: %d of the bot's events since then found in %d "
@@ -137,6 +142,14 @@ def _note(
         if isinstance(redacted, str) and isinstance(target, str):
             # A message sent and redacted since the backup: its content (and key) is gone.
             into.found.setdefault(redacted, (target, room_id))
+    if (
+        source.get("type") == "m.room.member"
+        and source.get("state_key") == user_id
+        and sender == user_id
+        and content.get("membership") == "join"
+    ):
+        ts = int(source.get("origin_server_ts", 0))
+        into.joins[room_id] = min(ts, into.joins.get(room_id, ts))  # the first, read last
     if (
         unknown
         and source.get("type") == "m.room.member"

@@ -188,11 +188,17 @@ async def record_recovery(
     found: dict[str, tuple[str, str]],
     directs: dict[str, str],
     managed: dict[str, str] | None = None,
+    joins: dict[str, int] | None = None,
 ) -> None:
     """What the bot found since the backup: its events by key (``key -> (event id, room)``),
     direct chats opened since (``user -> room``, kept only for people without one) and the
-    managed rooms made since (``key -> room``). The mark goes in the same transaction: a crash
-    before it recovers again at the next start."""
+    managed rooms made since (``key -> room``), with when the bot joined them (``joins``).
+    The mark goes in the same transaction: a crash before it recovers again at the next
+    start."""
+    await tx.executemany(
+        "INSERT OR IGNORE INTO joined_rooms (room_id, joined_ts) VALUES (?, ?)",
+        list((joins or {}).items()),
+    )
     await tx.executemany(
         "INSERT OR IGNORE INTO managed_rooms (key, room_id) VALUES (?, ?)",
         list((managed or {}).items()),

@@ -79,6 +79,14 @@ async def test_the_bots_keyed_events_since_the_backup_and_new_direct_chats_are_f
                 "!new-dm": [
                     ev(7, ANNA, {"membership": "join"}, late, type="m.room.member"),
                     ev(
+                        11,
+                        BOT,
+                        {"membership": "join"},
+                        late + 1,
+                        type="m.room.member",
+                        state_key=BOT,
+                    ),
+                    ev(
                         8,
                         ANNA,
                         {"membership": "invite", "is_direct": True},
@@ -119,6 +127,8 @@ async def test_the_bots_keyed_events_since_the_backup_and_new_direct_chats_are_f
             k: e for k, (e, _) in found.found.items()
         }
         assert (await state_store.direct_rooms(db))[ANNA] == "!new-dm"
+        # Known from the bot's join (a long timeline there since is back-filled).
+        assert await state_store.joined_rooms(db) == {"!new-dm": late + 1}
         # Recovered once: the next start finds no restore pending.
         assert await restore_store.pending_restore(db) is None
         assert await restore.recover(cast(AsyncClient, rooms), db, BOT, set(), set()) is None
