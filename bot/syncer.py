@@ -9,6 +9,7 @@ anywhere re-syncs from the old token, and the dedup table makes the repeat harml
 
 from __future__ import annotations
 
+import heapq
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -50,6 +51,10 @@ def _own_join_ts(events: list[Any], user_id: str) -> int | None:
     return None
 
 
+def _timestamp(event: RoomEvent) -> int:
+    return event.origin_server_ts
+
+
 class Syncer:
     def __init__(self, client: AsyncClient, db: Database, user_id: str, dispatch: Dispatch):
         self.client = client
@@ -60,6 +65,7 @@ class Syncer:
         self.events_handled = 0
         self.backfilled = 0
         self._checkpoint_ms = 0
+        self.backfill_max_pages = BACKFILL_MAX_PAGES
         # Ids of the latest timeline events seen, the bot's own included (for tests/benches).
         self.recent: deque[str] = deque(maxlen=1000)
 
@@ -102,17 +108,21 @@ class Syncer:
             return after
         self._checkpoint_ms = now
         async with self.db.transaction() as tx:
+            streams: list[list[RoomEvent]] = []
             for room_id, events, new_join_ts in batches:
                 if new_join_ts is not None:
                     await state_store.record_join(tx, room_id, new_join_ts)
                 join_ts = new_join_ts if new_join_ts is not None else self.joined[room_id]
-                for event in events:
-                    if event.origin_server_ts < join_ts:
-                        continue
-                    if not await state_store.mark_processed(tx, event.event_id, room_id):
-                        continue  # handled before (a re-sync from an older token)
-                    after.extend(await self.dispatch(tx, event))
-                    self.events_handled += 1
+                streams.append([e for e in events if e.origin_server_ts >= join_ts])
+            # Across rooms in the order they happened (each room's own order kept): after a
+            # downtime or a restore, the questions of two rooms get their numbers in the
+            # order they were asked, as the bot numbered them the first time.
+            ordered = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=_timestamp)
+            for event in ordered:
+                if not await state_store.mark_processed(tx, event.event_id, event.room_id):
+                    continue  # handled before (a re-sync from an older token)
+                after.extend(await self.dispatch(tx, event))
+                self.events_handled += 1
             for room_id in resp.rooms.leave:
                 await state_store.forget_room(tx, room_id)
             await state_store.set_sync_token(tx, resp.next_batch)
@@ -127,7 +137,7 @@ class Syncer:
         """Fetch what a limited timeline left out, back to the last handled event."""
         older: list[RoomEvent] = []
         token = prev_batch
-        for _ in range(BACKFILL_MAX_PAGES):
+        for _ in range(self.backfill_max_pages):
             resp = await self.client.room_messages(
                 room_id, start=token, direction=MessageDirection.back, limit=BACKFILL_PAGE
             )
@@ -149,7 +159,7 @@ class Syncer:
                 break
             token = resp.end
         else:
-            log.warning("Back-fill of %s stopped after %d pages", room_id, BACKFILL_MAX_PAGES)
+            log.warning("Back-fill of %s stopped after %d pages", room_id, self.backfill_max_pages)
         if older:
             log.info("Back-filled %d events in %s", len(older), room_id)
             self.backfilled += len(older)

@@ -6,6 +6,8 @@ by the periodic pass if the bot stopped in between), and told once done."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import secrets
@@ -29,6 +31,7 @@ CODE_MS = 10 * 60 * 1000
 RETENTION_RAN = "retention.ran_at"
 RETENTION_EVERY_MS = 3_600_000
 CODE_KEY = "privacy-code:"  # + user id: {"code", "expires"}
+CODE_SECRET = "privacy.code_secret"  # noqa: S105 - the kv row holding the codes' key
 ERASING = "privacy-erasing:"  # + user id: {"room", "lang"}; confirmed, not yet done
 EXPORT = ("export", "exportera")
 ERASE = ("erase", "radera")
@@ -59,7 +62,7 @@ async def privacy_command(ctx: CommandContext, args: dict[str, Any]) -> None:
     code = str(args.get("code") or "").upper()
     now = clock.now_ms()
     if not code:
-        fresh = "".join(secrets.choice(ALPHABET) for _ in range(6))
+        fresh = await _code_for(ctx)
         value = json.dumps({"code": fresh, "expires": now + CODE_MS})
         await state_store.set_value(ctx.tx, CODE_KEY + user, value)
         await ctx.reply(ctx.t("privacy.confirm", code=fresh))
@@ -74,6 +77,18 @@ async def privacy_command(ctx: CommandContext, args: dict[str, Any]) -> None:
     await state_store.set_value(ctx.tx, ERASING + user, job)
     await ctx.reply(ctx.t("privacy.erasing"))
     ctx.after_commit(partial(erase, ctx.services, UserID(user)))
+
+
+async def _code_for(ctx: CommandContext) -> str:
+    """The confirmation code of this request: unguessable (a keyed hash of the request's event
+    id, the key kept in the database) and the same when the request is handled again after a
+    restore, so the code the person was shown still confirms the erasure then."""
+    secret = await state_store.get_value_tx(ctx.tx, CODE_SECRET)
+    if secret is None:  # made by migration 14; a database copied from before it
+        secret = secrets.token_hex(32)
+        await state_store.set_value(ctx.tx, CODE_SECRET, secret)
+    digest = hmac.new(bytes.fromhex(secret), ctx.event.event_id.encode(), hashlib.sha256).digest()
+    return "".join(ALPHABET[b % len(ALPHABET)] for b in digest[:6])
 
 
 async def _export(services: Services, user: str, room: RoomID, lang: str) -> None:

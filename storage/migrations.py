@@ -600,4 +600,27 @@ MIGRATIONS: list[Migration] = [
             )""",
         ),
     ),
+    Migration(
+        15,
+        "Restore: each outbox row's key, and the bot's messages found since a backup",
+        (
+            # The row's deterministic key (see storage/outbox.py), sent in its content as
+            # se.natverk.key: a restored bot finds what it had already sent by it.
+            "ALTER TABLE outbox ADD COLUMN key TEXT",
+            # After `natverk restore`: the bot's own events since the backup, by their key
+            # (read at the first start); a row with one of these keys is not sent again but
+            # marked sent as that event. Each entry is removed once a row has used it.
+            """CREATE TABLE restored_events (
+                key TEXT PRIMARY KEY,
+                event_id TEXT NOT NULL,
+                room_id TEXT NOT NULL
+            )""",
+            # A redaction names the key of the message it redacts (found by its event id).
+            "CREATE INDEX outbox_event ON outbox (event_id) WHERE event_id IS NOT NULL",
+            # The key of !privacy erase's confirmation codes (commands/privacy.py): made now,
+            # so every later backup has it and a restored bot gives the same code again.
+            "INSERT OR IGNORE INTO kv (key, value)"
+            " VALUES ('privacy.code_secret', lower(hex(randomblob(32))))",
+        ),
+    ),
 ]
