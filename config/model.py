@@ -7,6 +7,7 @@ offending item with its own key path, so the loader can point at the right line.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from datetime import date, datetime
@@ -463,6 +464,51 @@ class Retention(_Model):
         return parse_duration(str(getattr(self, field))) * 1000
 
 
+# The privacy notice is one message: its text (as JSON, UTF-8) stays well inside the
+# 40,000-byte budget of a message's content (bot/messages.py), leaving room for the rest.
+NOTICE_MAX_BYTES = 30_000
+
+
+def _notice_text(value: str) -> str:
+    size = len(json.dumps(value, ensure_ascii=False).encode("utf-8"))
+    if not value.strip():
+        raise PydanticCustomError(
+            "notice_empty", "the notice is empty (leave the key out for the built-in text)"
+        )
+    if size > NOTICE_MAX_BYTES:
+        raise PydanticCustomError(
+            "notice_size",
+            "the notice is {size} bytes; at most {limit} fit in one message",
+            {"size": size, "limit": NOTICE_MAX_BYTES},
+        )
+    return value
+
+
+NoticeText = Annotated[str, AfterValidator(_notice_text)]
+
+
+class PrivacyNotice(_Model):
+    """The short privacy notice: posted once in each room the bot manages, and sent once to
+    each member and adviser in a direct chat. Without a text, the built-in one (locales)."""
+
+    sv: NoticeText | None = None
+    en: NoticeText | None = None
+    # Direct chats opened per periodic pass (about once a minute), and only while the outbox
+    # has fewer than this many messages waiting: people's answers go first.
+    per_pass: int = Field(default=20, ge=1, le=1000)
+    enabled: bool = True  # false: no notice at all (only for tests that count messages)
+
+    def configured(self, lang: str) -> str | None:
+        """The network's own text for ``lang``; else its text in the other language (its own
+        words beat the built-in default, which may describe another practice); else None."""
+        own = self.sv if lang == "sv" else self.en
+        return own if own is not None else (self.en if lang == "sv" else self.sv)
+
+
+class Privacy(_Model):
+    notice: PrivacyNotice = Field(default_factory=PrivacyNotice)
+
+
 class Metrics(_Model):
     """``/metrics`` (Prometheus) and ``/health`` on this address; off without the key."""
 
@@ -506,6 +552,7 @@ class Config(_Model):
     evaluation: Evaluation = Field(default_factory=Evaluation)
     metrics: Metrics | None = None
     retention: Retention = Field(default_factory=Retention)
+    privacy: Privacy = Field(default_factory=Privacy)
     source: Path | None = None
 
     @field_validator("homeserver")

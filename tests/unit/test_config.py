@@ -395,7 +395,7 @@ def test_source_is_set_by_the_loader_not_by_the_file(tmp_path: Path) -> None:
             22,
             "source",
             "unknown key; allowed keys are homeserver, bot, admins, advisers, cohorts, themes, "
-            "surveys, evaluation, metrics, retention",
+            "surveys, evaluation, metrics, retention, privacy",
         )
     ]
 
