@@ -67,10 +67,7 @@ def recipients(config: Config) -> list[tuple[str, str]]:
 
 @periodic("privacy-notice")
 async def post_privacy_notices(ctx: BaseContext, now_ms: int) -> None:
-    settings = ctx.config.privacy.notice
-    if not settings.enabled:
-        return
-    budget = settings.per_pass
+    budget = ctx.config.privacy.notice.per_pass
     if await outbox_store.pending_count(ctx.tx) >= budget:
         return  # the outbox is backed up: people's answers first, the notices next pass
     cfg = ctx.config

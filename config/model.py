@@ -496,7 +496,6 @@ class PrivacyNotice(_Model):
     # Direct chats opened per periodic pass (about once a minute), and only while the outbox
     # has fewer than this many messages waiting: people's answers go first.
     per_pass: int = Field(default=20, ge=1, le=1000)
-    enabled: bool = True  # false: no notice at all (only for tests that count messages)
 
     def configured(self, lang: str) -> str | None:
         """The network's own text for ``lang``; else its text in the other language (its own

@@ -49,3 +49,42 @@ async def test_a_member_gets_the_notice_once_in_a_direct_chat_and_the_room_once(
     assert len(notices(await anna.history(cohort), bot)) == 1
     adviser = await net.person(net.advisers[0], net.room("advisers"))
     assert len(notices(await adviser.history(net.room("advisers")), bot)) == 1
+
+
+async def test_a_direct_chat_a_member_opens_replaces_the_one_the_bot_opened(
+    network: Any,
+) -> None:
+    """The facilitator never accepts the bot's invite (the notice) and starts a chat with the
+    bot themselves, as Element does when it knows of none: the bot answers there."""
+    net = network(participants=1)
+    app = await net.start_bot()
+    bot = net.bot.user_id
+    cohort = net.room("cohort:kohort0")
+    fac = await net.person(net.facilitators[0], cohort)
+    await fac.wait_until(lambda: bool(fac.invites - {cohort}), timeout=60)
+    (opened,) = fac.invites - {cohort}
+    await app.wait_idle()  # the notice sent: its direct chat recorded before
+    assert app.direct[fac.user_id] == opened
+
+    own = await fac.open_direct_chat(bot)
+    asked = await fac.say(own, "!integritet")
+    assert body(await fac.reply_to(own, asked, bot)).startswith("Det här sparar jag om dig")
+    assert app.direct[fac.user_id] == own
+
+    # A "direct" chat with someone else in it is not private: the known one stays theirs.
+    resp = await fac.client.room_create(
+        is_direct=True, invite=[bot, net.participants[0][0].user_id]
+    )
+    group = str(resp.room_id)
+    await fac.wait_for_event(
+        group,
+        lambda e: (
+            e.get("type") == "m.room.member"
+            and e.get("state_key") == bot
+            and e["content"].get("membership") == "join"
+        ),
+    )
+    # The bot handles an invite before its next sync: an answer in the own chat comes after.
+    asked = await fac.say(own, "!integritet")
+    await fac.reply_to(own, asked, bot)
+    assert app.direct[fac.user_id] == own
