@@ -48,7 +48,7 @@ async def export_user(db: Database, user_id: str) -> dict[str, int | None]:
     row = await db.fetchone(
         "SELECT queued_at FROM privacy_notice_people WHERE person = ?", (person_key(user_id),)
     )
-    return {"privacy_notice_sent_at": None if row is None else row["queued_at"]}
+    return {"privacy_notice_queued_at": None if row is None else row["queued_at"]}
 
 
 async def erase_user(tx: Tx, user_id: str) -> int:

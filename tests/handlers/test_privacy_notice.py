@@ -173,7 +173,7 @@ async def test_exported_and_erased_with_the_person_who_is_not_sent_it_again(
     anna = bot.people.participants[0][0]
     dm = bot.dm(anna)
     await bot.periodic()
-    assert (await privacy.export_user(bot.db, anna))["privacy_notice_sent_at"] is not None
+    assert (await privacy.export_user(bot.db, anna))["privacy_notice_queued_at"] is not None
 
     code = bot.reply_to(await bot.say(dm, anna, "!privacy erase")).body.split()[-4]
     await bot.say(dm, anna, f"!privacy erase {code}")
@@ -183,7 +183,7 @@ async def test_exported_and_erased_with_the_person_who_is_not_sent_it_again(
     await bot.periodic()
 
     assert await everything_naming(bot, anna) == []  # the table holds a hash, not the id
-    assert (await privacy.export_user(bot.db, anna))["privacy_notice_sent_at"] is None
+    assert (await privacy.export_user(bot.db, anna))["privacy_notice_queued_at"] is None
     rows = await bot.db.fetchall("SELECT id FROM outbox WHERE purpose = 'privacy_notice'")
     assert len(rows) == queued  # still in the YAML, but not sent it again
     assert len(notices(bot, dm)) == 1
