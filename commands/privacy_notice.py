@@ -36,7 +36,8 @@ PURPOSE = "privacy_notice"
 def notice_text(config: Config, lang: str) -> str:
     """The notice in ``lang``: the network's text (see PrivacyNotice.configured), else the
     built-in one with this network's figures."""
-    own = config.privacy.notice.configured(lang)
+    notice = config.privacy.notice
+    own = None if notice is None else notice.configured(lang)
     if own is not None:
         return own.strip()
     keep = config.retention
@@ -67,7 +68,10 @@ def recipients(config: Config) -> list[tuple[str, str]]:
 
 @periodic("privacy-notice")
 async def post_privacy_notices(ctx: BaseContext, now_ms: int) -> None:
-    budget = ctx.config.privacy.notice.per_pass
+    notice = ctx.config.privacy.notice
+    if notice is None:
+        return
+    budget = notice.per_pass
     if await outbox_store.pending_count(ctx.tx) >= budget:
         return  # the outbox is backed up: people's answers first, the notices next pass
     cfg = ctx.config

@@ -159,6 +159,9 @@ class BotSettings(_Model):
     token_file: Path | None = None
     display_name: str = "natverk"
     device_name: str = "natverk-bot"
+    # The homeserver's cross-signing master key that the bot may replace with its own (see
+    # README, "Encryption: the bot's identity"); any other key found there is left alone.
+    replace_master_key: str | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -169,6 +172,18 @@ class BotSettings(_Model):
             raise PydanticCustomError(
                 "timezone", "'{value}' is not a known time zone", {"value": value}
             ) from None
+        return value
+
+    @field_validator("replace_master_key")
+    @classmethod
+    def _a_master_key(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9+/]{43}", value):
+            raise PydanticCustomError(
+                "master_key",
+                "'{value}' is not a cross-signing master key (43 characters of unpadded base64, "
+                "as the admins' notice names it)",
+                {"value": value},
+            )
         return value
 
     @field_validator("database", "token_file")
@@ -505,7 +520,15 @@ class PrivacyNotice(_Model):
 
 
 class Privacy(_Model):
-    notice: PrivacyNotice = Field(default_factory=PrivacyNotice)
+    # false: no notice at all (the network informs its members otherwise); None here
+    notice: PrivacyNotice | None = Field(default_factory=PrivacyNotice)
+
+    @field_validator("notice", mode="before")
+    @classmethod
+    def _false_is_off(cls, value: object) -> object:
+        if value is False:
+            return None
+        return {} if value is None else value  # an empty ``notice:`` is the defaults
 
 
 class Metrics(_Model):

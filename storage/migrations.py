@@ -588,6 +588,20 @@ MIGRATIONS: list[Migration] = [
     ),
     Migration(
         14,
+        "The bot's own cross-signing keys (kept like the access token, in this 0600 file)",
+        (
+            # Ed25519 seeds, unpadded base64; one set per bot account.
+            """CREATE TABLE cross_signing_keys (
+                user_id TEXT PRIMARY KEY,
+                master_seed TEXT NOT NULL,
+                self_signing_seed TEXT NOT NULL,
+                user_signing_seed TEXT NOT NULL,
+                created_at INTEGER NOT NULL
+            )""",
+        ),
+    ),
+    Migration(
+        15,
         "The privacy notice: posted once per room, sent once per person",
         (
             # Rooms (by id) the notice was queued in, in the transaction that queued it.
@@ -603,6 +617,13 @@ MIGRATIONS: list[Migration] = [
                 person TEXT PRIMARY KEY,
                 queued_at INTEGER
             )""",
+            # What an interim version kept for it in the key-value rows: the rooms carried
+            # over; the people's rows (by user id) gone (they would be sent it once more).
+            "INSERT OR IGNORE INTO privacy_notice_rooms (room_id, queued_at)"
+            " SELECT substr(key, 21), CAST(value AS INTEGER) FROM kv"
+            " WHERE substr(key, 1, 20) = 'privacy-notice-room:'",
+            "DELETE FROM kv WHERE substr(key, 1, 15) = 'privacy-notice:'"
+            " OR substr(key, 1, 20) = 'privacy-notice-room:'",
         ),
     ),
 ]

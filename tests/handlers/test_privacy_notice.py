@@ -201,3 +201,12 @@ async def test_a_person_erased_before_their_notice_is_not_sent_it(make_bot: Any)
     assert await everything_naming(bot, bertil) == []
     async with bot.db.transaction() as tx:
         assert await notice_store.people_without_notice(tx, [anna, bertil]) == []
+
+
+async def test_none_when_the_network_turns_it_off(make_bot: Any) -> None:
+    def off(data: dict[str, Any]) -> None:
+        data["privacy"] = {"notice": False}
+
+    bot = await make_bot(participants=2, change=off)
+    await bot.periodic()
+    assert [s for s in bot.sent if is_notice(s.body)] == []

@@ -60,3 +60,10 @@ def test_an_empty_notice_and_a_pass_of_none_are_refused(tmp_path: Path) -> None:
         (25, "privacy.notice.per_pass"),
     ]
     assert "the notice is empty" in found[0][2]
+
+
+def test_a_network_may_turn_the_notice_off(tmp_path: Path) -> None:
+    assert _load(tmp_path, BASE + "privacy:\n  notice: false\n").privacy.notice is None
+    assert _load(tmp_path, BASE + "privacy:\n  notice:\n").privacy.notice is not None
+    ((line, path, _),) = _problems(tmp_path, BASE + "privacy:\n  notice: ja\n")
+    assert (line, path) == (23, "privacy.notice")
