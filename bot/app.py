@@ -15,7 +15,12 @@ from typing import Any, TypeVar, cast
 from urllib.parse import quote
 
 import aiohttp
-from nio import AsyncClientConfig, InviteInfo, SyncError, SyncResponse
+from nio import (
+    AsyncClientConfig,
+    InviteInfo,
+    SyncError,
+    SyncResponse,
+)
 
 from bot import clock, i18n, messages, restore
 from bot.context import AfterCommit, BaseContext
@@ -24,7 +29,7 @@ from bot.dispatcher import Dispatcher
 from bot.metrics import Metrics, read_gauges
 from bot.metrics import Server as MetricsServer
 from bot.registry import REGISTRY, PeriodicFn, Registry, load_command_modules
-from bot.rooms import RoomManager, RoomReport, wanted_rooms
+from bot.rooms import RoomManager, RoomReport, only_between, wanted_rooms
 from bot.sender import REPORT_PURPOSE, Sender
 from bot.session import ENV_PASSWORD, Client, log_in
 from bot.syncer import Syncer
@@ -486,10 +491,17 @@ class App:
         if hasattr(resp, "status_code"):
             log.warning("Joining %s failed: %s", room_id, resp.message)
             return
-        if is_direct and inviter is not None and inviter not in self.direct:
-            async with self.db.transaction() as tx:
-                await state_store.set_direct_room(tx, inviter, room_id)
-            self.direct[inviter] = room_id
+        if not is_direct or inviter is None or self.direct.get(inviter) == room_id:
+            return
+        if inviter in self.direct and not await only_between(
+            self.client, room_id, {self.user_id, inviter}
+        ):
+            return  # "direct" with others in it: not private, the known chat stays theirs
+        # The person's own direct chat becomes the one the bot uses with them, also when the
+        # bot had opened one (e.g. for the privacy notice) that they never looked at.
+        async with self.db.transaction() as tx:
+            await state_store.set_direct_room(tx, inviter, room_id)
+        self.direct[inviter] = room_id
 
     # --- rooms ----------------------------------------------------------------------------
     async def reconcile(self) -> RoomReport:

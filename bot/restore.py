@@ -20,6 +20,7 @@ from typing import Any
 
 from nio import AsyncClient, JoinedRoomsResponse, MessageDirection, RoomMessagesResponse
 
+from bot.rooms import only_between
 from storage import Database
 from storage import outbox as outbox_store
 from storage import restore as restore_store
@@ -35,6 +36,7 @@ MAX_PAGES = 500  # per room: 50,000 events since the backup
 class Recovery:
     found: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (event, room)
     directs: dict[str, str] = field(default_factory=dict)  # person -> room
+    theirs: set[str] = field(default_factory=set)  # the direct chats the person opened
     managed: dict[str, str] = field(default_factory=dict)  # managed-room key -> room
     joins: dict[str, int] = field(default_factory=dict)  # room -> the bot's join seen since
     rooms: int = 0
@@ -74,8 +76,15 @@ async def recover(
     known_rooms = known_rooms | set(recovery.managed.values())
     for room_id in joined.rooms:
         await _read_room(client, room_id, user_id, since, room_id not in known_rooms, recovery)
-    for person in known_people:
-        recovery.directs.pop(person, None)
+    for person in known_people & set(recovery.directs):
+        # A direct chat the person opened since the backup took over from the one the
+        # database knows (as it does when they open one: App._on_invite), unless others are
+        # in it; one the bot opened cannot be (it opens one only when it knows none).
+        room_id = recovery.directs[person]
+        if room_id not in recovery.theirs or not await only_between(
+            client, room_id, {user_id, person}
+        ):
+            del recovery.directs[person]
     # The rooms found again are known from the bot's join, as if the backup had seen it: a
     # long timeline there since is back-filled like any other.
     found_rooms = {*recovery.directs.values(), *recovery.managed.values()}
@@ -158,7 +167,8 @@ def _note(
     ):
         invited = source.get("state_key")
         if invited == user_id and isinstance(sender, str):
-            into.directs.setdefault(sender, room_id)  # they opened it
+            if into.directs.setdefault(sender, room_id) == room_id:  # they opened it
+                into.theirs.add(room_id)
         elif sender == user_id and isinstance(invited, str):
             into.directs.setdefault(invited, room_id)  # the bot opened it
 

@@ -623,4 +623,23 @@ MIGRATIONS: list[Migration] = [
             " VALUES ('privacy.code_secret', lower(hex(randomblob(32))))",
         ),
     ),
+    Migration(
+        16,
+        "The privacy notice: posted once per room, sent once per person",
+        (
+            # Rooms (by id) the notice was queued in, in the transaction that queued it.
+            """CREATE TABLE privacy_notice_rooms (
+                room_id TEXT PRIMARY KEY,
+                queued_at INTEGER NOT NULL
+            )""",
+            # People the notice was queued for, by a SHA-256 of the user id (never the id):
+            # the bot only needs to know whether someone had it. queued_at is NULL once the
+            # person is erased: the hash stays, so an erased person still in the YAML is not
+            # sent the notice again.
+            """CREATE TABLE privacy_notice_people (
+                person TEXT PRIMARY KEY,
+                queued_at INTEGER
+            )""",
+        ),
+    ),
 ]

@@ -245,3 +245,9 @@ async def state_of(db: Database, item_id: int) -> str | None:
 async def counts(db: Database) -> dict[str, int]:
     rows = await db.fetchall("SELECT state, COUNT(*) AS n FROM outbox GROUP BY state")
     return {r["state"]: int(r["n"]) for r in rows}
+
+
+async def pending_count(tx: Tx) -> int:
+    """How many messages wait to be sent (in the caller's transaction)."""
+    row = await tx.fetchone("SELECT COUNT(*) AS n FROM outbox WHERE state = 'pending'")
+    return 0 if row is None else int(row["n"])

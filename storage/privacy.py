@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from storage import evaluation, materials, plans
+from storage import evaluation, materials, plans, privacy_notice
 from storage.db import Database, Tx
 from storage.outbox import enqueue
 
@@ -74,6 +74,7 @@ async def export_user(db: Database, user_id: str) -> dict[str, Any]:
         "poll_votes": _rows(votes),
         "surveys_invited": _rows(invites),
         "survey_answers": _rows(answers),
+        **await privacy_notice.export_user(db, user_id),
     }
 
 
@@ -108,6 +109,7 @@ async def erase_user(
         counts["materials"] = await materials.erase_user(tx, user_id)
         counts["activity"] = await evaluation.erase_user(tx, user_id)
         counts["plans"] = await plans.erase_user(tx, user_id)
+        counts["privacy_notice"] = await privacy_notice.erase_user(tx, user_id)
         # Messages addressed to the person (their direct chat not opened yet) are dropped.
         counts["unsent"] = await tx.execute(
             "DELETE FROM outbox WHERE room_id = ? AND state != 'sent'", (user_id,)

@@ -191,7 +191,7 @@ async def record_recovery(
     joins: dict[str, int] | None = None,
 ) -> None:
     """What the bot found since the backup: its events by key (``key -> (event id, room)``),
-    direct chats opened since (``user -> room``, kept only for people without one) and the
+    direct chats opened since (``user -> room``: a person's own replaces the known one) and the
     managed rooms made since (``key -> room``), with when the bot joined them (``joins``).
     The mark goes in the same transaction: a crash before it recovers again at the next
     start."""
@@ -207,8 +207,9 @@ async def record_recovery(
         "INSERT OR REPLACE INTO restored_events (key, event_id, room_id) VALUES (?, ?, ?)",
         [(key, event_id, room_id) for key, (event_id, room_id) in found.items()],
     )
-    await tx.executemany(
-        "INSERT OR IGNORE INTO direct_rooms (user_id, room_id) VALUES (?, ?)",
+    await tx.executemany(  # a direct chat the person opened since replaces the known one
+        "INSERT INTO direct_rooms (user_id, room_id) VALUES (?, ?)"
+        " ON CONFLICT (user_id) DO UPDATE SET room_id = excluded.room_id",
         list(directs.items()),
     )
     await tx.execute("DELETE FROM kv WHERE key = ?", (PENDING,))

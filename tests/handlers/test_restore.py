@@ -167,8 +167,8 @@ async def test_a_check_in_posted_since_the_backup_is_not_posted_again_late(
             await restored(b, found_on=a)
         with clock.frozen(at):
             await bot.periodic()
-    (on_time,) = a.sent
+    (on_time,) = [s for s in a.sent if "Hur går det?" in s.body]
     assert "Skickad sent" not in on_time.body  # the late one would say so
-    assert b.sent == []
+    assert not [s for s in b.sent if "Hur går det?" in s.body]
     run = await b.db.fetchone("SELECT status, root_event FROM checkin_runs")
     assert run["status"] == "late" and run["root_event"] == on_time.event_id
