@@ -82,6 +82,7 @@ class App:
         self.dispatcher = Dispatcher(self, registry, self.place_of, self.metrics)
         self.managed: dict[str, str] = {}  # key -> room id
         self.direct: dict[str, str] = {}  # user id -> room id
+        self._opening: dict[str, asyncio.Lock] = {}  # user id -> opening their direct chat
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()
         self._reconcile_lock = asyncio.Lock()
@@ -627,14 +628,26 @@ class App:
         known = self.direct_room_of(user_id)
         if known is not None:
             return known
-        manager = RoomManager(self.client, self._config.bot.user_id)
-        room_id = await manager.create_direct(user_id, self._config.bot.display_name)
-        if room_id is None:
-            return None
-        async with self.db.transaction() as tx:
-            await state_store.set_direct_room(tx, user_id, room_id)
-        self.direct[user_id] = room_id
-        return RoomID(room_id)
+        # One opening per person at a time: the sender (a message addressed to them) and a
+        # handler's after-commit work (a questionnaire) may both find no chat at once, and
+        # two rooms would leave the person in the one the bot no longer reads.
+        opening = self._opening.setdefault(user_id, asyncio.Lock())
+        try:
+            async with opening:
+                known = self.direct_room_of(user_id)  # opened by the other task meanwhile
+                if known is not None:
+                    return known
+                manager = RoomManager(self.client, self._config.bot.user_id)
+                room_id = await manager.create_direct(user_id, self._config.bot.display_name)
+                if room_id is None:
+                    return None
+                async with self.db.transaction() as tx:
+                    await state_store.set_direct_room(tx, user_id, room_id)
+                self.direct[user_id] = room_id
+                return RoomID(room_id)
+        finally:
+            if not opening.locked():
+                self._opening.pop(user_id, None)
 
     async def in_transaction(self, work: Callable[[BaseContext], Awaitable[None]]) -> None:
         """Run ``work`` in a new transaction (after network work), then send what it queued."""
