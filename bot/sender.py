@@ -16,7 +16,17 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from nio import AsyncClient, RoomKickResponse, RoomRedactResponse, RoomSendResponse
+from nio import (
+    Api,
+    AsyncClient,
+    EncryptionError,
+    LocalProtocolError,
+    RoomKickResponse,
+    RoomRedactResponse,
+    RoomSendError,
+    RoomSendResponse,
+)
+from nio.exceptions import GroupEncryptionError, OlmTrustError
 
 from bot.metrics import Metrics
 from bot.registry import Registry
@@ -163,7 +173,9 @@ class Sender:
             ):
                 resp = RoomSendResponse("", room_id)  # done (a kick is the same when repeated)
         else:
-            resp = await self.client.room_send(room_id, item.event_type, content, tx_id=item.txn_id)
+            resp = await self._room_send(room_id, item.event_type, content, item.txn_id)
+            if resp is None:
+                return await self._failed(item, "room not synced yet", permanent=False)
         if isinstance(resp, RoomSendResponse | RoomRedactResponse):
             async with self.db.transaction() as tx:
                 await outbox_store.mark_sent(tx, item.id, resp.event_id)
@@ -176,6 +188,62 @@ class Sender:
         return await self._failed(
             item, f"{code} {getattr(resp, 'message', '')}", permanent=code in PERMANENT_ERRORS
         )
+
+    async def _room_send(
+        self, room_id: str, event_type: str, content: dict[str, Any], txn_id: str
+    ) -> Any:
+        """Send, encrypted in an encrypted room (redactions never are: they go above).
+
+        None: matrix-nio does not know the room yet (e.g. a direct chat just created), so it
+        cannot tell whether to encrypt; the row is tried again after the next sync.
+        """
+        client = self.client
+        if client.olm is None:
+            return await client.room_send(room_id, event_type, content, tx_id=txn_id)
+        room = client.rooms.get(room_id)
+        if room is None:
+            return None
+        if not room.encrypted:
+            return await client.room_send(room_id, event_type, content, tx_id=txn_id)
+        try:
+            return await self._send_encrypted(room_id, event_type, content, txn_id)
+        except (LocalProtocolError, EncryptionError, GroupEncryptionError, OlmTrustError) as err:
+            return RoomSendError(f"encryption failed: {err}")
+
+    async def _send_encrypted(
+        self, room_id: str, event_type: str, content: dict[str, Any], txn_id: str
+    ) -> Any:
+        """What matrix-nio's room_send does for an encrypted room, with two differences:
+        reactions are encrypted too (nio sends them in clear; Element encrypts them), and the
+        relation (thread, reply, edit, reaction) is also put in the clear part of the event,
+        as Element sends it, so the homeserver aggregates threads, edits and reactions.
+
+        Trust: the room key goes to every device of every member, verified or not
+        (``ignore_unverified_devices``), for now. A retry keeps the transaction id, so the
+        homeserver returns the first event although the retry's ciphertext differs.
+        """
+        client = self.client
+        assert client.olm is not None
+        room = client.rooms[room_id]
+        if not room.members_synced:
+            await client.joined_members(room_id)
+        if client.should_query_keys:
+            # A new member's devices must be known before the room key is shared.
+            await client.keys_query()
+        if client.olm.should_share_group_session(room_id):
+            sharing = client.sharing_session.get(room_id)
+            if sharing is not None:
+                await sharing.wait()
+            else:
+                await client.share_group_session(room_id, ignore_unverified_devices=True)
+        encrypted_type, encrypted = client.encrypt(room_id, event_type, content)
+        relation = content.get("m.relates_to")
+        if isinstance(relation, dict):
+            encrypted["m.relates_to"] = relation
+        method, path, data = Api.room_send(
+            client.access_token, room_id, encrypted_type, encrypted, txn_id
+        )
+        return await client._send(RoomSendResponse, method, path, data, (room_id,))
 
     def _still_in(self, room_id: str, user_id: str) -> bool:
         room = self.client.rooms.get(room_id)

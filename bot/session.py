@@ -1,5 +1,7 @@
 """Logging in once and reusing the device: a new login is a new device, and a new device
-breaks idempotent sends (the same transaction id would post twice)."""
+breaks idempotent sends (the same transaction id would post twice), and with encryption the
+device is also the key to the crypto store: ``restore_login`` opens the store of the stored
+device id (``load_store``), a first password login creates the store of the new device."""
 
 from __future__ import annotations
 
@@ -47,11 +49,14 @@ async def log_in(client: AsyncClient, config: Config, db: Database) -> None:
             log.info("Logged in as %s with stored device %s", user_id, stored.device_id)
             return
         log.warning("The stored access token was refused; trying the configured credentials")
+        client.store, client.olm = None, None  # that device's crypto store is not the next's
         await state_store.forget_credentials(db, user_id)
 
     token = os.environ.get(ENV_TOKEN) or _token_from_file(config.bot.token_file)
     if token:
-        client.restore_login(user_id, "", token)
+        # Not restore_login yet: with encryption on it opens the crypto store of the device,
+        # which only whoami names.
+        client.user_id, client.access_token = user_id, token
         who = await _whoami(client)
         if who is None or who.user_id != user_id or not who.device_id:
             raise LoginError(

@@ -1,0 +1,214 @@
+"""End-to-end encryption on a real Synapse: people are matrix-nio clients with encryption (their
+own crypto stores), as Element users are; the bot reads, answers and relays in encrypted rooms."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from bot.demo.person import Event, Person
+from storage import encryption as encryption_store
+from tests.integration.helpers import body, rel
+from tests.integration.test_ask import is_root
+
+
+def encrypted_network(network: Any, **kwargs: Any) -> Any:
+    """A network whose cohort and adviser rooms are created encrypted."""
+    net = network(**kwargs)
+    for cohort in net.data["cohorts"]:
+        cohort["encryption"] = True
+    net.data["advisers"]["encryption"] = True
+    net.data["bot"]["encryption"] = True
+    net.write()
+    return net
+
+
+def was_encrypted(p: Person, room: str, event_id: str) -> bool:
+    """The person's client received ``event_id`` encrypted (nio marks what it decrypted)."""
+    return any(
+        e.get("event_id") == event_id and e.get("_decrypted") for e in p.events.get(room, [])
+    )
+
+
+def in_thread(root: str, sender: str) -> Any:
+    def match(ev: Event) -> bool:
+        return (
+            ev.get("sender") == sender
+            and ev.get("type") == "m.room.message"
+            and rel(ev).get("rel_type") == "m.thread"
+            and rel(ev).get("event_id") == root
+        )
+
+    return match
+
+
+async def test_ask_in_encrypted_cohort_reaches_encrypted_advisers_and_answer_comes_back(
+    network: Any,
+) -> None:
+    net = encrypted_network(network, participants=1)
+    app = await net.start_bot()
+    bot = net.bot.user_id
+    cohort_room, adv_room = net.room("cohort:kohort0"), net.room("advisers")
+    assert app.client is not None and app.client.olm is not None
+
+    anna = await net.person(net.participants[0][0], cohort_room, encrypted=True)
+    adviser = await net.person(net.advisers[0], adv_room, encrypted=True)
+
+    q = await anna.say(cohort_room, "!fråga Hur anpassar jag läxor för en elev med dyslexi?")
+    ack = await anna.wait_for_event(cohort_room, in_thread(q, bot), timeout=60)
+    assert "#" in body(ack)
+    number = int(body(ack).split("#")[1].split(" ")[0])
+    # The advisers read the question, decrypted, in their encrypted room.
+    root = await adviser.wait_for_event(adv_room, lambda e: is_root(e, number, bot), timeout=60)
+    assert "läxor för en elev med dyslexi" in body(root)
+    assert was_encrypted(adviser, adv_room, root["event_id"])
+    assert was_encrypted(anna, cohort_room, ack["event_id"])
+
+    answer = "Låt eleven lyssna på texten och svara muntligt."
+    await adviser.say(adv_room, answer, thread_root=root["event_id"])
+    relayed = await anna.wait_for_event(
+        cohort_room, lambda e: in_thread(q, bot)(e) and answer in body(e), timeout=60
+    )
+    assert was_encrypted(anna, cohort_room, relayed["event_id"])
+    assert relayed["content"]["m.mentions"] == {"user_ids": [anna.user_id]}
+    # Nothing was left undecrypted.
+    assert await encryption_store.count(app.database) == 0
+
+
+def replies_to(p: Person, room: str, event_id: str, sender: str) -> list[Event]:
+    return [
+        e
+        for e in p.messages_from(room, sender)
+        if (rel(e).get("m.in_reply_to") or {}).get("event_id") == event_id
+    ]
+
+
+async def until(check: Any, timeout: float = 30) -> None:
+    """Poll an async condition (the bot's database) until it holds."""
+    async with asyncio.timeout(timeout):
+        while not await check():
+            await asyncio.sleep(0.05)
+
+
+async def sentinel(p: Person, room: str, bot: str) -> None:
+    """A !help answered: everything the bot had to do before it is done."""
+    asked = await p.say(room, "!help")
+    await p.wait_until(lambda: bool(replies_to(p, room, asked, bot)), timeout=60)
+
+
+async def test_private_ask_in_an_encrypted_direct_chat_the_person_opened(network: Any) -> None:
+    net = encrypted_network(network, participants=1)
+    await net.start_bot()
+    bot = net.bot.user_id
+    adv_room = net.room("advisers")
+    anna = await net.person(net.participants[0][0], encrypted=True)
+    adviser = await net.person(net.advisers[0], adv_room, encrypted=True)
+    dm = await anna.open_direct_chat(bot, timeout=60, encrypted=True)
+
+    q = await anna.say(dm, "!fråga Får jag fråga om en enskild elevs utredning?")
+    ack = await anna.wait_for_event(dm, in_thread(q, bot), timeout=60)
+    number = int(body(ack).split("#")[1].split(" ")[0])
+    root = await adviser.wait_for_event(adv_room, lambda e: is_root(e, number, bot), timeout=60)
+    assert was_encrypted(adviser, adv_room, root["event_id"])
+    await adviser.say(adv_room, "Ja, här i direktchatten.", thread_root=root["event_id"])
+    answer = await anna.wait_for_event(
+        dm, lambda e: in_thread(q, bot)(e) and "direktchatten" in body(e), timeout=60
+    )
+    assert was_encrypted(anna, dm, answer["event_id"])
+
+
+async def test_restarted_bot_with_the_same_store_keeps_reading_and_sending(
+    network: Any,
+) -> None:
+    net = encrypted_network(network, participants=1)
+    app = await net.start_bot()
+    bot = net.bot.user_id
+    cohort_room = net.room("cohort:kohort0")
+    assert app.client is not None
+    device = app.client.device_id
+    anna = await net.person(net.participants[0][0], cohort_room, encrypted=True)
+    await sentinel(anna, cohort_room, bot)
+
+    await net.stop_bot()
+    # Written while the bot is down, with the room key it already has.
+    asked = await anna.say(cohort_room, "!help")
+    app = await net.start_bot()
+    assert app.client is not None and app.client.device_id == device
+    await anna.wait_until(lambda: bool(replies_to(anna, cohort_room, asked, bot)), timeout=60)
+    # A new room key after the restart reaches the same device too.
+    anna.new_room_key(cohort_room)
+    await sentinel(anna, cohort_room, bot)
+    answers = replies_to(anna, cohort_room, asked, bot)
+    assert len(answers) == 1 and was_encrypted(anna, cohort_room, answers[0]["event_id"])
+
+
+async def test_a_message_whose_key_arrives_late_is_handled_once_when_it_arrives(
+    network: Any,
+) -> None:
+    net = encrypted_network(network, participants=1)
+    app = await net.start_bot()
+    bot = net.bot.user_id
+    room = net.room("cohort:kohort0")
+    anna = await net.person(net.participants[0][0], room, encrypted=True)
+    await sentinel(anna, room, bot)  # both sides know each other's devices
+
+    late, held = await anna.send_key_held_back(room, "!help", held_from=bot)
+    await until(lambda: _kept(app, 1))
+    assert replies_to(anna, room, late, bot) == []
+    await anna.release_key(held)
+    await anna.wait_until(lambda: bool(replies_to(anna, room, late, bot)), timeout=60)
+    await app.run_periodic()  # a periodic pass finds nothing more to do with it
+    await sentinel(anna, room, bot)
+    assert len(replies_to(anna, room, late, bot)) == 1
+    assert await encryption_store.count(app.database) == 0
+
+
+async def test_a_withheld_key_tells_the_sender_once(network: Any) -> None:
+    net = encrypted_network(network, participants=1)
+    app = await net.start_bot()
+    bot = net.bot.user_id
+    room = net.room("cohort:kohort0")
+    anna = await net.person(net.participants[0][0], room, encrypted=True)
+    await sentinel(anna, room, bot)
+
+    unread, held = await anna.send_key_held_back(room, "!help", held_from=bot)
+    await until(lambda: _kept(app, 1))
+    await anna.withhold_key(held)
+    await anna.wait_until(lambda: bool(replies_to(anna, room, unread, bot)), timeout=60)
+    [notice] = replies_to(anna, room, unread, bot)
+    # Swedish cohort; a message that notifies the sender, mentioning them.
+    assert "kunde inte läsa ditt meddelande" in body(notice)
+    assert notice["content"]["msgtype"] == "m.text"
+    assert notice["content"]["m.mentions"] == {"user_ids": [anna.user_id]}
+    await app.run_periodic(offset_ms=3600_000)
+    # The key arriving after all does not make the bot handle it beside a resent copy.
+    await anna.release_key(held)
+    await sentinel(anna, room, bot)
+    assert len(replies_to(anna, room, unread, bot)) == 1
+    assert await encryption_store.count(app.database) == 0
+
+
+async def test_a_key_that_never_comes_tells_the_sender_once_after_the_wait(
+    network: Any,
+) -> None:
+    net = encrypted_network(network, participants=1)
+    app = await net.start_bot()
+    bot = net.bot.user_id
+    room = net.room("cohort:kohort0")
+    anna = await net.person(net.participants[0][0], room, encrypted=True)
+    await sentinel(anna, room, bot)
+
+    unread, _held = await anna.send_key_held_back(room, "!help", held_from=bot)
+    await until(lambda: _kept(app, 1))
+    await app.run_periodic()  # within the wait: nothing yet
+    await sentinel(anna, room, bot)
+    assert replies_to(anna, room, unread, bot) == []
+    await app.run_periodic(offset_ms=5 * 60_000)
+    await app.run_periodic(offset_ms=10 * 60_000)
+    await anna.wait_until(lambda: bool(replies_to(anna, room, unread, bot)), timeout=60)
+    await sentinel(anna, room, bot)
+    assert len(replies_to(anna, room, unread, bot)) == 1
+
+
+async def _kept(app: Any, n: int) -> bool:
+    return bool(await encryption_store.count(app.database) >= n)
