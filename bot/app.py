@@ -7,6 +7,7 @@ import contextlib
 import io
 import json
 import logging
+import os
 from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
 from pathlib import Path
@@ -19,6 +20,7 @@ from nio.store import SqliteStore
 
 from bot import clock, i18n, messages
 from bot.context import AfterCommit, BaseContext
+from bot.crosssigning import ensure_cross_signing
 from bot.decryption import Decryptor
 from bot.dispatcher import Dispatcher
 from bot.metrics import Metrics, read_gauges
@@ -26,7 +28,7 @@ from bot.metrics import Server as MetricsServer
 from bot.registry import REGISTRY, PeriodicFn, Registry, load_command_modules
 from bot.rooms import RoomManager, RoomReport, wanted_rooms
 from bot.sender import REPORT_PURPOSE, Sender
-from bot.session import log_in
+from bot.session import ENV_PASSWORD, log_in
 from bot.syncer import Syncer
 from bot.types import Place, RoomID, UserID
 from config import Cohort, Config, ConfigError, load_config
@@ -241,6 +243,7 @@ class App:
         # The first sync asks for full state: nio keeps room state only in memory.
         await self._sync_once(timeout=0, full_state=True)
         await self.reconcile()
+        await self._ensure_cross_signing()  # encryption only: the device signed by its owner
         self._tasks = [
             asyncio.create_task(self._sync_loop(), name="natverk-sync"),
             asyncio.create_task(self.sender.run(), name="natverk-sender"),
@@ -262,6 +265,35 @@ class App:
         except Exception:
             log.exception("Periodic work at start failed")
         self._tasks.append(asyncio.create_task(self._periodic_loop(), name="natverk-periodic"))
+
+    # --- cross-signing (issue 14): one place, after login, the first sync and the rooms ----------
+    async def _ensure_cross_signing(self) -> None:
+        """Sign the bot's device with its own cross-signing keys (bot/crosssigning.py), so
+        clients that encrypt only for devices signed by their owner encrypt for it. Nothing
+        when encryption is off; never fatal: a failure is logged and the bot goes on."""
+        client = self.client
+        if client is None or self.db is None or getattr(client, "olm", None) is None:
+            return
+        try:
+            if client.should_upload_keys:
+                await client.keys_upload()  # the device keys the signature is about
+            await ensure_cross_signing(
+                client,
+                self.db,
+                password=os.environ.get(ENV_PASSWORD),
+                replace_master_key=self._config.bot.replace_master_key,
+                notify=self._notify_admins_of_cross_signing,
+            )
+        except Exception:
+            log.exception("Cross-signing the bot's device failed; going on without it")
+        if self.sender is not None:
+            self.sender.wake()
+
+    async def _notify_admins_of_cross_signing(
+        self, tx: Tx, key: str, params: dict[str, str]
+    ) -> None:
+        body = i18n.t(self._config.bot.language, f"crosssigning.{key}", **params)
+        await self._notify_admins(tx, body)
 
     async def _upload_filter(self) -> None:
         """Store the sync filter on the server once, so each long-poll names it by id."""

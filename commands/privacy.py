@@ -15,8 +15,10 @@ from typing import Any
 from bot import clock, i18n, messages
 from bot.context import BaseContext, CommandContext, Services
 from bot.registry import Arg, command, periodic
+from bot.rooms import wanted_rooms
 from bot.types import Place, RoomID, UserID
 from commands.questions.status import unclaimed
+from config import Config
 from storage import privacy as store
 from storage import retention
 from storage import state as state_store
@@ -143,3 +145,55 @@ async def prune(ctx: BaseContext, now_ms: int) -> None:
     )
     if any(counts.values()):
         log.info("Retention: %s", ", ".join(f"{k} {v}" for k, v in counts.items() if v))
+
+
+NOTICE_ROOM = "privacy-notice-room:"  # + room id: when the notice was posted there
+NOTICE_PERSON = "privacy-notice:"  # + user id: when it was sent to them
+
+
+def notice_text(config: Config, lang: str) -> str | None:
+    """The privacy notice in ``lang`` (the configured text, else the built-in one); None when
+    ``privacy.notice`` is false."""
+    notice = config.privacy.notice
+    if notice is False:
+        return None
+    own = notice.sv if lang == "sv" else notice.en
+    return own or i18n.t(lang, "privacy.notice", min_group=config.evaluation.min_group)
+
+
+def person_language(config: Config, user: str) -> str:
+    """The language of the first cohort a person is in; the bot's for advisers and admins."""
+    cohort = next(
+        (c for c in config.cohorts if user in c.facilitators or user in c.participants), None
+    )
+    return config.cohort_language(cohort)
+
+
+@periodic("privacy-notice")
+async def send_notices(ctx: BaseContext, now_ms: int) -> None:
+    """The privacy notice, once in each room the bot manages (as soon as it exists) and once in
+    a direct chat to each person the YAML names (``privacy.notice.per_minute`` a pass; the
+    sender opens the chats). Whether it was sent is recorded with the message, in one
+    transaction: a restart neither repeats nor loses one."""
+    config = ctx.config
+    if config.privacy.notice is False:
+        return
+    posted = await state_store.values_with_prefix(ctx.tx, NOTICE_ROOM)
+    for wanted in wanted_rooms(config):
+        room = ctx.services.room_of(wanted.key)
+        if room is None or NOTICE_ROOM + room in posted:
+            continue
+        cohort = config.cohort(wanted.key.removeprefix("cohort:"))
+        text = notice_text(config, config.cohort_language(cohort))
+        assert text is not None
+        await ctx.send(room, messages.notice(text))
+        await state_store.set_value(ctx.tx, NOTICE_ROOM + room, str(now_ms))
+    told = await state_store.values_with_prefix(ctx.tx, NOTICE_PERSON)
+    people = sorted(u for u in config.known_users() - {config.bot.user_id})
+    due = [u for u in people if NOTICE_PERSON + u not in told]
+    for user in due[: config.privacy.notice.per_minute]:
+        text = notice_text(config, person_language(config, user))
+        assert text is not None
+        # m.text: the first message of a new direct chat is one the person should see.
+        await ctx.send(RoomID(user), messages.text(text))
+        await state_store.set_value(ctx.tx, NOTICE_PERSON + user, str(now_ms))

@@ -166,6 +166,9 @@ class BotSettings(_Model):
     # A message the bot cannot decrypt is kept this long waiting for its key; then the sender
     # is told, once, that it could not be read (at once if the key is withheld).
     undecryptable_after: Duration = "5m"
+    # The homeserver's cross-signing master key that the bot may replace with its own (see
+    # README, "Encryption: the bot's identity"); any other key found there is left alone.
+    replace_master_key: str | None = None
 
     @property
     def crypto_store_path(self) -> Path:
@@ -187,6 +190,18 @@ class BotSettings(_Model):
             raise PydanticCustomError(
                 "timezone", "'{value}' is not a known time zone", {"value": value}
             ) from None
+        return value
+
+    @field_validator("replace_master_key")
+    @classmethod
+    def _a_master_key(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9+/]{43}", value):
+            raise PydanticCustomError(
+                "master_key",
+                "'{value}' is not a cross-signing master key (43 characters of unpadded base64, "
+                "as the admins' notice names it)",
+                {"value": value},
+            )
         return value
 
     @field_validator("database", "token_file", "crypto_store")
@@ -486,6 +501,21 @@ class Retention(_Model):
         return parse_duration(str(getattr(self, field))) * 1000
 
 
+class PrivacyNotice(_Model):
+    """The short notice posted once in each room the bot manages and sent once to each person
+    in a direct chat; the texts replace the built-in ones (Swedish, English)."""
+
+    sv: str | None = Field(default=None, min_length=1, max_length=4000)
+    en: str | None = Field(default=None, min_length=1, max_length=4000)
+    # Direct chats opened per minute for it (a new network's 4,000 people are told over some
+    # hours, within Synapse's invite rate limit, instead of holding up every other message).
+    per_minute: int = Field(default=15, ge=1, le=600)
+
+
+class Privacy(_Model):
+    notice: PrivacyNotice | Literal[False] = Field(default_factory=PrivacyNotice)  # false: none
+
+
 class Metrics(_Model):
     """``/metrics`` (Prometheus) and ``/health`` on this address; off without the key."""
 
@@ -531,6 +561,7 @@ class Config(_Model):
     evaluation: Evaluation = Field(default_factory=Evaluation)
     metrics: Metrics | None = None
     retention: Retention = Field(default_factory=Retention)
+    privacy: Privacy = Field(default_factory=Privacy)
     source: Path | None = None
 
     @field_validator("homeserver")

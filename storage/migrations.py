@@ -588,6 +588,20 @@ MIGRATIONS: list[Migration] = [
     ),
     Migration(
         14,
+        "The bot's own cross-signing keys (kept like the access token, in this 0600 file)",
+        (
+            # Ed25519 seeds, unpadded base64; one set per bot account.
+            """CREATE TABLE cross_signing_keys (
+                user_id TEXT PRIMARY KEY,
+                master_seed TEXT NOT NULL,
+                self_signing_seed TEXT NOT NULL,
+                user_signing_seed TEXT NOT NULL,
+                created_at INTEGER NOT NULL
+            )""",
+        ),
+    ),
+    Migration(
+        15,
         "Encrypted events kept until their room key arrives",
         (
             # An event the bot could not decrypt yet: kept (not marked processed) until its

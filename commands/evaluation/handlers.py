@@ -3,16 +3,19 @@ advisers, in a direct chat or the advisers' room; and the optional monthly diges
 
 from __future__ import annotations
 
+import json
+import secrets
+from dataclasses import asdict, dataclass, replace
 from datetime import date
 from functools import partial
 from typing import Any
 
 from bot import clock, i18n, messages
-from bot.context import BaseContext, CommandContext
+from bot.context import BaseContext, CommandContext, Services
 from bot.images import post_images
 from bot.messages import escape
 from bot.registry import Arg, command, periodic
-from bot.types import Place, RoomID
+from bot.types import EventID, Place, RoomID
 from commands.evaluation import charts, document, evidence, report
 from config import Role
 from storage import state as state_store
@@ -46,27 +49,92 @@ async def report_command(ctx: CommandContext, args: dict[str, Any]) -> None:
         await ctx.reply(ctx.t("report.chat_unknown", phase=phase, phases=phases))
         return
     first, last = (None, None) if phase else this_month(now, ctx.config.bot.timezone)
-    await send_report(ctx, [ctx.event.room_id], phase=phase, first=first, last=last, reply=ctx)
+    job = Job([ctx.event.room_id], phase, first, last, ctx.event.event_id, ctx.event.thread_root)
+    await queue_report(ctx, job)
 
 
-async def send_report(
-    ctx: BaseContext,
-    rooms: list[RoomID],
-    *,
-    phase: str | None = None,
-    first: date | None = None,
-    last: date | None = None,
-    reply: CommandContext | None = None,
-) -> None:
-    """The criteria table (text and HTML) and the key charts, to each room (as an answer to
-    the command, with ``reply``)."""
-    now = clock.now_ms()
+REPORT_JOB = "report-job:"
+
+
+@dataclass(frozen=True)
+class Job:
+    """A report to post: computed after the transaction that asked for it (a year of a
+    national network takes most of a second to read: never inside the sync transaction)."""
+
+    rooms: list[RoomID]
+    phase: str | None = None
+    first: date | None = None
+    last: date | None = None
+    reply_to: EventID | None = None  # the command it answers
+    thread_root: EventID | None = None
+
+    def dumps(self, lang: str) -> str:
+        job = asdict(self)
+        job.update(lang=lang, first=_iso(self.first), last=_iso(self.last))
+        return json.dumps(job)
+
+    @staticmethod
+    def loads(raw: str) -> tuple[Job, str]:
+        job = json.loads(raw)
+        lang = job.pop("lang")
+        for key in ("first", "last"):
+            job[key] = date.fromisoformat(job[key]) if job[key] else None
+        return Job(**job), lang
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+async def queue_report(ctx: BaseContext, job: Job) -> None:
+    """Write the job with the decision (durable: a stop before it is posted leaves it for the
+    periodic pass after the restart) and post it after the commit."""
+    key = f"{REPORT_JOB}{clock.now_ms():015d}:{secrets.token_hex(4)}"
+    await state_store.set_value(ctx.tx, key, job.dumps(ctx.lang))
+    ctx.after_commit(partial(run_report_job, ctx.services, key))
+
+
+@periodic("report-jobs")
+async def retry_reports(ctx: BaseContext, now_ms: int) -> None:
+    """Reports asked for but not posted (the bot stopped in between): posted now."""
+    for key in await state_store.values_with_prefix(ctx.tx, REPORT_JOB):
+        ctx.after_commit(partial(run_report_job, ctx.services, key))
+
+
+async def run_report_job(services: Services, key: str) -> None:
+    """Compute the figures outside any write transaction (the fold takes a short one of its
+    own; the reading is done on the reader connection), then post them and finish the job in
+    one transaction; a job already finished (by another run) posts nothing."""
+    raw = await state_store.get_value(services.database, key)
+    if raw is None:
+        return
+    job, lang = Job.loads(raw)
+    config = services.config
     try:
-        got = await report.figures_of(
-            ctx.tx, ctx.config, now_ms=now, phase=phase, first=first, last=last
+        got: dict[str, Any] | None = await report.figures_of(
+            services.database,
+            config,
+            now_ms=clock.now_ms(),
+            phase=job.phase,
+            first=job.first,
+            last=job.last,
         )
     except evidence.PeriodError:
-        return
+        got = None  # e.g. a phase removed from the YAML meanwhile: nothing to post
+
+    async def post(ctx: BaseContext) -> None:
+        if await state_store.get_value_tx(ctx.tx, key) is None:
+            return  # posted meanwhile
+        await state_store.delete_value(ctx.tx, key)
+        if got is not None:
+            await send_report(replace(ctx, lang=lang), got, job)
+
+    await services.in_transaction(post)
+
+
+async def send_report(ctx: BaseContext, got: dict[str, Any], job: Job) -> None:
+    """The criteria table (text and HTML) and the key charts, to each room of the job (as an
+    answer to the command, if it answers one)."""
     w = document.Writer(ctx.lang, int(got["min_group"]))
     period = got["period"]
     title = ctx.t("report.chat_title", first=period["from"], last=period["to"])
@@ -97,12 +165,13 @@ async def send_report(
     html += "<ul>" + "".join(f"<li>{escape(a)}: {escape(b)}</li>" for a, b in key_rows) + "</ul>"
     if not messages.fits(messages.notice(body, html_body=html)):
         html = "<br>".join(escape(line) for line in body.splitlines())
-    content = messages.notice(body, html_body=html)
-    if reply is not None:
-        await reply.reply(body, html_body=html)
-    else:
-        for room in rooms:
-            await ctx.send(room, content)
+    for room in job.rooms:
+        await ctx.send(
+            room,
+            messages.notice(
+                body, html_body=html, reply_to=job.reply_to, thread_root=job.thread_root
+            ),
+        )
     images = []
     buckets = list(q["answer_buckets"])
     shares = [q["answer_buckets"][b] for b in buckets]
@@ -137,7 +206,7 @@ async def send_report(
                 ),
             )
         )
-    post_images(ctx, rooms, images)
+    post_images(ctx, job.rooms, images)
 
 
 @periodic("evaluation-digest")
@@ -154,4 +223,4 @@ async def monthly_digest(ctx: BaseContext, now_ms: int) -> None:
     if await state_store.get_value_tx(ctx.tx, key) is not None:
         return
     await state_store.set_value(ctx.tx, key, str(now_ms))
-    await send_report(ctx, [room], first=first, last=last)
+    await queue_report(ctx, Job([room], first=first, last=last))

@@ -21,6 +21,7 @@ from commands.questions.contact import USER_ID
 from commands.surveys import rounds
 from config import Role
 from storage import questions as store
+from storage import state as state_store
 from storage.questions import Question, Session
 
 ADD = ("add", "lägg", "ny")
@@ -182,6 +183,10 @@ async def send_evaluations(ctx: BaseContext, now_ms: int) -> None:
         cohort = ctx.config.cohort(question.cohort_id) if question and question.cohort_id else None
         if question is None or survey is None or cohort is None:
             continue
+        outside = rounds.outside_window(ctx.config, survey, cohort, now_ms)
+        if outside is not None:
+            await _tell_outside_window(ctx, question, survey.title, *outside)
+            continue  # sent when the survey opens; a closed one only if the YAML reopens it
         people = await _evaluated_people(ctx, question)
         report_to = json.dumps(
             [
@@ -193,7 +198,8 @@ async def send_evaluations(ctx: BaseContext, now_ms: int) -> None:
             ctx, survey, cohort, None, now_ms, users=people, report_to=report_to
         )
         if round_id is None:
-            continue  # the survey is not open (its opens/closes): nothing sent
+            continue
+        await state_store.delete_value(ctx.tx, f"{OUTSIDE_WINDOW}{question.id}")
         await store.set_round(ctx.tx, question.id, round_id)
         await ctx.send(
             question.adviser_room,
@@ -202,3 +208,24 @@ async def send_evaluations(ctx: BaseContext, now_ms: int) -> None:
                 thread_root=EventID(question.root_ref),
             ),
         )
+
+
+OUTSIDE_WINDOW = "request-evaluation-outside:"
+
+
+async def _tell_outside_window(
+    ctx: BaseContext, question: Question, title: str, why: str, when_ms: int
+) -> None:
+    """The advisers are told, once per reason and date, why the evaluation waits."""
+    key, mark = f"{OUTSIDE_WINDOW}{question.id}", f"{why}:{when_ms}"
+    if await state_store.get_value_tx(ctx.tx, key) == mark:
+        return
+    await state_store.set_value(ctx.tx, key, mark)
+    when = i18n.format_datetime(ctx.lang, when_ms, ctx.config.bot.timezone)
+    await ctx.send(
+        question.adviser_room,
+        messages.notice(
+            ctx.t(f"sessions.evaluation_{why}", title=title, when=when),
+            thread_root=EventID(question.root_ref),
+        ),
+    )

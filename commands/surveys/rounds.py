@@ -26,6 +26,18 @@ def local_ms(config: Config, cohort: Cohort, when: Any) -> int:
     return int(when.timestamp() * 1000)
 
 
+def outside_window(
+    config: Config, survey: Survey, cohort: Cohort, now: int
+) -> tuple[str, int] | None:
+    """Why the survey cannot be opened at ``now``: ("not_open", opens) or ("closed", closes),
+    with that time in ms; None if it can."""
+    if survey.opens is not None and now < (opens := local_ms(config, cohort, survey.opens)):
+        return "not_open", opens
+    if survey.closes is not None and (closes := local_ms(config, cohort, survey.closes)) <= now:
+        return "closed", closes
+    return None
+
+
 # --- opening a round -----------------------------------------------------------------------------
 
 
@@ -42,15 +54,13 @@ async def open_round(
     """Open ``survey`` for the cohort's participants (or ``users``) and start their
     questionnaires; ``report_to``: where its results go (see ``storage.surveys.Round``)."""
     users = list(cohort.participants) if users is None else users
-    if survey.opens is not None and now < local_ms(ctx.config, cohort, survey.opens):
-        log.info("Survey %s is not open yet; not started for %s", survey.id, cohort.id)
+    outside = outside_window(ctx.config, survey, cohort, now)
+    if outside is not None:
+        log.info("Survey %s is %s; not started for %s", survey.id, outside[0], cohort.id)
         return None
     closes_at = now + parse_duration(survey.open_for) * 1000
     if survey.closes is not None:
         closes_at = min(closes_at, local_ms(ctx.config, cohort, survey.closes))
-    if closes_at <= now:
-        log.info("Survey %s has closed; not started for %s", survey.id, cohort.id)
-        return None
     remind_at = now + parse_duration(survey.remind_after) * 1000 if survey.remind_after else None
     if remind_at is not None and remind_at >= closes_at:
         remind_at = None

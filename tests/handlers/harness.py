@@ -63,7 +63,6 @@ class RecordingClient:
     rooms: dict[str, MatrixRoom] = field(default_factory=dict)  # as synced: display names
     uploads: dict[str, tuple[str, str, bytes]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
-    olm: None = None  # no end-to-end encryption: every room is sent to in clear
 
     def _record(self, room_id: str, event_type: str, content: dict[str, Any]) -> str:
         event_id = f"$bot{next(self._ids)}"

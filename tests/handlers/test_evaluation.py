@@ -243,8 +243,14 @@ async def test_report_in_chat_for_admins_and_advisers_only(make_bot: Any) -> Non
     await _activity(bot)
     admin, adviser = bot.people.admin, bot.people.advisers[0]
     participant = bot.people.participants[0][0]
+
+    async def ask(room: str, sender: str, text: str) -> str:
+        command = await bot.say(room, sender, text)
+        await bot.run_after_commit()  # the figures are read after the command's commit
+        return command
+
     with clock.frozen(T0 + 48 * HOUR):  # this month: January 2027
-        answer = bot.reply_to(await bot.say(bot.dm(admin), admin, "!rapport"))
+        answer = bot.reply_to(await ask(bot.dm(admin), admin, "!rapport"))
         assert answer.content["msgtype"] == "m.notice"
         assert answer.body.startswith("Utvärdering 2027-01-01 – 2027-01-17")
         assert "Svar inom två dagar · 67\xa0% · minst 90\xa0% · inte uppfyllt" in answer.body
@@ -252,18 +258,36 @@ async def test_report_in_chat_for_admins_and_advisers_only(make_bot: Any) -> Non
         assert "Ställda frågor: 3" in answer.body
         html = str(answer.content["formatted_body"])
         assert "<table>" in html and "<td>Svar inom två dagar</td>" in html
-        in_advisers = await bot.say(bot.room("advisers"), adviser, "!report drift")
+        in_advisers = await ask(bot.room("advisers"), adviser, "!report drift")
         assert "2027-01-15 – 2027-03-31" in bot.reply_to(in_advisers).body
-        unknown = bot.reply_to(await bot.say(bot.dm(admin), admin, "!report vinter"))
+        unknown = bot.reply_to(await ask(bot.dm(admin), admin, "!report vinter"))
         assert unknown.body == "Det finns ingen fas vinter. Faser: behov, drift"
-        refused = bot.reply_to(await bot.say(bot.dm(participant), participant, "!rapport"))
+        refused = bot.reply_to(await ask(bot.dm(participant), participant, "!rapport"))
         assert "Utvärdering" not in refused.body
-        in_cohort = await bot.say(bot.room("cohort:kohort0"), admin, "!rapport")
+        in_cohort = await ask(bot.room("cohort:kohort0"), admin, "!rapport")
         assert "Utvärdering" not in " ".join(s.body for s in bot.replies_to(in_cohort))
     reports = [s for s in bot.sent if s.body.startswith("Utvärdering")]
     assert len(reports) == 2
     for sent in reports:
         assert ":test" not in str(sent.content)  # no person, no room
+
+
+async def test_a_report_asked_for_before_a_stop_is_posted_once_after_the_restart(
+    make_bot: Any,
+) -> None:
+    bot = await make_bot(participants=4, change=_network)
+    await _activity(bot)
+    admin = bot.people.admin
+    with clock.frozen(T0 + 48 * HOUR):
+        command = await bot.say(bot.dm(admin), admin, "!rapport")
+        # The command's transaction only wrote the job: the figures are not read in it.
+        assert not bot.replies_to(command)
+        bot.after_commit.clear()  # the bot stopped before the job ran
+        await bot.periodic()  # after the restart
+        await bot.periodic()  # and a pass later: nothing new
+    answers = bot.replies_to(command)
+    assert [a.body.splitlines()[0] for a in answers] == ["Utvärdering 2027-01-01 – 2027-01-17"]
+    assert "Ställda frågor: 3" in answers[0].body
 
 
 async def test_the_monthly_digest_posts_last_months_report_once(make_bot: Any) -> None:

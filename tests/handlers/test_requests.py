@@ -413,6 +413,43 @@ async def test_too_few_answers_show_no_evaluation_results(make_bot: Any) -> None
     assert not [s for s in bot.sent if "Insatsen var till nytta" in s.body and s.relates_to]
 
 
+async def test_an_evaluation_outside_its_surveys_dates_waits_and_the_advisers_are_told_once(
+    make_bot: Any,
+) -> None:
+    def dated(data: dict[str, Any]) -> None:
+        with_evaluation(data)
+        data["surveys"].append(
+            {**data["surveys"][0], "id": "stangd", "closes": "2030-03-18T10:30:00"}
+        )
+        data["surveys"][0]["opens"] = "2030-03-25T08:00:00"
+        data["advisers"]["categories"].append(
+            {**data["advisers"]["categories"][1], "id": "sen", "name": "Sen", "survey": "stangd"}
+        )
+
+    bot = await make_bot(participants=3, change=dated)
+    adv, adviser = bot.room("advisers"), bot.people.advisers[0]
+    with clock.frozen(T0):
+        await ask(bot, "!ask insats: Insats om scheman")
+        await ask(bot, "!ask sen: Insats om rast")
+        for number in (1, 2):
+            thread = root_of(bot, number).event_id
+            await bot.say(adv, adviser, "!tillfälle add 2030-03-18 10:00 1h", thread=thread)
+    for days in (2, 3):  # the session is over; the first survey opens only on the 25th
+        with clock.frozen(T0 + days * DAY):
+            await bot.periodic()
+    waiting = in_room(bot, adv, "öppnar först 2030-03-25 08:00: den skickas då")
+    closed = in_room(bot, adv, "stängde 2030-03-18 10:30: den skickas inte")
+    assert len(waiting) == 1 and waiting[0].relates_to["event_id"] == root_of(bot, 1).event_id
+    assert len(closed) == 1 and closed[0].relates_to["event_id"] == root_of(bot, 2).event_id
+    assert (await bot.db.fetchone("SELECT COUNT(*) AS n FROM survey_rounds"))["n"] == 0
+    with clock.frozen(T0 + 9 * DAY):  # 2030-03-26: the first survey is open now
+        await bot.periodic()
+        await bot.periodic()
+    assert len(in_room(bot, adv, "enkäten ”Utvärdering av insatsen” är skickad")) == 1
+    assert len(in_room(bot, adv, "stängde 2030-03-18 10:30")) == 1  # told once, not again
+    assert (await bot.db.fetchone("SELECT COUNT(*) AS n FROM survey_rounds"))["n"] == 1
+
+
 async def test_documentation_asked_for_before_a_stop_is_sent_once_after_the_restart(
     make_bot: Any,
 ) -> None:

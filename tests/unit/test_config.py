@@ -218,6 +218,14 @@ def test_bad_user_id_is_reported_with_its_line(tmp_path: Path) -> None:
             "'Europe/Stockholmm' is not a known time zone",
         ),
         (
+            "timezone: Europe/Stockholm",
+            "timezone: Europe/Stockholm\n  replace_master_key: AAAA",
+            6,
+            "bot.replace_master_key",
+            "'AAAA' is not a cross-signing master key (43 characters of unpadded base64, "
+            "as the admins' notice names it)",
+        ),
+        (
             "reminder_after: 24h",
             "reminder_after: 1 day",
             10,
@@ -395,7 +403,7 @@ def test_source_is_set_by_the_loader_not_by_the_file(tmp_path: Path) -> None:
             22,
             "source",
             "unknown key; allowed keys are homeserver, bot, admins, advisers, cohorts, themes, "
-            "surveys, evaluation, metrics, retention",
+            "surveys, evaluation, metrics, retention, privacy",
         )
     ]
 
