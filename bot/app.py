@@ -21,6 +21,7 @@ from nio.store import SqliteStore
 from bot import clock, i18n, messages
 from bot.context import AfterCommit, BaseContext
 from bot.crosssigning import ensure_cross_signing
+from bot.crypto import CryptoClient, crypto_store
 from bot.decryption import Decryptor
 from bot.dispatcher import Dispatcher
 from bot.metrics import Metrics, read_gauges
@@ -190,7 +191,7 @@ class App:
         for lang in i18n.LANGUAGES:
             i18n.catalogue(lang)  # parsed now (~40 ms each), not on the first user's command
         self.db = await Database.open(cfg.bot.database)
-        self.client = AsyncClient(
+        self.client = CryptoClient(
             cfg.homeserver,
             cfg.bot.user_id,
             store_path=str(crypto_store(cfg.bot.crypto_store_path)),
@@ -681,13 +682,6 @@ def periodic_delay(now_ms: int, dues: Iterable[int | None], interval: float) -> 
 
 async def _at(fn: PeriodicFn, now_ms: int, ctx: BaseContext) -> None:
     await fn(ctx, now_ms)
-
-
-def crypto_store(path: Path) -> Path:
-    """The crypto store's folder, created readable by the bot's user only (0700)."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path.chmod(0o700)
-    return path
 
 
 async def _checked(what: str, request: Awaitable[object]) -> None:

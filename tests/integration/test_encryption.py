@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from bot.demo.homeserver import terminate
 from bot.demo.person import Event, Person
 from storage import encryption as encryption_store
-from tests.integration.helpers import body, rel
+from tests.integration.helpers import body, kill, rel, start_natverk
 from tests.integration.test_ask import is_root
 
 
@@ -212,3 +213,44 @@ async def test_a_key_that_never_comes_tells_the_sender_once_after_the_wait(
 
 async def _kept(app: Any, n: int) -> bool:
     return bool(await encryption_store.count(app.database) >= n)
+
+
+async def test_kill_9_while_syncs_bring_new_room_keys_then_restart_answers_each_once(
+    network: Any,
+) -> None:
+    """The real `natverk run` process, killed with -9 in a stream of commands that each come
+    with a new room key (to-device, in the same sync as the command): after the restart every
+    command is answered exactly once, none is lost for want of its key."""
+    net = encrypted_network(network, participants=1)
+    bot = net.bot.user_id
+    proc = start_natverk(net.config_path, net.bot.password, net.dir / "bot.log")
+    try:
+        anna = await net.person(net.participants[0][0], encrypted=True)
+        await anna.wait_until(lambda: bool(anna.invites), timeout=60)
+        room = next(iter(anna.invites))
+        await anna.join(room)
+        await sentinel(anna, room, bot)
+        asked = []
+        for _ in range(20):
+            anna.new_room_key(room)
+            asked.append(await anna.say(room, "!help"))
+        await anna.wait_until(
+            lambda: sum(bool(replies_to(anna, room, a, bot)) for a in asked) >= 3, timeout=60
+        )
+        kill(proc)
+        answered = sum(bool(replies_to(anna, room, a, bot)) for a in asked)
+        assert answered < len(asked), "the kill must land mid-stream"
+
+        proc = start_natverk(net.config_path, net.bot.password, net.dir / "bot.log")
+        await anna.wait_until(
+            lambda: all(replies_to(anna, room, a, bot) for a in asked), timeout=120
+        )
+        await sentinel(anna, room, bot)
+        counts = [len(replies_to(anna, room, a, bot)) for a in asked]
+        assert counts == [1] * len(asked), counts
+        # Every answer reached Anna encrypted, and she could read it.
+        assert all(
+            was_encrypted(anna, room, replies_to(anna, room, a, bot)[0]["event_id"]) for a in asked
+        )
+    finally:
+        terminate(proc, grace=15)
