@@ -15,6 +15,7 @@ from typing import Any
 from nio import (
     AsyncClient,
     JoinResponse,
+    MatrixRoom,
     RoomCreateResponse,
     RoomGetStateResponse,
     RoomPreset,
@@ -261,6 +262,7 @@ class RoomManager:
             report.failures.append(f"{wanted.target}: cannot create ({created.message})")
             return None
         log.info("Created %s as %s", wanted.target, created.room_id)
+        self._created(str(created.room_id), wanted.encryption)
         return str(created.room_id)
 
     async def _power(
@@ -319,4 +321,12 @@ class RoomManager:
         if not isinstance(created, RoomCreateResponse):
             log.warning("Cannot open a direct chat with %s: %s", user_id, created.message)
             return None
+        self._created(str(created.room_id), encryption)
         return str(created.room_id)
+
+    def _created(self, room_id: str, encryption: bool) -> None:
+        """A room the bot just made. A plain one is known to nio at once, so messages go out
+        before the next sync as they always did; an encrypted one waits for the sync that
+        shows its members (invited ones too), or its first room key would miss them."""
+        if not encryption and getattr(self.client, "olm", None) is not None:
+            self.client.rooms.setdefault(room_id, MatrixRoom(room_id, self.user_id))
