@@ -21,7 +21,7 @@ from nio.store import SqliteStore
 from bot import clock, i18n, messages
 from bot.context import AfterCommit, BaseContext
 from bot.crosssigning import ensure_cross_signing
-from bot.crypto import CryptoClient, crypto_store
+from bot.crypto import CryptoClient, crypto_store, store_lost
 from bot.decryption import Decryptor
 from bot.dispatcher import Dispatcher
 from bot.metrics import Metrics, read_gauges
@@ -29,7 +29,7 @@ from bot.metrics import Server as MetricsServer
 from bot.registry import REGISTRY, PeriodicFn, Registry, load_command_modules
 from bot.rooms import RoomManager, RoomReport, wanted_rooms
 from bot.sender import REPORT_PURPOSE, Sender
-from bot.session import ENV_PASSWORD, log_in
+from bot.session import ENV_PASSWORD, log_in, new_device
 from bot.syncer import Syncer
 from bot.types import Place, RoomID, UserID
 from config import Cohort, Config, ConfigError, load_config
@@ -207,6 +207,8 @@ class App:
         )
         try:
             await log_in(self.client, cfg, self.db)
+            if await store_lost(self.client):
+                await new_device(self.client, cfg, self.db)
             if self.client.olm is None:
                 log.warning("End-to-end encryption is not available: encrypted rooms are unread")
             else:

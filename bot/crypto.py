@@ -12,9 +12,10 @@ the message decrypts again when it is delivered again.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from nio import AsyncClient, Response, SyncResponse
+from nio import Api, AsyncClient, Response, SyncResponse
 
 
 class CryptoClient(AsyncClient):  # type: ignore[misc]
@@ -34,3 +35,20 @@ def crypto_store(path: Path) -> Path:
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     path.chmod(0o700)
     return path
+
+
+async def store_lost(client: AsyncClient) -> bool:
+    """The stored device's crypto store is gone: the store is new (its keys were never
+    uploaded) while the homeserver holds keys for the device. A device made before encryption
+    was on has no keys there: its new store simply uploads them."""
+    olm = client.olm
+    if olm is None or olm.account.shared:
+        return False
+    # The token is in the path nio builds (Synapse refuses it in a header as well).
+    method, path, data = Api.keys_query(client.access_token, {client.user_id})
+    resp = await client.send(method, path, data, headers={"Content-Type": "application/json"})
+    if resp.status != 200:
+        raise RuntimeError(f"querying the bot's own device keys failed: HTTP {resp.status}")
+    body = json.loads(await resp.text())
+    devices = (body.get("device_keys") or {}).get(client.user_id) or {}
+    return client.device_id in devices

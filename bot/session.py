@@ -82,3 +82,30 @@ async def log_in(client: AsyncClient, config: Config, db: Database) -> None:
         db, state_store.Credentials(user_id, config.homeserver, resp.device_id, resp.access_token)
     )
     log.info("Logged in as %s with a password; new device %s stored", user_id, resp.device_id)
+
+
+async def new_device(client: AsyncClient, config: Config, db: Database) -> None:
+    """Log in again as a new device (the stored device's crypto store is lost: its keys on the
+    homeserver belong to a store that no longer exists, and a device cannot get new ones)."""
+    user_id = config.bot.user_id
+    old = client.device_id
+    if not os.environ.get(ENV_PASSWORD):
+        raise LoginError(
+            f"the crypto store of device {old} is missing ({config.bot.crypto_store_path}): "
+            f"restore it from the backup (natverk backup writes it beside the database copy), "
+            f"or start once with {ENV_PASSWORD} set to log in as a new device"
+        )
+    # Without a device id, or nio logs in to the same device again.
+    client.store, client.olm, client.device_id = None, None, None
+    resp = await client.login(os.environ[ENV_PASSWORD], device_name=config.bot.device_name)
+    if not isinstance(resp, LoginResponse):
+        raise LoginError(f"password login for {user_id} failed: {getattr(resp, 'message', resp)}")
+    await state_store.save_credentials(
+        db, state_store.Credentials(user_id, config.homeserver, resp.device_id, resp.access_token)
+    )
+    log.warning(
+        "The crypto store of device %s was missing: logged in as the new device %s; messages "
+        "encrypted for the old device cannot be read",
+        old,
+        client.device_id,
+    )

@@ -4,10 +4,16 @@ own crypto stores), as Element users are; the bot reads, answers and relays in e
 from __future__ import annotations
 
 import asyncio
+import shutil
 from typing import Any
 
+import pytest
+
+from bot.app import App
 from bot.demo.homeserver import terminate
 from bot.demo.person import Event, Person
+from bot.session import ENV_PASSWORD, LoginError
+from config import load_config
 from storage import encryption as encryption_store
 from tests.integration.helpers import body, kill, rel, start_natverk
 from tests.integration.test_ask import is_root
@@ -254,3 +260,74 @@ async def test_kill_9_while_syncs_bring_new_room_keys_then_restart_answers_each_
         )
     finally:
         terminate(proc, grace=15)
+
+
+async def test_a_lost_crypto_store_means_a_new_device_that_reads_and_sends(
+    network: Any,
+) -> None:
+    """The database kept, the crypto store lost: the bot does not reuse the device whose keys
+    the homeserver holds for a store that is gone; it logs in as a new device (the password is
+    set) and people's clients encrypt for that one."""
+    net = encrypted_network(network, participants=1)
+    app = await net.start_bot()
+    bot = net.bot.user_id
+    room = net.room("cohort:kohort0")
+    assert app.client is not None
+    old_device = app.client.device_id
+    anna = await net.person(net.participants[0][0], room, encrypted=True)
+    await sentinel(anna, room, bot)
+    await net.stop_bot()
+
+    shutil.rmtree(net.dir / "natverk.db.crypto")
+    app = await net.start_bot()
+    assert app.client is not None and app.client.device_id != old_device
+    await sentinel(anna, room, bot)  # Anna's app learns of the new device and encrypts for it
+    assert await encryption_store.count(app.database) == 0
+
+
+async def test_a_lost_crypto_store_without_the_password_stops_with_what_to_do(
+    network: Any, monkeypatch: Any
+) -> None:
+    net = encrypted_network(network, participants=1)
+    await net.start_bot()
+    await net.stop_bot()
+    shutil.rmtree(net.dir / "natverk.db.crypto")
+    monkeypatch.delenv(ENV_PASSWORD, raising=False)
+    app = App(load_config(net.config_path), net.config_path)
+    with pytest.raises(LoginError, match=r"crypto store of device \w+ is missing"):
+        await app.start()
+
+
+async def test_encrypted_messages_sent_while_the_bot_is_down_are_back_filled_and_decrypted(
+    network: Any,
+) -> None:
+    """The sync timeline is limited to 3 events, so most of what Anna wrote while the bot was
+    down comes through /messages: decrypted there too, each handled once; the one whose key
+    was held back is kept from the back-fill and handled when its key comes."""
+    import bot.app as app_module
+
+    net = encrypted_network(network, participants=1)
+    app = await net.start_bot()
+    bot = net.bot.user_id
+    room = net.room("cohort:kohort0")
+    anna = await net.person(net.participants[0][0], room, encrypted=True)
+    await sentinel(anna, room, bot)
+    await net.stop_bot()
+
+    late, held = await anna.send_key_held_back(room, "!help", held_from=bot)
+    asked = [await anna.say(room, "!help") for _ in range(8)]
+    original = app_module.SYNC_FILTER
+    app_module.SYNC_FILTER = {**original, "room": {**original["room"], "timeline": {"limit": 3}}}
+    try:
+        app = await net.start_bot()
+        await anna.wait_until(
+            lambda: all(replies_to(anna, room, a, bot) for a in asked), timeout=90
+        )
+    finally:
+        app_module.SYNC_FILTER = original
+    assert app.syncer is not None and app.syncer.backfilled >= 5
+    assert await encryption_store.count(app.database) == 1
+    await anna.release_key(held)
+    await anna.wait_until(lambda: bool(replies_to(anna, room, late, bot)), timeout=60)
+    await sentinel(anna, room, bot)
+    assert [len(replies_to(anna, room, a, bot)) for a in [late, *asked]] == [1] * 9
