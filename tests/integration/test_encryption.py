@@ -12,7 +12,7 @@ import pytest
 from bot.app import App
 from bot.demo.homeserver import terminate
 from bot.demo.person import Event, Person
-from bot.session import ENV_PASSWORD, LoginError
+from bot.session import ENV_PASSWORD, ENV_TOKEN, LoginError
 from config import load_config
 from storage import encryption as encryption_store
 from tests.integration.helpers import body, kill, rel, start_natverk
@@ -70,6 +70,26 @@ async def test_ask_in_encrypted_cohort_reaches_encrypted_advisers_and_answer_com
     assert "läxor för en elev med dyslexi" in body(root)
     assert was_encrypted(adviser, adv_room, root["event_id"])
     assert was_encrypted(anna, cohort_room, ack["event_id"])
+
+    # The 📨 reaction is encrypted too (as Element sends reactions).
+    reaction = await anna.wait_for_event(
+        cohort_room,
+        lambda e: e.get("type") == "m.reaction" and rel(e).get("event_id") == q,
+        timeout=60,
+    )
+    assert was_encrypted(anna, cohort_room, reaction["event_id"])
+    # A claim (👀) edits the advisers' root in place: the edit is encrypted and readable.
+    await adviser.react(adv_room, root["event_id"], "👀")
+    edit = await adviser.wait_for_event(
+        adv_room,
+        lambda e: (
+            rel(e).get("rel_type") == "m.replace"
+            and rel(e).get("event_id") == root["event_id"]
+            and "[TAGEN" in str((e["content"].get("m.new_content") or {}).get("body", ""))
+        ),
+        timeout=60,
+    )
+    assert was_encrypted(adviser, adv_room, edit["event_id"])
 
     answer = "Låt eleven lyssna på texten och svara muntligt."
     await adviser.say(adv_room, answer, thread_root=root["event_id"])
@@ -331,3 +351,19 @@ async def test_encrypted_messages_sent_while_the_bot_is_down_are_back_filled_and
     await anna.wait_until(lambda: bool(replies_to(anna, room, late, bot)), timeout=60)
     await sentinel(anna, room, bot)
     assert [len(replies_to(anna, room, a, bot)) for a in [late, *asked]] == [1] * 9
+
+
+async def test_a_device_made_before_encryption_uploads_its_keys_and_reads(
+    network: Any, monkeypatch: Any
+) -> None:
+    """The bot started with an access token whose device never had encryption (as a bot
+    upgraded to this version): the same device, its keys uploaded from its new crypto store."""
+    net = encrypted_network(network, participants=1)
+    monkeypatch.setenv(ENV_TOKEN, net.bot.access_token)
+    app = await net.start_bot()
+    assert app.client is not None and app.client.olm is not None
+    assert app.client.device_id == net.bot.device_id
+    assert app.client.olm.account.shared
+    room = net.room("cohort:kohort0")
+    anna = await net.person(net.participants[0][0], room, encrypted=True)
+    await sentinel(anna, room, net.bot.user_id)
