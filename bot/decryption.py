@@ -66,10 +66,18 @@ def withheld_sessions(resp: SyncResponse) -> list[tuple[str, str]]:
     return found
 
 
+def room_key_sessions(resp: SyncResponse) -> set[str]:
+    """The sessions whose room keys nio stored while parsing ``resp`` (it replaces each
+    decrypted to-device event in the response by what it held: a room key, a forwarded one)."""
+    return {
+        ev.session_id
+        for ev in resp.to_device_events
+        if isinstance(ev, RoomKeyEvent | ForwardedRoomKeyEvent)
+    }
+
+
 def brought_room_keys(resp: SyncResponse) -> bool:
-    """Did nio store new room keys while parsing ``resp``? (It replaces each decrypted
-    to-device event in the response by what it held: a room key, a forwarded one.)"""
-    return any(isinstance(ev, RoomKeyEvent | ForwardedRoomKeyEvent) for ev in resp.to_device_events)
+    return bool(room_key_sessions(resp))
 
 
 class Decryptor:
@@ -121,13 +129,22 @@ class Decryptor:
             await store.withhold(tx, session, code, now_ms)
         return bool(found)
 
-    async def retry(self, tx: Tx, now_ms: int, handle: Callable[[Tx, RoomEvent], Any]) -> None:
-        """Decrypt what waits, oldest first; handle what can be read (``handle`` dedups and
+    async def retry(
+        self,
+        tx: Tx,
+        now_ms: int,
+        handle: Callable[[Tx, RoomEvent], Any],
+        sessions: set[str] | None = None,
+    ) -> None:
+        """Decrypt what waits (of ``sessions`` only, if given: those whose keys or withheld
+        notices just came), oldest first; handle what can be read (``handle`` dedups and
         dispatches), tell the senders of what will not be. In the caller's transaction."""
         if not self.kept:
             return
         wait = self.wait_ms()
         for item in await store.waiting(tx):
+            if sessions is not None and item.session_id not in sessions:
+                continue
             event = self._decrypt(item.room_id, item.source)
             if event is not None:
                 await store.forget(tx, item.event_id)

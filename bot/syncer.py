@@ -36,7 +36,7 @@ from nio import AsyncClient, MessageDirection, RoomMessagesResponse, SyncRespons
 
 from bot import clock
 from bot.context import AfterCommit
-from bot.decryption import ENCRYPTED, Decryptor, brought_room_keys, withheld_sessions
+from bot.decryption import ENCRYPTED, Decryptor, room_key_sessions, withheld_sessions
 from bot.types import POLL_END_TYPES, RoomEvent, RoomID
 from storage import Database, Tx
 from storage import state as state_store
@@ -125,9 +125,13 @@ class Syncer:
         after: list[AfterCommit] = []
         now = clock.now_ms()
         decryptor = self.decryptor
-        keys_came = decryptor is not None and (
-            bool(withheld_sessions(resp)) or (decryptor.kept > 0 and brought_room_keys(resp))
-        )
+        # Sessions whose room keys (or withheld notices) this response brought.
+        sessions: set[str] = set()
+        if decryptor is not None:
+            sessions = {session for session, _code in withheld_sessions(resp)}
+            if decryptor.kept > 0:
+                sessions |= room_key_sessions(resp)
+        keys_came = bool(sessions)
         idle = (
             not resp.rooms.leave
             and not keys_came
@@ -140,7 +144,9 @@ class Syncer:
             if decryptor is not None and keys_came:
                 await decryptor.withheld(tx, resp, now)
                 # Events that waited for these keys come before this response's own events.
-                await decryptor.retry(tx, now, lambda t, e: self._handle(t, e, after))
+                await decryptor.retry(
+                    tx, now, lambda t, e: self._handle(t, e, after), sessions=sessions
+                )
             for room_id, events, new_join_ts in batches:
                 if new_join_ts is not None:
                     await state_store.record_join(tx, room_id, new_join_ts)

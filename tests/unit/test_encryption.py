@@ -15,7 +15,7 @@ from nio import RoomKeyEvent, SyncResponse, UnknownToDeviceEvent
 from bot.cli import encrypted_rooms
 from bot.cli import main as natverk
 from bot.crypto import crypto_store
-from bot.decryption import brought_room_keys, withheld_sessions
+from bot.decryption import brought_room_keys, room_key_sessions, withheld_sessions
 from bot.rooms import ENCRYPTION_STATE, wanted_rooms
 from config import load_config
 from storage import Database
@@ -122,6 +122,7 @@ def test_withheld_notices_and_room_keys_are_found_in_a_sync_response() -> None:
     assert withheld_sessions(_sync_with([withheld, odd, key])) == [("S1", "m.unverified")]
     assert brought_room_keys(_sync_with([withheld, key]))
     assert not brought_room_keys(_sync_with([withheld]))
+    assert room_key_sessions(_sync_with([withheld, key])) == {"S2"}
 
 
 def test_crypto_store_defaults_beside_the_database_and_waits_five_minutes(
