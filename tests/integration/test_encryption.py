@@ -100,6 +100,10 @@ async def test_ask_in_encrypted_cohort_reaches_encrypted_advisers_and_answer_com
     assert relayed["content"]["m.mentions"] == {"user_ids": [anna.user_id]}
     # Nothing was left undecrypted.
     assert await encryption_store.count(app.database) == 0
+    # bot.encryption: the direct chat the bot opened with the admin is encrypted.
+    admin_dm = app.direct[net.admin.user_id]
+    state = await app.client.room_get_state(admin_dm)
+    assert any(e.get("type") == "m.room.encryption" for e in state.events)
 
 
 def replies_to(p: Person, room: str, event_id: str, sender: str) -> list[Event]:
@@ -125,6 +129,8 @@ async def sentinel(p: Person, room: str, bot: str) -> None:
 
 async def test_private_ask_in_an_encrypted_direct_chat_the_person_opened(network: Any) -> None:
     net = encrypted_network(network, participants=1)
+    net.data["bot"]["encryption"] = False  # encrypted by Anna, whatever the YAML says
+    net.write()
     await net.start_bot()
     bot = net.bot.user_id
     adv_room = net.room("advisers")
@@ -367,3 +373,31 @@ async def test_a_device_made_before_encryption_uploads_its_keys_and_reads(
     room = net.room("cohort:kohort0")
     anna = await net.person(net.participants[0][0], room, encrypted=True)
     await sentinel(anna, room, net.bot.user_id)
+
+
+async def test_reloading_with_encryption_switches_it_on_in_the_existing_room(network: Any) -> None:
+    net = network(participants=1)
+    app = await net.start_bot()
+    bot = net.bot.user_id
+    room = net.room("cohort:kohort0")
+    anna = await net.person(net.participants[0][0], room, encrypted=True)
+    plain = await anna.say(room, "!help")
+    await anna.wait_until(lambda: bool(replies_to(anna, room, plain, bot)), timeout=60)
+    assert not was_encrypted(anna, room, replies_to(anna, room, plain, bot)[0]["event_id"])
+
+    net.data["cohorts"][0]["encryption"] = True
+    net.write()
+    assert await app.reload_from_disk() is None
+    await anna.wait_for_event(room, lambda e: e.get("type") == "m.room.encryption", timeout=60)
+    asked = await anna.say(room, "!help")  # Anna's app encrypts from now on
+    await anna.wait_until(lambda: bool(replies_to(anna, room, asked, bot)), timeout=60)
+    assert was_encrypted(anna, room, asked)  # her own message went out encrypted
+    assert was_encrypted(anna, room, replies_to(anna, room, asked, bot)[0]["event_id"])
+
+    # Taken out of the YAML again: the room stays encrypted (it cannot be switched off).
+    net.data["cohorts"][0]["encryption"] = False
+    net.write()
+    assert await app.reload_from_disk() is None
+    again = await anna.say(room, "!help")
+    await anna.wait_until(lambda: bool(replies_to(anna, room, again, bot)), timeout=60)
+    assert was_encrypted(anna, room, replies_to(anna, room, again, bot)[0]["event_id"])
