@@ -40,7 +40,9 @@ MAX_ATTEMPTS = 8
 BATCH = 100
 REREAD_AFTER = 10.0  # seconds
 REPORT_PURPOSE = "send_failed"  # reports of failed rows are not reported again
-PERMANENT_ERRORS = {"M_BAD_JSON", "M_NOT_JSON", "M_TOO_LARGE", "M_INVALID_PARAM"}
+# Not the homeserver's: an encrypted attachment's key that would go out in clear (below).
+CLEAR_KEY = "NATVERK_CLEAR_KEY"
+PERMANENT_ERRORS = {"M_BAD_JSON", "M_NOT_JSON", "M_TOO_LARGE", "M_INVALID_PARAM", CLEAR_KEY}
 
 
 class UnresolvedReferenceError(LookupError):
@@ -198,12 +200,18 @@ class Sender:
         cannot tell whether to encrypt; the row is tried again after the next sync.
         """
         client = self.client
-        if getattr(client, "olm", None) is None:  # encryption off (or a test's fake client)
-            return await client.room_send(room_id, event_type, content, tx_id=txn_id)
-        room = client.rooms.get(room_id)
-        if room is None:
+        olm = getattr(client, "olm", None)  # None: encryption off (or a test's fake client)
+        room = client.rooms.get(room_id) if olm is not None else None
+        if olm is not None and room is None:
             return None
-        if not room.encrypted:
+        if room is None or not room.encrypted:
+            if carries_file_key(content):
+                # A file from an encrypted room (its key in the content) relayed into a plain
+                # one would give its key to anyone who reads that room's events, the
+                # homeserver included: not sent, and reported as any refused message.
+                return RoomSendError(
+                    "an encrypted file's key would go out unencrypted", status_code=CLEAR_KEY
+                )
             return await client.room_send(room_id, event_type, content, tx_id=txn_id)
         try:
             return await self._send_encrypted(room_id, event_type, content, txn_id)
@@ -270,3 +278,14 @@ class Sender:
                 except Exception:  # a report must never stop the sender
                     log.exception("Reporting the failed outbox #%d failed", item.id)
         return give_up  # a row given up on no longer blocks its room
+
+
+def carries_file_key(content: dict[str, Any]) -> bool:
+    """Does the content hold an encrypted attachment (``file`` with its key), also as an
+    edit's new content?"""
+    for part in (content, content.get("m.new_content")):
+        if isinstance(part, dict):
+            media = part.get("file")
+            if isinstance(media, dict) and "key" in media:
+                return True
+    return False

@@ -15,6 +15,7 @@ from bot.demo.person import Event, Person
 from bot.session import ENV_PASSWORD, ENV_TOKEN, LoginError
 from config import load_config
 from storage import encryption as encryption_store
+from storage import outbox as outbox_store
 from tests.integration.helpers import body, kill, rel, start_natverk
 from tests.integration.test_ask import is_root
 
@@ -401,3 +402,65 @@ async def test_reloading_with_encryption_switches_it_on_in_the_existing_room(net
     again = await anna.say(room, "!help")
     await anna.wait_until(lambda: bool(replies_to(anna, room, again, bot)), timeout=60)
     assert was_encrypted(anna, room, replies_to(anna, room, again, bot)[0]["event_id"])
+
+
+async def test_an_encrypted_file_is_never_relayed_with_its_key_into_a_plain_room(
+    network: Any,
+) -> None:
+    """An encrypted cohort, a plain advisers' room: a file Anna shares in her question's
+    thread carries its key in the encrypted event; relayed as it is, the key would be readable
+    by anyone reading the advisers' room's events, the homeserver included. It is not sent
+    (reported as a refused message), and the thread goes on."""
+    net = network(participants=1)
+    net.data["cohorts"][0]["encryption"] = True
+    net.write()
+    app = await net.start_bot()
+    bot = net.bot.user_id
+    room, adv = net.room("cohort:kohort0"), net.room("advisers")
+    anna = await net.person(net.participants[0][0], room, encrypted=True)
+    adviser = await net.person(net.advisers[0], adv)
+    q = await anna.say(room, "!fråga Vilket stöd passar eleven i bifogade utredning?")
+    ack = await anna.wait_for_event(room, in_thread(q, bot), timeout=60)
+    number = int(body(ack).split("#")[1].split(" ")[0])
+    root = await adviser.wait_for_event(adv, lambda e: is_root(e, number, bot), timeout=60)
+
+    secret_file = {
+        "url": "mxc://localhost/encrypted",
+        "key": {
+            "kty": "oct",
+            "alg": "A256CTR",
+            "ext": True,
+            "key_ops": ["encrypt", "decrypt"],
+            "k": "c2VjcmV0LWtleS1vZi10aGUtZmlsZS0wMTIzNDU2Nzg",
+        },
+        "iv": "AAAAAAAAAAAAAAAAAAAAAA",
+        "hashes": {"sha256": "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU"},
+        "v": "v2",
+    }
+    await anna.send(
+        room,
+        {
+            "msgtype": "m.file",
+            "body": "utredning.pdf",
+            "file": secret_file,
+            "info": {"mimetype": "application/pdf", "size": 10},
+            "m.relates_to": {
+                "rel_type": "m.thread",
+                "event_id": q,
+                "is_falling_back": True,
+                "m.in_reply_to": {"event_id": q},
+            },
+        },
+    )
+
+    async def refused() -> bool:
+        return (await outbox_store.counts(app.database)).get("failed") == 1
+
+    await until(refused)
+    await anna.say(room, "Eleven har svårt med arbetsminnet.", thread_root=q)
+    await adviser.wait_for_event(
+        adv,
+        lambda e: rel(e).get("event_id") == root["event_id"] and "arbetsminnet" in body(e),
+        timeout=60,
+    )
+    assert not any("file" in e.get("content", {}) for e in adviser.events[adv])

@@ -17,6 +17,7 @@ from bot.cli import main as natverk
 from bot.crypto import crypto_store
 from bot.decryption import brought_room_keys, room_key_sessions, withheld_sessions
 from bot.rooms import ENCRYPTION_STATE, wanted_rooms
+from bot.sender import carries_file_key
 from config import load_config
 from storage import Database
 from storage import encryption as store
@@ -186,3 +187,11 @@ def test_backup_copies_the_crypto_store_beside_the_database_copy(tmp_path: Path)
         assert conn.execute("SELECT k FROM keys").fetchall() == [("secret",)]
     conn.close()
     assert natverk(["backup", str(config), str(dest)]) == 1  # never overwritten
+
+
+def test_an_encrypted_file_s_key_is_found_in_a_message_and_in_an_edit() -> None:
+    media = {"url": "mxc://x/y", "key": {"k": "secret"}, "iv": "i", "hashes": {}, "v": "v2"}
+    assert carries_file_key({"msgtype": "m.file", "file": media})
+    assert carries_file_key({"m.new_content": {"msgtype": "m.image", "file": media}})
+    assert not carries_file_key({"msgtype": "m.file", "url": "mxc://x/y"})
+    assert not carries_file_key({"msgtype": "m.file", "file": "mxc://x/y"})
