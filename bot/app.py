@@ -15,10 +15,10 @@ from typing import Any, TypeVar, cast
 from urllib.parse import quote
 
 import aiohttp
-from nio import AsyncClient, AsyncClientConfig, InviteInfo, SyncError, SyncResponse
+from nio import AsyncClientConfig, InviteInfo, SyncError, SyncResponse
 from nio.store import SqliteStore
 
-from bot import clock, i18n, messages
+from bot import clock, i18n, messages, restore
 from bot.context import AfterCommit, BaseContext
 from bot.crosssigning import ensure_cross_signing
 from bot.crypto import CryptoClient, crypto_store, store_lost
@@ -27,15 +27,17 @@ from bot.dispatcher import Dispatcher
 from bot.metrics import Metrics, read_gauges
 from bot.metrics import Server as MetricsServer
 from bot.registry import REGISTRY, PeriodicFn, Registry, load_command_modules
-from bot.rooms import RoomManager, RoomReport, wanted_rooms
+from bot.rooms import RoomManager, RoomReport, only_between, wanted_rooms
 from bot.sender import REPORT_PURPOSE, Sender
-from bot.session import ENV_PASSWORD, log_in, new_device
+from bot.session import ENV_PASSWORD, Client, log_in, new_device
 from bot.syncer import Syncer
 from bot.types import Place, RoomID, UserID
 from config import Cohort, Config, ConfigError, load_config
 from storage import Database, Tx
 from storage import outbox as outbox_store
+from storage import restore as restore_store
 from storage import state as state_store
+from storage.causes import CAUSE, Cause
 from storage.outbox import OutboxItem
 
 log = logging.getLogger(__name__)
@@ -70,7 +72,7 @@ class App:
         self._config_path = Path(config_path)
         self._registry = registry
         self.db: Database | None = None
-        self.client: AsyncClient | None = None
+        self.client: Client | None = None
         self.sender: Sender | None = None
         self.syncer: Syncer | None = None
         self.metrics = Metrics()
@@ -86,6 +88,7 @@ class App:
         self._periodic_wake = asyncio.Event()  # set: run the periodic pass now (e.g. reload)
         self.sync_filter: str | dict[str, Any] = SYNC_FILTER
         self._locals: dict[type, object] = {}  # per-bot state of the features (Services.local)
+        self._lock: restore_store.RunLock | None = None  # held while running (natverk restore)
 
     # --- Services -------------------------------------------------------------------------
     @property
@@ -190,7 +193,13 @@ class App:
         cfg = self._config
         for lang in i18n.LANGUAGES:
             i18n.catalogue(lang)  # parsed now (~40 ms each), not on the first user's command
-        self.db = await Database.open(cfg.bot.database)
+        self._lock = restore_store.RunLock(cfg.bot.database)
+        self._lock.acquire()
+        try:
+            self.db = await Database.open(cfg.bot.database)
+        except BaseException:
+            self._lock.release()
+            raise
         self.client = CryptoClient(
             cfg.homeserver,
             cfg.bot.user_id,
@@ -221,6 +230,18 @@ class App:
         await self._upload_filter()
         self.managed = await state_store.managed_rooms(self.db)
         self.direct = await state_store.direct_rooms(self.db)
+        restored = await restore.recover(
+            self.client,
+            self.db,
+            cfg.bot.user_id,
+            {*self.managed.values(), *self.direct.values()},
+            set(self.direct),
+            {w.key: w.target for w in wanted_rooms(cfg) if w.key not in self.managed},
+        )
+        if restored is not None:
+            self.managed = await state_store.managed_rooms(self.db)
+            self.direct = await state_store.direct_rooms(self.db)
+        await self._load_recovered()
         self.sync_token = await state_store.sync_token(self.db)
         self.syncer = Syncer(
             self.client,
@@ -235,6 +256,9 @@ class App:
             ),
         )
         await self.syncer.load()
+        if restored is not None:
+            # The first sync hands back every event since the backup: read them all.
+            self.syncer.backfill_max_pages = restore.MAX_PAGES
         self.sender = Sender(
             self.client,
             self.db,
@@ -298,6 +322,30 @@ class App:
         body = i18n.t(self._config.bot.language, f"crosssigning.{key}", **params)
         await self._notify_admins(tx, body)
 
+    async def _load_recovered(self) -> None:
+        """After a restore: the bot's events since the backup that no row has used yet (a row
+        queued with one of their keys is marked sent as it, not sent again)."""
+        assert self.db is not None
+        self.db.on_recovered = self._sent_hook
+        dropped = await restore_store.forget_stale_recovered(self.db, clock.now_ms())
+        if dropped:
+            log.info("%d events found after a restore a week ago were never used", dropped)
+        recovered = await restore_store.recovered_events(self.db)
+        if recovered:
+            self.db.recovered = recovered
+            settled = await restore.settle_pending(self.db)
+            log.info(
+                "%d events sent before a restore are waiting to be recognised; %d pending "
+                "messages of the backup were among them",
+                len(recovered),
+                settled,
+            )
+
+    async def _sent_hook(self, tx: Tx, item: OutboxItem, event_id: str) -> None:
+        hook = self._registry.sent_hooks.get(item.purpose or "")
+        if hook is not None:
+            await hook(tx, item, event_id)
+
     async def _upload_filter(self) -> None:
         """Store the sync filter on the server once, so each long-poll names it by id."""
         assert self.client is not None
@@ -339,6 +387,8 @@ class App:
             await self.client.close()
         if self.db is not None:
             await self.db.close()
+        if self._lock is not None:
+            self._lock.release()
 
     async def run_until_stopped(self, stop: asyncio.Event) -> None:
         await self.start()
@@ -466,7 +516,13 @@ class App:
             if self.sender is not None:
                 self.sender.wake()
         for name, fn in self._registry.periodic.items():
-            await self.in_transaction(partial(_at, fn, now))
+            # What a periodic task queues is keyed by its name and the message (or by the
+            # subject the task names: ctx.about), not by when it ran.
+            token = CAUSE.set(Cause(f"periodic:{name}", hashed=True))
+            try:
+                await self.in_transaction(partial(_at, fn, now))
+            finally:
+                CAUSE.reset(token)
             log.debug("Periodic task %s done", name)
 
     def _spawn(self, work: Awaitable[None]) -> None:
@@ -501,10 +557,17 @@ class App:
         if hasattr(resp, "status_code"):
             log.warning("Joining %s failed: %s", room_id, resp.message)
             return
-        if is_direct and inviter is not None and inviter not in self.direct:
-            async with self.db.transaction() as tx:
-                await state_store.set_direct_room(tx, inviter, room_id)
-            self.direct[inviter] = room_id
+        if not is_direct or inviter is None or self.direct.get(inviter) == room_id:
+            return
+        if inviter in self.direct and not await only_between(
+            self.client, room_id, {self.user_id, inviter}
+        ):
+            return  # "direct" with others in it: not private, the known chat stays theirs
+        # The person's own direct chat becomes the one the bot uses with them, also when the
+        # bot had opened one (e.g. for the privacy notice) that they never looked at.
+        async with self.db.transaction() as tx:
+            await state_store.set_direct_room(tx, inviter, room_id)
+        self.direct[inviter] = room_id
 
     # --- rooms ----------------------------------------------------------------------------
     async def reconcile(self) -> RoomReport:

@@ -1,4 +1,4 @@
-"""The ``natverk`` command: check, run, backup, demo."""
+"""The ``natverk`` command: check, run, backup, restore, demo, and the exports."""
 
 from __future__ import annotations
 
@@ -133,6 +133,7 @@ async def _run(config_path: Path) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.session import LoginError
     from storage import DatabaseTooNewError
+    from storage.restore import BotRunningError
 
     _setup_logging(args.verbose, args.log_format)
     if (
@@ -142,7 +143,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     try:
         asyncio.run(_run(Path(args.config)))
-    except (LoginError, DatabaseTooNewError) as err:
+    except (LoginError, DatabaseTooNewError, BotRunningError) as err:
         print(f"natverk did not start: {err}", file=sys.stderr)
         return 1
     return 0
@@ -155,10 +156,13 @@ def cmd_backup(args: argparse.Namespace) -> int:
     if config is None:
         return 2
 
+    from bot import clock
+
     async def backup() -> None:
         db = await Database.open(config.bot.database)
         try:
-            await db.backup(Path(args.dest))
+            # The time is taken before the copy: a restore reads what the bot sent since.
+            await db.backup(Path(args.dest), taken_at_ms=clock.now_ms())
         finally:
             await db.close()
         backup_crypto_store(config.bot.crypto_store_path, crypto_dest)
@@ -196,6 +200,47 @@ def backup_crypto_store(store: Path, dest: Path) -> None:
         ):
             source.backup(copy)
         target.chmod(0o600)
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Put a backup in place of the database of a stopped bot (the replaced one is kept)."""
+    from datetime import UTC, datetime
+
+    from bot import clock
+    from storage import restore
+
+    config = _config_or_report(args.config)
+    if config is None:
+        return 2
+    db_path = Path(config.bot.database)
+    lock = restore.RunLock(db_path)
+    try:
+        lock.acquire()
+    except restore.BotRunningError as err:
+        print(f"not restored: {err}; stop it first", file=sys.stderr)
+        return 1
+    try:
+        if Path(args.backup).resolve() == db_path.resolve():
+            print("not restored: that is the database itself", file=sys.stderr)
+            return 2
+        try:
+            info = restore.inspect_backup(args.backup)
+        except restore.RestoreError as err:
+            print(f"not restored: {err}", file=sys.stderr)
+            return 1
+        aside = restore.install(args.backup, db_path, info, clock.now_ms())
+    finally:
+        lock.release()
+    taken = datetime.fromtimestamp(info.taken_at_ms / 1000, UTC).isoformat(timespec="seconds")
+    how = "taken at" if info.exact else "last active at (not written by natverk backup)"
+    print(f"Restored {args.backup} ({how} {taken}) to {db_path}.")
+    if aside is not None:
+        print(f"The replaced database is kept as {aside}.")
+    print(
+        "At its next start the bot reads what it sent since then, handles the events since "
+        "then again and sends nothing twice."
+    )
+    return 0
 
 
 def cmd_user(args: argparse.Namespace) -> int:
@@ -435,6 +480,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", type=Path)
     p.add_argument("dest", type=Path)
     p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser("restore", help="put a backup in place of the database (the bot stopped)")
+    p.add_argument("config", type=Path, help="the bot's configuration (names its database)")
+    p.add_argument("backup", type=Path, help="a copy written by natverk backup")
+    p.set_defaults(func=cmd_restore)
 
     p = sub.add_parser("user", help="export or erase what the bot keeps about a person")
     p.add_argument("action", choices=["export", "erase"])

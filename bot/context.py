@@ -5,8 +5,9 @@ Handlers never call the Matrix client: they write through the open transaction a
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -15,6 +16,7 @@ from bot import i18n, messages
 from bot.types import EventID, Place, RoomEvent, RoomID, UserID
 from storage import Database, Tx
 from storage import outbox as outbox_store
+from storage.causes import Cause
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +122,19 @@ class BaseContext:
         return await outbox_store.enqueue(
             self.tx, room_id, content, event_type=event_type, purpose=purpose, ref=ref, owner=owner
         )
+
+    @contextlib.contextmanager
+    def about(self, subject: str) -> Iterator[None]:
+        """Key what is queued inside by ``subject`` (storage/outbox.py): for periodic work
+        whose message changes with the time it runs (a reminder saying how long a question
+        has waited), so that a restored bot doing it again recognises it as already sent.
+        ``subject`` must name the thing done once, e.g. ``reminder:<the question's event>``."""
+        saved = self.tx.cause
+        self.tx.cause = Cause(subject)
+        try:
+            yield
+        finally:
+            self.tx.cause = saved
 
     async def redact(self, room_id: RoomID | str, event_ref: str, reason: str = "") -> int:
         """Queue a redaction of ``event_ref`` (an event id or ``$outbox:<id>``)."""

@@ -17,8 +17,10 @@ from pathlib import Path
 
 from nio import Api, AsyncClient, Response, SyncResponse
 
+from bot.session import Client
 
-class CryptoClient(AsyncClient):  # type: ignore[misc]
+
+class CryptoClient(Client):
     async def receive_response(self, response: Response) -> None:
         store = self.store
         if not isinstance(response, SyncResponse) or store is None:

@@ -13,6 +13,8 @@ from bot.registry import Registry, UsageError, split_command
 from bot.syncer import OWN_HANDLED
 from bot.types import Place, RoomEvent, RoomID
 from config import Role
+from storage import outbox as outbox_store
+from storage.causes import CAUSE, Cause
 
 if TYPE_CHECKING:
     from bot.metrics import Metrics
@@ -57,13 +59,25 @@ class Dispatcher:
         )
 
     async def dispatch(self, tx: Tx, event: RoomEvent) -> list[AfterCommit]:
-        """Handle one event inside the caller's transaction; return work for after commit."""
+        """Handle one event inside the caller's transaction; return work for after commit.
+
+        What it queues is keyed by the event (storage/outbox.py), and so is the work after
+        the commit."""
         own = event.sender == self.services.user_id
         if own and event.type not in OWN_HANDLED:
             return []
         if self.metrics is not None:
             self.metrics.event(event.type)
+        tx.cause = Cause(event.event_id)
         ctx = self.context(tx, event)
+        await self._handle(ctx, own)
+        tx.cause = None
+        return [
+            _caused(task, f"{event.event_id}+{i}") for i, task in enumerate(ctx.after_commit_tasks)
+        ]
+
+    async def _handle(self, ctx: CommandContext, own: bool) -> None:
+        event = ctx.event
         # In the advisers' room only advisers and admins are answered; listeners still see
         # everyone's messages (and report strangers to the admins).
         speaks = ctx.place != Place.ADVISERS or bool({Role.ADVISER, Role.ADMIN} & ctx.roles)
@@ -71,10 +85,9 @@ class Dispatcher:
             parsed = split_command(event.body)
             if parsed is not None:
                 await self._command(ctx, *parsed)
-                return ctx.after_commit_tasks
+                return
         for spec in self.registry.listeners_for(event.type, ctx.place):
             await self._guarded(ctx, spec.name, spec.handler, tell_user=False)
-        return ctx.after_commit_tasks
 
     async def _command(self, ctx: CommandContext, word: str, rest: str) -> None:
         outcome, name = await self._run_command(ctx, word, rest)
@@ -120,6 +133,8 @@ class Dispatcher:
         try:
             async with ctx.tx.savepoint():
                 await run(ctx)
+                if ctx.tx.recovered_rows:  # only after a restore
+                    await outbox_store.apply_recovered(ctx.tx)
             return True
         except Exception:
             ref = secrets.token_hex(4).upper()
@@ -134,3 +149,16 @@ class Dispatcher:
             if tell_user:
                 await ctx.reply(i18n.t(ctx.lang, "errors.internal", ref=ref))
             return False
+
+
+def _caused(task: AfterCommit, name: str) -> AfterCommit:
+    """``task`` with the rows it queues (in transactions of its own) keyed by ``name``."""
+
+    async def run() -> None:
+        token = CAUSE.set(Cause(name))
+        try:
+            await task()
+        finally:
+            CAUSE.reset(token)
+
+    return run

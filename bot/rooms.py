@@ -136,6 +136,15 @@ def members_from_state(events: list[dict[str, Any]]) -> tuple[set[str], set[str]
     return joined, invited
 
 
+async def only_between(client: AsyncClient, room_id: str, people: set[str]) -> bool:
+    """Whether nobody but ``people`` is in (or invited to) the room (e.g. a direct chat)."""
+    state = await client.room_get_state(room_id)
+    if not isinstance(state, RoomGetStateResponse):
+        return False
+    joined, invited = members_from_state(state.events)
+    return joined | invited <= people
+
+
 def power_levels_update(
     current: dict[str, Any], wanted: WantedRoom, bot: str, level: int = MODERATOR
 ) -> dict[str, Any] | None:

@@ -5,6 +5,10 @@ keep the order within a room. Content may refer to the event id of an earlier ou
 the string ``"$outbox:<id>"`` (e.g. a thread reply whose root is not sent yet). A row whose
 room is a user id (``@anna:example.org``) goes to that person's direct chat, opened on demand:
 so a message to someone the bot has never talked to is as durable as any other.
+
+Each message carries its row's key (``se.natverk.key``, see storage/outbox.py). After a
+restore, a pending row whose key the bot found among its own messages since the backup is
+marked sent as that message instead of being sent again (only then is the key looked up).
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ from typing import Any
 
 from nio import (
     Api,
-    AsyncClient,
     EncryptionError,
     LocalProtocolError,
     RoomKickResponse,
@@ -30,6 +33,7 @@ from nio.exceptions import GroupEncryptionError, OlmTrustError
 
 from bot.metrics import Metrics
 from bot.registry import Registry
+from bot.session import Client
 from bot.types import RoomID, UserID
 from storage import Database, Tx
 from storage import outbox as outbox_store
@@ -65,7 +69,7 @@ async def _resolve(db: Database, value: Any) -> Any:
 class Sender:
     def __init__(
         self,
-        client: AsyncClient,
+        client: Client,
         db: Database,
         registry: Registry,
         open_direct: Callable[[UserID], Awaitable[RoomID | None]] | None = None,
@@ -148,8 +152,15 @@ class Sender:
         return ok
 
     async def _send_one(self, item: outbox_store.OutboxItem) -> bool:
+        recovered = self.db.recovered
+        if recovered and item.key is not None and item.key in recovered:
+            # Sent before a restore (e.g. a row pending in the backup): not again.
+            async with self.db.transaction() as tx:
+                await outbox_store.mark_recovered(tx, item, recovered[item.key])
+            self._fresh.pop(item.id, None)
+            return True
         try:
-            content = await _resolve(self.db, item.content)
+            content = item.sent_content(await _resolve(self.db, item.content))
         except UnresolvedReferenceError as err:
             # Waiting makes sense only while the row it refers to may still be sent.
             state = await outbox_store.state_of(self.db, int(str(err).removeprefix("$outbox:")))
@@ -165,9 +176,7 @@ class Sender:
         assert room_id is not None
         resp: Any
         if item.event_type == "m.room.redaction":
-            resp = await self.client.room_redact(
-                room_id, content["redacts"], content.get("reason"), tx_id=item.txn_id
-            )
+            resp = await self.client.room_redact_content(room_id, content, item.txn_id)
         elif item.event_type == outbox_store.KICK:
             resp = await self.client.room_kick(room_id, content["user_id"], content.get("reason"))
             if isinstance(resp, RoomKickResponse) or not self._still_in(

@@ -8,8 +8,9 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
-from nio import AsyncClient, LoginResponse, WhoamiResponse
+from nio import Api, AsyncClient, LoginResponse, RoomRedactError, RoomRedactResponse, WhoamiResponse
 
 from config import Config
 from storage import Database
@@ -19,6 +20,23 @@ log = logging.getLogger(__name__)
 
 ENV_PASSWORD = "NATVERK_PASSWORD"  # noqa: S105 - the variable's name, not a password
 ENV_TOKEN = "NATVERK_ACCESS_TOKEN"  # noqa: S105
+
+
+class Client(AsyncClient):  # type: ignore[misc]  # nio has no type information
+    """matrix-nio's client, and a redaction that carries content beyond a reason (the outbox
+    row's key, see storage/outbox.py): nio's ``room_redact`` sends only the reason."""
+
+    async def room_redact_content(
+        self, room_id: str, content: dict[str, Any], tx_id: str
+    ) -> RoomRedactResponse | RoomRedactError:
+        method, path, _ = Api.room_redact(
+            self.access_token, room_id, content["redacts"], tx_id=tx_id
+        )
+        body = {k: v for k, v in content.items() if k != "redacts"}
+        response: RoomRedactResponse | RoomRedactError = await self._send(
+            RoomRedactResponse, method, path, Api.to_json(body), response_data=(room_id,)
+        )
+        return response
 
 
 class LoginError(RuntimeError):

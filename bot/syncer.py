@@ -27,6 +27,7 @@ its room that could be read meanwhile, and late ones among themselves oldest fir
 
 from __future__ import annotations
 
+import heapq
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -69,6 +70,10 @@ def _own_join_ts(events: list[Any], user_id: str) -> int | None:
     return None
 
 
+def _timestamp(event: RoomEvent) -> int:
+    return event.origin_server_ts
+
+
 class Syncer:
     def __init__(
         self,
@@ -87,6 +92,7 @@ class Syncer:
         self.events_handled = 0
         self.backfilled = 0
         self._checkpoint_ms = 0
+        self.backfill_max_pages = BACKFILL_MAX_PAGES
         # Ids of the latest timeline events seen, the bot's own included (for tests/benches).
         self.recent: deque[str] = deque(maxlen=1000)
 
@@ -147,17 +153,21 @@ class Syncer:
                 await decryptor.retry(
                     tx, now, lambda t, e: self._handle(t, e, after), sessions=sessions
                 )
+            streams: list[list[RoomEvent]] = []
             for room_id, events, new_join_ts in batches:
                 if new_join_ts is not None:
                     await state_store.record_join(tx, room_id, new_join_ts)
                 join_ts = new_join_ts if new_join_ts is not None else self.joined[room_id]
-                for event in events:
-                    if event.origin_server_ts < join_ts:
-                        continue
-                    if decryptor is not None and event.type == ENCRYPTED:
-                        await decryptor.keep(tx, event, now)  # not processed: kept for its key
-                        continue
-                    await self._handle(tx, event, after)
+                streams.append([e for e in events if e.origin_server_ts >= join_ts])
+            # Across rooms in the order they happened (each room's own order kept): after a
+            # downtime or a restore, the questions of two rooms get their numbers in the
+            # order they were asked, as the bot numbered them the first time.
+            ordered = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=_timestamp)
+            for event in ordered:
+                if decryptor is not None and event.type == ENCRYPTED:
+                    await decryptor.keep(tx, event, now)  # not processed: kept for its key
+                    continue
+                await self._handle(tx, event, after)
             for room_id in resp.rooms.leave:
                 await state_store.forget_room(tx, room_id)
             await state_store.set_sync_token(tx, resp.next_batch)
@@ -191,7 +201,7 @@ class Syncer:
         """Fetch what a limited timeline left out, back to the last handled event."""
         older: list[RoomEvent] = []
         token = prev_batch
-        for _ in range(BACKFILL_MAX_PAGES):
+        for _ in range(self.backfill_max_pages):
             resp = await self.client.room_messages(
                 room_id, start=token, direction=MessageDirection.back, limit=BACKFILL_PAGE
             )
@@ -213,7 +223,7 @@ class Syncer:
                 break
             token = resp.end
         else:
-            log.warning("Back-fill of %s stopped after %d pages", room_id, BACKFILL_MAX_PAGES)
+            log.warning("Back-fill of %s stopped after %d pages", room_id, self.backfill_max_pages)
         if older:
             log.info("Back-filled %d events in %s", len(older), room_id)
             self.backfilled += len(older)

@@ -6,6 +6,8 @@ by the periodic pass if the bot stopped in between), and told once done."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import secrets
@@ -15,10 +17,8 @@ from typing import Any
 from bot import clock, i18n, messages
 from bot.context import BaseContext, CommandContext, Services
 from bot.registry import Arg, command, periodic
-from bot.rooms import wanted_rooms
 from bot.types import Place, RoomID, UserID
 from commands.questions.status import unclaimed
-from config import Config
 from storage import privacy as store
 from storage import retention
 from storage import state as state_store
@@ -29,6 +29,7 @@ CODE_MS = 10 * 60 * 1000
 RETENTION_RAN = "retention.ran_at"
 RETENTION_EVERY_MS = 3_600_000
 CODE_KEY = "privacy-code:"  # + user id: {"code", "expires"}
+CODE_SECRET = "privacy.code_secret"  # noqa: S105 - the kv row holding the codes' key
 ERASING = "privacy-erasing:"  # + user id: {"room", "lang"}; confirmed, not yet done
 EXPORT = ("export", "exportera")
 ERASE = ("erase", "radera")
@@ -59,7 +60,7 @@ async def privacy_command(ctx: CommandContext, args: dict[str, Any]) -> None:
     code = str(args.get("code") or "").upper()
     now = clock.now_ms()
     if not code:
-        fresh = "".join(secrets.choice(ALPHABET) for _ in range(6))
+        fresh = await _code_for(ctx)
         value = json.dumps({"code": fresh, "expires": now + CODE_MS})
         await state_store.set_value(ctx.tx, CODE_KEY + user, value)
         await ctx.reply(ctx.t("privacy.confirm", code=fresh))
@@ -74,6 +75,18 @@ async def privacy_command(ctx: CommandContext, args: dict[str, Any]) -> None:
     await state_store.set_value(ctx.tx, ERASING + user, job)
     await ctx.reply(ctx.t("privacy.erasing"))
     ctx.after_commit(partial(erase, ctx.services, UserID(user)))
+
+
+async def _code_for(ctx: CommandContext) -> str:
+    """The confirmation code of this request: unguessable (a keyed hash of the request's event
+    id, the key kept in the database) and the same when the request is handled again after a
+    restore, so the code the person was shown still confirms the erasure then."""
+    secret = await state_store.get_value_tx(ctx.tx, CODE_SECRET)
+    if secret is None:  # made by migration 14; a database copied from before it
+        secret = secrets.token_hex(32)
+        await state_store.set_value(ctx.tx, CODE_SECRET, secret)
+    digest = hmac.new(bytes.fromhex(secret), ctx.event.event_id.encode(), hashlib.sha256).digest()
+    return "".join(ALPHABET[b % len(ALPHABET)] for b in digest[:6])
 
 
 async def _export(services: Services, user: str, room: RoomID, lang: str) -> None:
@@ -145,55 +158,3 @@ async def prune(ctx: BaseContext, now_ms: int) -> None:
     )
     if any(counts.values()):
         log.info("Retention: %s", ", ".join(f"{k} {v}" for k, v in counts.items() if v))
-
-
-NOTICE_ROOM = "privacy-notice-room:"  # + room id: when the notice was posted there
-NOTICE_PERSON = "privacy-notice:"  # + user id: when it was sent to them
-
-
-def notice_text(config: Config, lang: str) -> str | None:
-    """The privacy notice in ``lang`` (the configured text, else the built-in one); None when
-    ``privacy.notice`` is false."""
-    notice = config.privacy.notice
-    if notice is False:
-        return None
-    own = notice.sv if lang == "sv" else notice.en
-    return own or i18n.t(lang, "privacy.notice", min_group=config.evaluation.min_group)
-
-
-def person_language(config: Config, user: str) -> str:
-    """The language of the first cohort a person is in; the bot's for advisers and admins."""
-    cohort = next(
-        (c for c in config.cohorts if user in c.facilitators or user in c.participants), None
-    )
-    return config.cohort_language(cohort)
-
-
-@periodic("privacy-notice")
-async def send_notices(ctx: BaseContext, now_ms: int) -> None:
-    """The privacy notice, once in each room the bot manages (as soon as it exists) and once in
-    a direct chat to each person the YAML names (``privacy.notice.per_minute`` a pass; the
-    sender opens the chats). Whether it was sent is recorded with the message, in one
-    transaction: a restart neither repeats nor loses one."""
-    config = ctx.config
-    if config.privacy.notice is False:
-        return
-    posted = await state_store.values_with_prefix(ctx.tx, NOTICE_ROOM)
-    for wanted in wanted_rooms(config):
-        room = ctx.services.room_of(wanted.key)
-        if room is None or NOTICE_ROOM + room in posted:
-            continue
-        cohort = config.cohort(wanted.key.removeprefix("cohort:"))
-        text = notice_text(config, config.cohort_language(cohort))
-        assert text is not None
-        await ctx.send(room, messages.notice(text))
-        await state_store.set_value(ctx.tx, NOTICE_ROOM + room, str(now_ms))
-    told = await state_store.values_with_prefix(ctx.tx, NOTICE_PERSON)
-    people = sorted(u for u in config.known_users() - {config.bot.user_id})
-    due = [u for u in people if NOTICE_PERSON + u not in told]
-    for user in due[: config.privacy.notice.per_minute]:
-        text = notice_text(config, person_language(config, user))
-        assert text is not None
-        # m.text: the first message of a new direct chat is one the person should see.
-        await ctx.send(RoomID(user), messages.text(text))
-        await state_store.set_value(ctx.tx, NOTICE_PERSON + user, str(now_ms))

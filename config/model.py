@@ -7,6 +7,7 @@ offending item with its own key path, so the loader can point at the right line.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from datetime import date, datetime
@@ -501,19 +502,56 @@ class Retention(_Model):
         return parse_duration(str(getattr(self, field))) * 1000
 
 
-class PrivacyNotice(_Model):
-    """The short notice posted once in each room the bot manages and sent once to each person
-    in a direct chat; the texts replace the built-in ones (Swedish, English)."""
+# The privacy notice is one message: its text (as JSON, UTF-8) stays well inside the
+# 40,000-byte budget of a message's content (bot/messages.py), leaving room for the rest.
+NOTICE_MAX_BYTES = 30_000
 
-    sv: str | None = Field(default=None, min_length=1, max_length=4000)
-    en: str | None = Field(default=None, min_length=1, max_length=4000)
-    # Direct chats opened per minute for it (a new network's 4,000 people are told over some
-    # hours, within Synapse's invite rate limit, instead of holding up every other message).
-    per_minute: int = Field(default=15, ge=1, le=600)
+
+def _notice_text(value: str) -> str:
+    size = len(json.dumps(value, ensure_ascii=False).encode("utf-8"))
+    if not value.strip():
+        raise PydanticCustomError(
+            "notice_empty", "the notice is empty (leave the key out for the built-in text)"
+        )
+    if size > NOTICE_MAX_BYTES:
+        raise PydanticCustomError(
+            "notice_size",
+            "the notice is {size} bytes; at most {limit} fit in one message",
+            {"size": size, "limit": NOTICE_MAX_BYTES},
+        )
+    return value
+
+
+NoticeText = Annotated[str, AfterValidator(_notice_text)]
+
+
+class PrivacyNotice(_Model):
+    """The short privacy notice: posted once in each room the bot manages, and sent once to
+    each member and adviser in a direct chat. Without a text, the built-in one (locales)."""
+
+    sv: NoticeText | None = None
+    en: NoticeText | None = None
+    # Direct chats opened per periodic pass (about once a minute), and only while the outbox
+    # has fewer than this many messages waiting: people's answers go first.
+    per_pass: int = Field(default=20, ge=1, le=1000)
+
+    def configured(self, lang: str) -> str | None:
+        """The network's own text for ``lang``; else its text in the other language (its own
+        words beat the built-in default, which may describe another practice); else None."""
+        own = self.sv if lang == "sv" else self.en
+        return own if own is not None else (self.en if lang == "sv" else self.sv)
 
 
 class Privacy(_Model):
-    notice: PrivacyNotice | Literal[False] = Field(default_factory=PrivacyNotice)  # false: none
+    # false: no notice at all (the network informs its members otherwise); None here
+    notice: PrivacyNotice | None = Field(default_factory=PrivacyNotice)
+
+    @field_validator("notice", mode="before")
+    @classmethod
+    def _false_is_off(cls, value: object) -> object:
+        if value is False:
+            return None
+        return {} if value is None else value  # an empty ``notice:`` is the defaults
 
 
 class Metrics(_Model):

@@ -19,6 +19,7 @@ from typing import Any, TypeVar, cast
 
 import aiosqlite
 
+from storage.causes import CAUSE, Cause
 from storage.migrations import MIGRATIONS, Migration
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,8 @@ T = TypeVar("T")
 
 Row = sqlite3.Row
 Params = Sequence[Any] | dict[str, Any]
+# Runs the sent hook of an outbox row marked sent as an event recovered after a restore.
+RecoveredHook = Callable[["Tx", Any, str], Awaitable[None]]
 
 
 class DatabaseTooNewError(RuntimeError):
@@ -45,6 +48,13 @@ class Tx:
         # The database's memo of slow-changing values (kept across transactions).
         self.memo: dict[str, Any] = db.memo if db is not None else {}
         self.before_commit: list[Callable[[], Awaitable[None]]] = []
+        # The cause of the rows queued now (their keys: storage/outbox.py).
+        self.cause: Cause | None = None
+        # After a restore: the bot's events found since the backup (key -> event id), and the
+        # rows of this transaction marked sent as one of them, whose sent hooks are due.
+        self.recovered: dict[str, str] | None = db.recovered if db is not None else None
+        self.on_recovered: RecoveredHook | None = db.on_recovered if db is not None else None
+        self.recovered_rows: list[tuple[Any, str]] = []
 
     # Each call below is one hop to aiosqlite's thread: on the hot path (every event of every
     # sync) the hops, not SQLite, are what costs.
@@ -112,20 +122,23 @@ class _Savepoint:
     """:meth:`Tx.savepoint`; a plain class, not a generator: one is entered for every
     listener on every event."""
 
-    __slots__ = ("_callbacks", "_name", "_tx")
+    __slots__ = ("_callbacks", "_name", "_recovered", "_tx")
 
     def __init__(self, tx: Tx, name: str) -> None:
         self._tx, self._name = tx, name
         self._callbacks = 0
+        self._recovered = 0
 
     async def __aenter__(self) -> None:
         self._tx._unopened.append(self._name)
         self._callbacks = len(self._tx.after_commit)
+        self._recovered = len(self._tx.recovered_rows)
 
     async def __aexit__(self, kind: type[BaseException] | None, *_: object) -> None:
         tx, name = self._tx, self._name
         if kind is not None:
             del tx.after_commit[self._callbacks :]
+            del tx.recovered_rows[self._recovered :]
         if name in tx._unopened:
             tx._unopened.remove(name)
         elif kind is not None:
@@ -156,6 +169,9 @@ class Database:
         self._lock = asyncio.Lock()
         self._subscribers: dict[str, list[Callable[[Any], None]]] = {}
         self.memo: dict[str, Any] = {}  # see Tx.memo
+        # After a restore (bot/restore.py): see Tx.recovered and Tx.on_recovered.
+        self.recovered: dict[str, str] | None = None
+        self.on_recovered: RecoveredHook | None = None
 
     @classmethod
     async def open(cls, path: Path, migrations: Sequence[Migration] = MIGRATIONS) -> Database:
@@ -184,6 +200,7 @@ class Database:
         async with self._lock:
             await self._writer.execute_fetchall("BEGIN IMMEDIATE")
             tx = Tx(self._writer, self)
+            tx.cause = CAUSE.get()
             try:
                 yield tx
             except BaseException:
@@ -191,6 +208,8 @@ class Database:
                 raise
             else:
                 try:
+                    while tx.recovered_rows and tx.on_recovered is not None:
+                        await tx.on_recovered(tx, *tx.recovered_rows.pop(0))
                     for flush in tx.before_commit:
                         await flush()
                 except BaseException:
@@ -220,13 +239,20 @@ class Database:
         row = await self.fetchone("SELECT COALESCE(MAX(version), 0) AS v FROM schema_version")
         return int(row["v"]) if row else 0
 
-    async def backup(self, dest: Path) -> None:
-        """Write a consistent online copy of the database to ``dest``."""
+    async def backup(self, dest: Path, taken_at_ms: int | None = None) -> None:
+        """Write a consistent online copy of the database to ``dest``; with ``taken_at_ms``,
+        the copy remembers when it was taken (``natverk restore`` reads it)."""
         dest = Path(dest)
         if dest.exists():
             raise FileExistsError(f"{dest} already exists")
         await self._reader.execute("VACUUM INTO ?", (str(dest),))
         os.chmod(dest, 0o600)
+        if taken_at_ms is not None:
+            with contextlib.closing(sqlite3.connect(dest)) as copy, copy:
+                copy.execute(
+                    "INSERT OR REPLACE INTO kv (key, value) VALUES ('backup.taken_at', ?)",
+                    (str(taken_at_ms),),
+                )
 
     async def _upgrade(self, migrations: Sequence[Migration]) -> None:
         await self._writer.execute(

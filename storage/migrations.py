@@ -602,6 +602,48 @@ MIGRATIONS: list[Migration] = [
     ),
     Migration(
         15,
+        "Restore: each outbox row's key, and the bot's messages found since a backup",
+        (
+            # The row's deterministic key (see storage/outbox.py), sent in its content as
+            # se.natverk.key: a restored bot finds what it had already sent by it.
+            "ALTER TABLE outbox ADD COLUMN key TEXT",
+            # After `natverk restore`: the bot's own events since the backup, by their key
+            # (read at the first start); a row with one of these keys is not sent again but
+            # marked sent as that event. Each entry is removed once a row has used it.
+            """CREATE TABLE restored_events (
+                key TEXT PRIMARY KEY,
+                event_id TEXT NOT NULL,
+                room_id TEXT NOT NULL
+            )""",
+            # A redaction names the key of the message it redacts (found by its event id).
+            "CREATE INDEX outbox_event ON outbox (event_id) WHERE event_id IS NOT NULL",
+            # The key of !privacy erase's confirmation codes (commands/privacy.py): made now,
+            # so every later backup has it and a restored bot gives the same code again.
+            "INSERT OR IGNORE INTO kv (key, value)"
+            " VALUES ('privacy.code_secret', lower(hex(randomblob(32))))",
+        ),
+    ),
+    Migration(
+        16,
+        "The privacy notice: posted once per room, sent once per person",
+        (
+            # Rooms (by id) the notice was queued in, in the transaction that queued it.
+            """CREATE TABLE privacy_notice_rooms (
+                room_id TEXT PRIMARY KEY,
+                queued_at INTEGER NOT NULL
+            )""",
+            # People the notice was queued for, by a SHA-256 of the user id (never the id):
+            # the bot only needs to know whether someone had it. queued_at is NULL once the
+            # person is erased: the hash stays, so an erased person still in the YAML is not
+            # sent the notice again.
+            """CREATE TABLE privacy_notice_people (
+                person TEXT PRIMARY KEY,
+                queued_at INTEGER
+            )""",
+        ),
+    ),
+    Migration(
+        17,
         "Encrypted events kept until their room key arrives",
         (
             # An event the bot could not decrypt yet: kept (not marked processed) until its

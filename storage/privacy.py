@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from storage import encryption, evaluation, materials, plans
+from storage import encryption, evaluation, materials, plans, privacy_notice
 from storage.db import Database, Tx
 from storage.outbox import enqueue
 
@@ -80,6 +80,7 @@ async def export_user(db: Database, user_id: str) -> dict[str, Any]:
             for k in await encryption.waiting(db)
             if k.sender == user_id
         ],
+        **await privacy_notice.export_user(db, user_id),
     }
 
 
@@ -114,6 +115,7 @@ async def erase_user(
         counts["materials"] = await materials.erase_user(tx, user_id)
         counts["activity"] = await evaluation.erase_user(tx, user_id)
         counts["plans"] = await plans.erase_user(tx, user_id)
+        counts["privacy_notice"] = await privacy_notice.erase_user(tx, user_id)
         # Messages addressed to the person (their direct chat not opened yet) are dropped.
         counts["unsent"] = await tx.execute(
             "DELETE FROM outbox WHERE room_id = ? AND state != 'sent'", (user_id,)

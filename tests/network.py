@@ -16,12 +16,10 @@ def network_data(
     advisers: list[str],
     facilitators: list[str],
     participants: list[list[str]],
-    privacy_notice: bool = False,
 ) -> dict[str, Any]:
     """Cohort ``i`` has facilitator ``facilitators[i]`` and ``participants[i]``; cohort 0
-    speaks Swedish, the others English; the bot's own language is Swedish. The privacy
-    notice is off unless asked for (it is tested by itself; other tests count messages)."""
-    data: dict[str, Any] = {
+    speaks Swedish, the others English; the bot's own language is Swedish."""
+    return {
         "homeserver": homeserver,
         "bot": {"user_id": bot, "database": "natverk.db", "language": "sv"},
         "admins": [admin],
@@ -38,6 +36,3 @@ def network_data(
             for i in range(len(facilitators))
         ],
     }
-    if not privacy_notice:
-        data["privacy"] = {"notice": False}
-    return data

@@ -121,6 +121,15 @@ async def fire(
     ctx: BaseContext, cohort: Cohort, schedule: Schedule, due_ms: int, status: str, now_ms: int
 ) -> int | None:
     """Post one check-in (once: None if this run was handled before)."""
+    # What a run sends is keyed by the run (late or not): a restored bot firing it again
+    # recognises what it had sent (storage/outbox.py).
+    with ctx.about(f"checkin:{cohort.id}:{schedule.id}:{due_ms}"):
+        return await _fire(ctx, cohort, schedule, due_ms, status, now_ms)
+
+
+async def _fire(
+    ctx: BaseContext, cohort: Cohort, schedule: Schedule, due_ms: int, status: str, now_ms: int
+) -> int | None:
     room = ctx.services.room_of(f"cohort:{cohort.id}")
     run_id = await store.insert_run(ctx.tx, cohort.id, schedule.id, due_ms, status, now_ms, room)
     if run_id is None or room is None:
@@ -298,17 +307,19 @@ async def remind(ctx: BaseContext, now_ms: int) -> None:
         # mentioned as Element does: a pill (a matrix.to link) with their display name.
         names = [ctx.services.display_name(run.room_id, u) for u in missing]
         pills = ", ".join(messages.pill(u, n) for u, n in zip(missing, names, strict=True))
-        await ctx.send(
-            run.room_id,
-            messages.text(
-                i18n.t(lang, "checkins.reminder", people=", ".join(names)),
-                html_body=escape(i18n.t(lang, "checkins.reminder", people="\0")).replace(
-                    "\0", pills
+        # Keyed by the run, not the text: a restored bot reminding again is recognised.
+        with ctx.about(f"checkin-reminder:{run.cohort_id}:{run.schedule_id}:{run.due_at}"):
+            await ctx.send(
+                run.room_id,
+                messages.text(
+                    i18n.t(lang, "checkins.reminder", people=", ".join(names)),
+                    html_body=escape(i18n.t(lang, "checkins.reminder", people="\0")).replace(
+                        "\0", pills
+                    ),
+                    thread_root=root,
+                    mentions=[UserID(u) for u in missing],
                 ),
-                thread_root=root,
-                mentions=[UserID(u) for u in missing],
-            ),
-        )
+            )
 
 
 # --- polls ---------------------------------------------------------------------------------------

@@ -376,12 +376,17 @@ async def remind(ctx: BaseContext, now_ms: int) -> None:
             deadline=i18n.format_datetime(ctx.lang, due, ctx.config.bot.timezone),
             advisers=", ".join(on_duty),
         )
-        await ctx.send(
-            question.adviser_room,
-            messages.text(
-                body, reply_to=EventID(question.root_ref), mentions=[UserID(u) for u in on_duty]
-            ),
-        )
+        # Keyed by the question, not the text (which says how long it has waited): a
+        # restored bot reminding again is recognised as having reminded (storage/outbox.py).
+        with ctx.about(f"reminder:{question.origin_event}"):
+            await ctx.send(
+                question.adviser_room,
+                messages.text(
+                    body,
+                    reply_to=EventID(question.root_ref),
+                    mentions=[UserID(u) for u in on_duty],
+                ),
+            )
         await store.update(ctx.tx, question.id, reminded_at=now_ms)
 
 

@@ -18,7 +18,6 @@ from typing import Any, cast
 
 import yaml
 from nio import (
-    AsyncClient,
     MatrixRoom,
     RoomKickResponse,
     RoomRedactResponse,
@@ -29,6 +28,7 @@ from bot.app import App
 from bot.context import AfterCommit
 from bot.registry import REGISTRY, Registry
 from bot.sender import Sender
+from bot.session import Client
 from bot.types import RoomEvent, RoomID, UserID
 from config import load_config
 from storage import Database
@@ -80,6 +80,11 @@ class RecordingClient:
         content = {"redacts": event_id, "reason": reason}
         return RoomRedactResponse(self._record(room_id, "m.room.redaction", content), room_id)
 
+    async def room_redact_content(
+        self, room_id: str, content: dict[str, Any], tx_id: str
+    ) -> RoomRedactResponse:
+        return RoomRedactResponse(self._record(room_id, "m.room.redaction", content), room_id)
+
     async def upload(
         self, data: Any, content_type: str, filename: str, filesize: int
     ) -> tuple[Any, None]:
@@ -114,7 +119,7 @@ class Bot:
         self.client = client
         self.people = people
         self.sender = Sender(
-            cast(AsyncClient, client),
+            cast(Client, client),
             db,
             app.registry,
             self._open_direct,
@@ -122,7 +127,7 @@ class Bot:
         )
         app.sender = self.sender
         # The bot reads room state (display names) from its client's rooms, as after a sync.
-        app.client = cast(AsyncClient, client)
+        app.client = cast(Client, client)
         self.after_commit: list[AfterCommit] = []
         self._ids = itertools.count(1)
         self._ts = itertools.count(1_800_000_000_000, 1_000)

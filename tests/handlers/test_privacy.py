@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
-
 from bot import clock
 from tests.handlers.test_questions import ask
 
@@ -196,56 +194,3 @@ async def test_retention_erases_who_answered_old_check_ins_and_keeps_how_many(
     assert await reply_rate() == before  # the report reads the kept number (and min_group)
     exported = await privacy_store.export_user(bot.db, people[0])
     assert exported["checkins_answered"] == []
-
-
-def _notice_on(**notice: Any) -> Any:
-    def change(data: dict[str, Any]) -> None:
-        data["privacy"] = {"notice": notice}
-
-    return change
-
-
-async def test_the_privacy_notice_goes_once_to_each_room_and_person_in_their_language(
-    make_bot: Any,
-) -> None:
-    bot = await make_bot(cohorts=2, participants=2, change=_notice_on(per_minute=4))
-    p = bot.people
-    people = sorted(
-        {p.admin, *p.advisers, *p.facilitators, *(u for c in p.participants for u in c)}
-    )
-    assert len(people) == 8
-    rooms = [bot.room("advisers"), bot.room("cohort:kohort0"), bot.room("cohort:kohort1")]
-    for _ in range(4):  # 4 a pass: everyone told after two passes; the others add nothing
-        await bot.periodic()
-    for room in rooms:
-        (notice,) = bot.sent_to(room)
-        assert notice.content["msgtype"] == "m.notice"  # in a room: informs, never pings
-    assert bot.sent_to(rooms[1])[0].body.startswith("Om dina uppgifter")
-    assert bot.sent_to(rooms[2])[0].body.startswith("About your data")  # kohort1 speaks English
-    for person in people:
-        (told,) = bot.sent_to(bot.dm(person))
-        assert told.content["msgtype"] == "m.text"  # the first message of the chat: seen
-        english = person in (p.facilitators[1], *p.participants[1])
-        assert told.body.startswith("About your data" if english else "Om dina uppgifter")
-        assert "!integritet" in told.body or "!privacy" in told.body
-
-
-async def test_the_privacy_notice_is_paced_configurable_and_can_be_off(make_bot: Any) -> None:
-    bot = await make_bot(participants=3, change=_notice_on(sv="Vi sparar lite.", per_minute=2))
-    await bot.periodic()
-    dms = [s for s in bot.sent if s.room_id.startswith("!dm-")]
-    assert [s.body for s in dms] == ["Vi sparar lite.", "Vi sparar lite."]  # two a minute
-    assert bot.sent_to(bot.room("cohort:kohort0"))[0].body == "Vi sparar lite."
-
-    off = await make_bot(participants=3)  # the tests' default: privacy.notice false
-    await off.periodic()
-    assert off.sent == []
-
-
-async def test_a_privacy_notice_text_that_is_too_long_is_refused_by_the_config() -> None:
-    import pydantic
-
-    from config.model import PrivacyNotice
-
-    with pytest.raises(pydantic.ValidationError):
-        PrivacyNotice(sv="x" * 4001)

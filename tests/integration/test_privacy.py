@@ -37,34 +37,3 @@ async def test_a_participant_exports_and_erases_their_own_data(network: Any) -> 
     for table in await db.fetchall("SELECT name FROM sqlite_master WHERE type = 'table'"):
         for row in await db.fetchall(f"SELECT * FROM {table['name']}"):
             assert anna.user_id not in json.dumps(list(row), default=str), table["name"]
-
-
-async def test_the_privacy_notice_reaches_each_member_once_over_a_restart(network: Any) -> None:
-    net = network(participants=1)
-    del net.data["privacy"]  # the product's default: the notice on
-    net.write()
-    app = await net.start_bot()
-    bot = net.bot.user_id
-    cohort = net.room("cohort:kohort0")
-    anna = await net.person(net.participants[0][0], cohort)
-
-    def notice(ev: dict[str, Any]) -> bool:
-        return ev.get("sender") == bot and body(ev).startswith("Om dina uppgifter")
-
-    got = await anna.wait_for_event(cohort, notice)
-    assert got["content"]["msgtype"] == "m.notice"  # in the room: read, never a ping
-    await anna.wait_until(lambda: app.direct_room_of(anna.user_id) is not None)
-    dm = app.direct_room_of(anna.user_id)
-    assert dm is not None
-    await anna.join(dm)  # the bot invited her to a direct chat of its own
-    got = await anna.wait_for_event(dm, notice)
-    assert got["content"]["msgtype"] == "m.text"
-    assert "!integritet" in body(got)
-
-    await net.stop_bot()
-    app = await net.start_bot()  # a restart: its first periodic pass runs again
-    await app.wait_idle()
-    asked = await anna.say(dm, "!hjälp")  # the barrier: answered after anything else queued
-    await anna.reply_to(dm, asked, bot)
-    assert len([e for e in anna.messages_from(cohort, bot) if notice(e)]) == 1
-    assert len([e for e in anna.messages_from(dm, bot) if notice(e)]) == 1

@@ -191,8 +191,12 @@ SELF = {
 
 
 async def answer_all(p: Person, dm: str, bot: str, answers: list[str]) -> None:
-    """Answer a whole questionnaire (its first question already shown or on its way)."""
-    await bot_says(p, dm, bot, f"Fråga 1/{len(answers)}", len(p.events.get(dm, [])) - 1)
+    """Answer a whole questionnaire (its first question already shown or on its way: after
+    the person's last message there; the chat may be older than the questionnaire, e.g. with
+    the privacy notice in it, and the person's join may come after the question)."""
+    events = p.events.get(dm, [])
+    mine = [i for i, e in enumerate(events) if e.get("sender") == p.user_id and body(e)]
+    await bot_says(p, dm, bot, f"Fråga 1/{len(answers)}", mine[-1] + 1 if mine else 0)
     for n, text in enumerate(answers, start=1):
         at = len(p.events.get(dm, []))
         await p.say(dm, text)

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from nio import AsyncClient, ErrorResponse, RoomSendResponse
+from nio import ErrorResponse, RoomSendResponse
 
 from bot import sender as sender_module
 from bot.registry import Registry
 from bot.sender import Sender
+from bot.session import Client
 from storage import Database
 from storage import outbox as outbox_store
 
@@ -50,7 +51,7 @@ async def _until(client: FakeClient, n: int) -> None:
 @contextlib.asynccontextmanager
 async def running(tmp_path: Path, client: FakeClient) -> Any:
     db = await Database.open(tmp_path / "n.db")
-    sender = Sender(cast(AsyncClient, client), db, Registry())
+    sender = Sender(cast(Client, client), db, Registry())
     task = asyncio.create_task(sender.run())
     try:
         yield db, sender
@@ -152,7 +153,7 @@ async def test_a_refused_message_is_reported_once_and_holds_up_nothing_after_it(
         )
 
     db = await Database.open(tmp_path / "n.db")
-    sender = Sender(cast(AsyncClient, client), db, Registry(), report=report)
+    sender = Sender(cast(Client, client), db, Registry(), report=report)
     task = asyncio.create_task(sender.run())
     try:
         async with db.transaction() as tx:
@@ -176,4 +177,52 @@ async def test_a_refused_message_is_reported_once_and_holds_up_nothing_after_it(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        await db.close()
+
+
+async def test_after_a_restore_a_pending_row_found_sent_is_marked_sent_not_sent_again(
+    tmp_path: Path,
+) -> None:
+    """A row pending in the backup that the bot had sent before the restore (found by its key
+    among the bot's events): the sender marks it sent as that event; others go out."""
+    db = await Database.open(tmp_path / "n.db")
+    try:
+        async with db.transaction() as tx:
+            tx.cause = outbox_store.Cause("$asked")
+            done = await outbox_store.enqueue(tx, "!a:x", {"body": "sent before the restore"})
+            await outbox_store.enqueue(tx, "!a:x", {"body": "never sent"})
+            await tx.execute(
+                "INSERT INTO restored_events (key, event_id, room_id) VALUES (?, ?, ?)",
+                ("$asked/0", "$found", "!a:x"),
+            )
+        db.recovered = {"$asked/0": "$found"}
+        client = FakeClient()
+        await Sender(cast(Client, client), db, Registry()).drain()
+        assert [body for _, body, _ in client.sent] == ["never sent"]
+        assert await outbox_store.sent_event_id(db, done) == "$found"
+        assert db.recovered == {}
+        assert await db.fetchone("SELECT * FROM restored_events") is None
+    finally:
+        await db.close()
+
+
+async def test_every_message_carries_its_key(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "n.db")
+    try:
+        async with db.transaction() as tx:
+            tx.cause = outbox_store.Cause("$e")
+            await outbox_store.enqueue(tx, "!a:x", {"body": "one"})
+            await outbox_store.enqueue(tx, "!a:x", {"body": "two"})
+        seen: list[dict[str, Any]] = []
+
+        class Keeping(FakeClient):
+            async def room_send(
+                self, room_id: str, event_type: str, content: dict[str, Any], tx_id: str
+            ) -> Any:
+                seen.append(content)
+                return await super().room_send(room_id, event_type, content, tx_id)
+
+        await Sender(cast(Client, Keeping()), db, Registry()).drain()
+        assert [c[outbox_store.KEY_FIELD] for c in seen] == ["$e/0", "$e/1"]
+    finally:
         await db.close()
