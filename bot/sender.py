@@ -252,6 +252,19 @@ class Sender:
             if sharing is not None:
                 await sharing.wait()
             else:
+                # nio skips a device it has no Olm session with (one-time key not claimed) and
+                # still marks the room key shared: that device cannot read what follows until
+                # the key is replaced. Claim first, and say so when a device stays without.
+                missing = client.get_missing_sessions(room_id)
+                if missing:
+                    await client.keys_claim(missing)
+                    missing = client.get_missing_sessions(room_id)
+                    if missing:
+                        log.warning(
+                            "No Olm session with %s in %s: they miss this room key",
+                            sorted(missing),
+                            room_id,
+                        )
                 await client.share_group_session(room_id, ignore_unverified_devices=True)
         encrypted_type, encrypted = client.encrypt(room_id, event_type, content)
         relation = content.get("m.relates_to")
