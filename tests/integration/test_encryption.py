@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 
+from bot import clock
 from bot.app import App
 from bot.demo.homeserver import terminate
 from bot.demo.person import Event, Person
+from bot.metrics import read_gauges
 from bot.session import ENV_PASSWORD, ENV_TOKEN, LoginError
 from config import load_config
 from storage import encryption as encryption_store
@@ -189,6 +191,9 @@ async def test_a_message_whose_key_arrives_late_is_handled_once_when_it_arrives(
     late, held = await anna.send_key_held_back(room, "!help", held_from=bot)
     await until(lambda: _kept(app, 1))
     assert replies_to(anna, room, late, bot) == []
+    # Operators see it waiting (/metrics).
+    await read_gauges(app.metrics, app.database, app.config, clock.now_ms())
+    assert app.metrics.registry.get_sample_value("natverk_undecrypted_waiting") == 1
     await anna.release_key(held)
     await anna.wait_until(lambda: bool(replies_to(anna, room, late, bot)), timeout=60)
     await app.run_periodic()  # a periodic pass finds nothing more to do with it
