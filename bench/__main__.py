@@ -16,6 +16,7 @@ def main() -> None:
     dispatch_offline.main(batches=20 if args.quick else 200)
     help_roundtrip.main(trips=40 if args.quick else 200)
     ask_relay.main(questions=40 if args.quick else 200)
+    ask_relay.main(questions=40 if args.quick else 200, encrypted=True)
     catalogue.main(items=10_000 if args.quick else 100_000, searches=200 if args.quick else 1_000)
     checkins.main(quick=args.quick)
     evaluation.main(quick=args.quick)

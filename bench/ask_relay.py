@@ -156,16 +156,25 @@ async def questions_on(side: Side, asker: Person, adviser: Person, n: int, recor
         await one_question(side, asker, adviser, record)
 
 
+ENCRYPTION_STATE = {
+    "type": "m.room.encryption",
+    "state_key": "",
+    "content": {"algorithm": "m.megolm.v1.aes-sha2"},
+}
+
+
 async def _create_pair(
-    hs: EmbeddedSynapse, fwd: RegisteredUser, left: str, right: str
+    hs: EmbeddedSynapse, fwd: RegisteredUser, left: str, right: str, encrypted: bool = False
 ) -> list[str]:
-    """Two rooms of the forwarder's, one with each member invited."""
+    """Two rooms of the forwarder's, one with each member invited (encrypted if asked)."""
     client = AsyncClient(hs.base_url, fwd.user_id)
     client.restore_login(fwd.user_id, fwd.device_id, fwd.access_token)
     try:
         rooms = []
         for member in (left, right):
-            resp = await client.room_create(invite=[member])
+            resp = await client.room_create(
+                invite=[member], initial_state=[ENCRYPTION_STATE] if encrypted else ()
+            )
             if not isinstance(resp, RoomCreateResponse):
                 raise RuntimeError(f"forwarder cannot create a room: {resp}")
             rooms.append(str(resp.room_id))
@@ -175,7 +184,7 @@ async def _create_pair(
 
 
 def _start_forwarder(
-    hs: EmbeddedSynapse, fwd: RegisteredUser, pairs: dict[str, str]
+    hs: EmbeddedSynapse, fwd: RegisteredUser, pairs: dict[str, str], store: Path | None = None
 ) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "bench.forwarder", json.dumps(pairs)],
@@ -186,6 +195,7 @@ def _start_forwarder(
             "FWD_USER": fwd.user_id,
             "FWD_DEVICE": fwd.device_id,
             "FWD_TOKEN": fwd.access_token,
+            **({"FWD_STORE": str(store)} if store is not None else {}),
         },
         stdout=subprocess.PIPE,
         text=True,
@@ -219,7 +229,7 @@ async def _resolve(person: Person, alias: str) -> str:
         await asyncio.sleep(0.2)
 
 
-async def run(questions: int) -> tuple[Side, Side]:
+async def run(questions: int, encrypted: bool = False) -> tuple[Side, Side]:
     with tempfile.TemporaryDirectory() as tmp:
         hs = EmbeddedSynapse(Path(tmp) / "hs")
         hs.start()
@@ -240,21 +250,37 @@ async def run(questions: int) -> tuple[Side, Side]:
                         "homeserver": hs.base_url,
                         "bot": {"user_id": bot.user_id, "database": str(db_path), "language": "sv"},
                         "admins": [admin.user_id],
-                        "advisers": {"room": "#adv:localhost", "members": [bert.user_id]},
+                        "advisers": {
+                            "room": "#adv:localhost",
+                            "members": [bert.user_id],
+                            "encryption": encrypted,
+                        },
                         "cohorts": [
                             {
                                 "id": "c",
                                 "name": "C",
                                 "room": "#c:localhost",
                                 "participants": [anna.user_id],
+                                "encryption": encrypted,
                             }
                         ],
                     }
                 )
             )
             procs.append(_start_bot(cfg_path, bot.password, Path(tmp) / "bot.log"))
-            asker = Person(hs.base_url, anna.user_id, anna.access_token, anna.device_id)
-            adviser = Person(hs.base_url, bert.user_id, bert.access_token, bert.device_id)
+            stores = {u: Path(tmp) / f"store-{u}" for u in ("anna", "bert", "fwd")}
+            for folder in stores.values():
+                folder.mkdir()
+
+            def store(name: str) -> str | None:
+                return str(stores[name]) if encrypted else None
+
+            asker = Person(
+                hs.base_url, anna.user_id, anna.access_token, anna.device_id, store("anna")
+            )
+            adviser = Person(
+                hs.base_url, bert.user_id, bert.access_token, bert.device_id, store("bert")
+            )
             try:
                 await asker.start()
                 await adviser.start()
@@ -262,12 +288,17 @@ async def run(questions: int) -> tuple[Side, Side]:
                 adviser_room = await _resolve(adviser, "#adv:localhost")
                 await asker.join(cohort_room)
                 await adviser.join(adviser_room)
-                base_cohort, base_advisers = await _create_pair(hs, fwd, anna.user_id, bert.user_id)
+                base_cohort, base_advisers = await _create_pair(
+                    hs, fwd, anna.user_id, bert.user_id, encrypted
+                )
                 await asker.join(base_cohort)
                 await adviser.join(base_advisers)
                 procs.append(
                     _start_forwarder(
-                        hs, fwd, {base_cohort: base_advisers, base_advisers: base_cohort}
+                        hs,
+                        fwd,
+                        {base_cohort: base_advisers, base_advisers: base_cohort},
+                        stores["fwd"] if encrypted else None,
                     )
                 )
                 watchers = {cohort_room: asker, adviser_room: adviser}
@@ -313,9 +344,10 @@ def _ratios(ours: list[float], base: list[float]) -> tuple[float, float]:
     return statistics.median(ours) / statistics.median(base), pct(ours, 95) / pct(base, 95)
 
 
-def report(base: Side, ours: Side, target: float = 1.10) -> None:
+def report(base: Side, ours: Side, target: float = 1.10, encrypted: bool = False) -> None:
     n = len(ours.to_root)
-    print(f"\n== !ask relay on a local Synapse ({n} questions each, alternating) ==")
+    where = "encrypted rooms, " if encrypted else ""
+    print(f"\n== !ask relay on a local Synapse ({where}{n} questions each, alternating) ==")
     verdicts: list[tuple[str, float, float]] = []
     for title, b, o in (
         (
@@ -343,6 +375,6 @@ def report(base: Side, ours: Side, target: float = 1.10) -> None:
     print(f"  overall: {'met' if overall else 'NOT met'}")
 
 
-def main(questions: int = 200) -> None:
-    base, ours = asyncio.run(run(questions))
-    report(base, ours)
+def main(questions: int = 200, encrypted: bool = False) -> None:
+    base, ours = asyncio.run(run(questions, encrypted))
+    report(base, ours, encrypted=encrypted)

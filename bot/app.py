@@ -15,23 +15,21 @@ from typing import Any, TypeVar, cast
 from urllib.parse import quote
 
 import aiohttp
-from nio import (
-    AsyncClientConfig,
-    InviteInfo,
-    SyncError,
-    SyncResponse,
-)
+from nio import AsyncClientConfig, InviteInfo, SyncError, SyncResponse
+from nio.store import SqliteStore
 
 from bot import clock, i18n, messages, restore
 from bot.context import AfterCommit, BaseContext
 from bot.crosssigning import ensure_cross_signing
+from bot.crypto import CryptoClient, crypto_store, store_lost
+from bot.decryption import Decryptor
 from bot.dispatcher import Dispatcher
 from bot.metrics import Metrics, read_gauges
 from bot.metrics import Server as MetricsServer
 from bot.registry import REGISTRY, PeriodicFn, Registry, load_command_modules
 from bot.rooms import RoomManager, RoomReport, only_between, wanted_rooms
 from bot.sender import REPORT_PURPOSE, Sender
-from bot.session import ENV_PASSWORD, Client, log_in
+from bot.session import ENV_PASSWORD, Client, log_in, new_device
 from bot.syncer import Syncer
 from bot.types import Place, RoomID, UserID
 from config import Cohort, Config, ConfigError, load_config
@@ -203,13 +201,29 @@ class App:
         except BaseException:
             self._lock.release()
             raise
-        self.client = Client(
+        self.client = CryptoClient(
             cfg.homeserver,
             cfg.bot.user_id,
-            config=AsyncClientConfig(max_limit_exceeded=None, max_timeouts=None),
+            store_path=str(crypto_store(cfg.bot.crypto_store_path)),
+            config=AsyncClientConfig(
+                max_limit_exceeded=None,
+                max_timeouts=None,
+                # End-to-end encryption: the device's keys and the room keys it receives live
+                # in the crypto store (one SQLite file), opened when the stored device is.
+                encryption_enabled=True,
+                store=SqliteStore,
+                store_sync_tokens=False,  # the bot's own checkpoint is the only sync token
+            ),
         )
         try:
             await log_in(self.client, cfg, self.db)
+            if await store_lost(self.client):
+                await new_device(self.client, cfg, self.db)
+            if self.client.olm is None:
+                log.warning("End-to-end encryption is not available: encrypted rooms are unread")
+            else:
+                # A device made before encryption was on (or a new one) uploads its keys now.
+                await self._crypto_upkeep()
         except BaseException:
             await self.close()
             raise
@@ -230,7 +244,18 @@ class App:
             self.direct = await state_store.direct_rooms(self.db)
         await self._load_recovered()
         self.sync_token = await state_store.sync_token(self.db)
-        self.syncer = Syncer(self.client, self.db, cfg.bot.user_id, self.dispatcher.dispatch)
+        self.syncer = Syncer(
+            self.client,
+            self.db,
+            cfg.bot.user_id,
+            self.dispatcher.dispatch,
+            decryptor=Decryptor(
+                self.client,
+                lambda: self._config.bot.undecryptable_after_ms,
+                self._language_of,
+                self.display_name,
+            ),
+        )
         await self.syncer.load()
         if restored is not None:
             # The first sync hands back every event since the backup: read them all.
@@ -408,6 +433,41 @@ class App:
             self.sender.wake()
         for task in after:
             self._spawn(task())
+        await self._crypto_upkeep()
+
+    async def _crypto_upkeep(self) -> None:
+        """What matrix-nio's ``sync_forever`` does after each sync, for the bot's own loop:
+        send queued to-device messages (key requests, key shares), upload the device's keys
+        and new one-time keys, query the device lists of members whose devices changed (or
+        that nio does not know yet), claim one-time keys for devices it has no Olm session
+        with, and ask for the room keys of events that could not be decrypted. A failure is
+        logged and tried again after the next sync."""
+        client = self.client
+        if client is None or client.olm is None:
+            return
+        try:
+            if client.outgoing_to_device_messages:
+                await client.send_to_device_messages()
+            if client.should_upload_keys:
+                await _checked("keys upload", client.keys_upload())
+            if client.should_query_keys:
+                await _checked("keys query", client.keys_query())
+            if client.should_claim_keys:
+                await _checked("keys claim", client.keys_claim(client.get_users_for_key_claiming()))
+            if self.syncer is not None and self.syncer.decryptor is not None:
+                await self.syncer.decryptor.request_keys()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("Encryption upkeep failed; trying again after the next sync")
+
+    def _language_of(self, room_id: str) -> tuple[str, str]:
+        """A room's language and time zone (its cohort's, else the bot's)."""
+        _place, cohort = self.place_of(RoomID(room_id))
+        bot = self._config.bot
+        if cohort is None:
+            return bot.language, bot.timezone
+        return cohort.language or bot.language, cohort.timezone or bot.timezone
 
     async def _replies_out(self) -> None:
         """Until the sender has handed what is pending to the homeserver (see SEND_BEFORE_SYNC)."""
@@ -450,6 +510,12 @@ class App:
         now = clock.now_ms() + offset_ms
         async with self.db.transaction() as tx:
             await state_store.prune_processed(tx, now)
+        if self.syncer is not None:
+            # Encrypted events whose keys came meanwhile, or whose senders must be told.
+            for task in await self.syncer.retry_undecrypted(now):
+                self._spawn(task())
+            if self.sender is not None:
+                self.sender.wake()
         for name, fn in self._registry.periodic.items():
             # What a periodic task queues is keyed by its name and the message (or by the
             # subject the task names: ctx.about), not by when it ran.
@@ -638,7 +704,9 @@ class App:
                 if known is not None:
                     return known
                 manager = RoomManager(self.client, self._config.bot.user_id)
-                room_id = await manager.create_direct(user_id, self._config.bot.display_name)
+                room_id = await manager.create_direct(
+                    user_id, self._config.bot.display_name, encryption=self._config.bot.encryption
+                )
                 if room_id is None:
                     return None
                 async with self.db.transaction() as tx:
@@ -692,3 +760,9 @@ def periodic_delay(now_ms: int, dues: Iterable[int | None], interval: float) -> 
 
 async def _at(fn: PeriodicFn, now_ms: int, ctx: BaseContext) -> None:
     await fn(ctx, now_ms)
+
+
+async def _checked(what: str, request: Awaitable[object]) -> None:
+    resp = await request
+    if hasattr(resp, "status_code"):
+        log.warning("Encryption: %s failed: %s", what, getattr(resp, "message", resp))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -58,7 +59,24 @@ def cmd_check(args: argparse.Namespace) -> int:
         f"{args.config}: OK ({len(config.cohorts)} cohorts, "
         f"{len(config.all_advisers())} advisers, {len(config.admins)} admin(s))"
     )
+    encrypted = encrypted_rooms(config)
+    if encrypted:
+        print(
+            f"End-to-end encryption on for: {', '.join(encrypted)}. Once on in a room it can "
+            "never be switched off (taking `encryption: true` away leaves the room encrypted)."
+        )
     return 0
+
+
+def encrypted_rooms(config: Config) -> list[str]:
+    """What the configuration asks to encrypt, as `natverk check` names it."""
+    found = [c.room for c in config.cohorts if c.encryption]
+    if config.advisers.encryption:
+        found.append(config.advisers.room)
+    found.extend(c.room for c in config.advisers.categories if c.encryption and c.room)
+    if config.bot.encryption:
+        found.append("the direct chats the bot opens")
+    return found
 
 
 def cmd_health(args: argparse.Namespace) -> int:
@@ -147,14 +165,41 @@ def cmd_backup(args: argparse.Namespace) -> int:
             await db.backup(Path(args.dest), taken_at_ms=clock.now_ms())
         finally:
             await db.close()
+        backup_crypto_store(config.bot.crypto_store_path, crypto_dest)
 
+    crypto_dest = Path(f"{args.dest}.crypto")
+    if crypto_dest.exists():
+        print(f"backup not written: {crypto_dest} already exists", file=sys.stderr)
+        return 1
     try:
         asyncio.run(backup())
     except FileExistsError as err:
         print(f"backup not written: {err}", file=sys.stderr)
         return 1
     print(f"Backup of {config.bot.database} written to {args.dest}")
+    if crypto_dest.exists():
+        print(f"Backup of the crypto store {config.bot.crypto_store_path} written to {crypto_dest}")
     return 0
+
+
+def backup_crypto_store(store: Path, dest: Path) -> None:
+    """An online copy of the crypto store's SQLite files (SQLite's backup API: consistent
+    while the bot writes), in a new folder readable by the bot's user only. Restore: put the
+    folder back where ``bot.crypto_store`` points, with the database of the same backup."""
+    import sqlite3
+
+    files = sorted(store.glob("*.db")) if store.is_dir() else []
+    if not files:
+        return
+    dest.mkdir(mode=0o700)
+    for src in files:
+        target = dest / src.name
+        with (
+            contextlib.closing(sqlite3.connect(src)) as source,
+            contextlib.closing(sqlite3.connect(target)) as copy,
+        ):
+            source.backup(copy)
+        target.chmod(0o600)
 
 
 def cmd_restore(args: argparse.Namespace) -> int:

@@ -72,6 +72,11 @@ class Metrics:
             "Catalogued files whose text could not be read",
             registry=r,
         )
+        self.undecrypted = Gauge(
+            "natverk_undecrypted_waiting",
+            "Encrypted messages the bot cannot decrypt yet, waiting for their room key",
+            registry=r,
+        )
         self.last_sync = 0.0  # time.monotonic() of the last successful sync
         # One child per kind, made now: ``labels()`` (a lock and a lookup) is not on the path
         # of every event.
@@ -92,6 +97,7 @@ class Metrics:
 
 async def read_gauges(metrics: Metrics, db: Database, config: Config, now_ms: int) -> None:
     """The gauges that come from the database, as of now."""
+    from storage import encryption
     from storage import metrics as store
 
     metrics.outbox_pending.set(await store.outbox_pending(db))
@@ -109,6 +115,7 @@ async def read_gauges(metrics: Metrics, db: Database, config: Config, now_ms: in
     for status, count in await store.checkin_runs(db):
         metrics.checkin_runs.labels(status).set(count)
     metrics.extraction_failures.set(await store.extraction_failures(db))
+    metrics.undecrypted.set(await encryption.count(db))
     metrics.sync_age.set(min(metrics.sync_age_seconds(), 1e9))
 
 

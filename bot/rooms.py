@@ -15,6 +15,7 @@ from typing import Any
 from nio import (
     AsyncClient,
     JoinResponse,
+    MatrixRoom,
     RoomCreateResponse,
     RoomGetStateResponse,
     RoomPreset,
@@ -27,6 +28,13 @@ log = logging.getLogger(__name__)
 
 # The reason shown in the room (and in Element's timeline) when the bot removes someone.
 KICK_REASON = "Only the configured advisers may be in this room / Endast rådgivarna får vara här"
+
+# The state event that makes a room end-to-end encrypted (Megolm, as Element sets it).
+ENCRYPTION_STATE: dict[str, Any] = {
+    "type": "m.room.encryption",
+    "state_key": "",
+    "content": {"algorithm": "m.megolm.v1.aes-sha2"},
+}
 
 MODERATOR = 50
 INVITER = 75  # in the advisers' rooms: the admins (and the bot, at 100) may invite, advisers not
@@ -44,6 +52,7 @@ class WantedRoom:
     topic: str = ""
     restricted: bool = False  # advisers' rooms: only the bot and admins invite; strangers go
     admins: frozenset[str] = frozenset()
+    encryption: bool = False  # end-to-end encrypted (switched on if not; never off again)
 
 
 def wanted_rooms(config: Config) -> list[WantedRoom]:
@@ -67,6 +76,7 @@ def wanted_rooms(config: Config) -> list[WantedRoom]:
                     history_visibility="shared",
                     restricted=True,
                     admins=admins,
+                    encryption=cat.encryption,
                 )
             )
     rooms.insert(
@@ -80,6 +90,7 @@ def wanted_rooms(config: Config) -> list[WantedRoom]:
             history_visibility="shared",
             restricted=True,
             admins=admins,
+            encryption=adv.encryption,
         ),
     )
     for cohort in config.cohorts:
@@ -93,6 +104,7 @@ def wanted_rooms(config: Config) -> list[WantedRoom]:
                 moderators=frozenset(cohort.facilitators) | admins,
                 # Participants see what was said since they were invited, not before.
                 history_visibility="invited",
+                encryption=cohort.encryption,
             )
         )
     return rooms
@@ -203,6 +215,8 @@ class RoomManager:
             if hasattr(resp, "status_code"):
                 report.failures.append(f"{wanted.target}: cannot invite {user} ({resp.message})")
         await self._power(room_id, wanted, state.events, report)
+        if wanted.encryption:
+            await self._encrypt(room_id, wanted, state.events, report)
         if wanted.restricted:
             removed = []
             for user in unwanted_members(wanted, joined_members, invited, self.user_id):
@@ -240,6 +254,7 @@ class RoomManager:
             # A restricted room is born so: nobody invited with it can invite in the meantime.
             power_level_override={"invite": INVITER} if wanted.restricted else None,
             initial_state=[
+                *([ENCRYPTION_STATE] if wanted.encryption else []),
                 {
                     "type": "m.room.history_visibility",
                     "state_key": "",
@@ -256,6 +271,7 @@ class RoomManager:
             report.failures.append(f"{wanted.target}: cannot create ({created.message})")
             return None
         log.info("Created %s as %s", wanted.target, created.room_id)
+        self._created(str(created.room_id), wanted.encryption)
         return str(created.room_id)
 
     async def _power(
@@ -282,11 +298,44 @@ class RoomManager:
         if hasattr(resp, "status_code"):
             report.failures.append(f"{wanted.target}: cannot set power levels ({resp.message})")
 
-    async def create_direct(self, user_id: str, name: str) -> str | None:
+    async def _encrypt(
+        self,
+        room_id: str,
+        wanted: WantedRoom,
+        state_events: list[dict[str, Any]],
+        report: RoomReport,
+    ) -> None:
+        """Switch end-to-end encryption on in an existing room (it can never be switched off)."""
+        if any(e.get("type") == "m.room.encryption" for e in state_events):
+            return
+        resp = await self.client.room_put_state(
+            room_id, "m.room.encryption", ENCRYPTION_STATE["content"]
+        )
+        if hasattr(resp, "status_code"):
+            report.failures.append(f"{wanted.target}: cannot switch on encryption ({resp.message})")
+        else:
+            log.info("Switched on end-to-end encryption in %s", wanted.target)
+            room = self.client.rooms.get(room_id)
+            if room is not None:
+                room.encrypted = True  # encrypt from now on, not only after the next sync
+
+    async def create_direct(self, user_id: str, name: str, encryption: bool = False) -> str | None:
         created = await self.client.room_create(
-            is_direct=True, invite=[user_id], preset=RoomPreset.trusted_private_chat, name=name
+            is_direct=True,
+            invite=[user_id],
+            preset=RoomPreset.trusted_private_chat,
+            name=name,
+            initial_state=[ENCRYPTION_STATE] if encryption else (),
         )
         if not isinstance(created, RoomCreateResponse):
             log.warning("Cannot open a direct chat with %s: %s", user_id, created.message)
             return None
+        self._created(str(created.room_id), encryption)
         return str(created.room_id)
+
+    def _created(self, room_id: str, encryption: bool) -> None:
+        """A room the bot just made. A plain one is known to nio at once, so messages go out
+        before the next sync as they always did; an encrypted one waits for the sync that
+        shows its members (invited ones too), or its first room key would miss them."""
+        if not encryption and getattr(self.client, "olm", None) is not None:
+            self.client.rooms.setdefault(room_id, MatrixRoom(room_id, self.user_id))

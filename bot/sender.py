@@ -20,7 +20,16 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from nio import RoomKickResponse, RoomRedactResponse, RoomSendResponse
+from nio import (
+    Api,
+    EncryptionError,
+    LocalProtocolError,
+    RoomKickResponse,
+    RoomRedactResponse,
+    RoomSendError,
+    RoomSendResponse,
+)
+from nio.exceptions import GroupEncryptionError, OlmTrustError
 
 from bot.metrics import Metrics
 from bot.registry import Registry
@@ -35,7 +44,9 @@ MAX_ATTEMPTS = 8
 BATCH = 100
 REREAD_AFTER = 10.0  # seconds
 REPORT_PURPOSE = "send_failed"  # reports of failed rows are not reported again
-PERMANENT_ERRORS = {"M_BAD_JSON", "M_NOT_JSON", "M_TOO_LARGE", "M_INVALID_PARAM"}
+# Not the homeserver's: an encrypted attachment's key that would go out in clear (below).
+CLEAR_KEY = "NATVERK_CLEAR_KEY"
+PERMANENT_ERRORS = {"M_BAD_JSON", "M_NOT_JSON", "M_TOO_LARGE", "M_INVALID_PARAM", CLEAR_KEY}
 
 
 class UnresolvedReferenceError(LookupError):
@@ -173,7 +184,9 @@ class Sender:
             ):
                 resp = RoomSendResponse("", room_id)  # done (a kick is the same when repeated)
         else:
-            resp = await self.client.room_send(room_id, item.event_type, content, tx_id=item.txn_id)
+            resp = await self._room_send(room_id, item.event_type, content, item.txn_id)
+            if resp is None:
+                return await self._failed(item, "room not synced yet", permanent=False)
         if isinstance(resp, RoomSendResponse | RoomRedactResponse):
             async with self.db.transaction() as tx:
                 await outbox_store.mark_sent(tx, item.id, resp.event_id)
@@ -186,6 +199,81 @@ class Sender:
         return await self._failed(
             item, f"{code} {getattr(resp, 'message', '')}", permanent=code in PERMANENT_ERRORS
         )
+
+    async def _room_send(
+        self, room_id: str, event_type: str, content: dict[str, Any], txn_id: str
+    ) -> Any:
+        """Send, encrypted in an encrypted room (redactions never are: they go above).
+
+        None: matrix-nio does not know the room yet (e.g. a direct chat just created), so it
+        cannot tell whether to encrypt; the row is tried again after the next sync.
+        """
+        client = self.client
+        olm = getattr(client, "olm", None)  # None: encryption off (or a test's fake client)
+        room = client.rooms.get(room_id) if olm is not None else None
+        if olm is not None and room is None:
+            return None
+        if room is None or not room.encrypted:
+            if carries_file_key(content):
+                # A file from an encrypted room (its key in the content) relayed into a plain
+                # one would give its key to anyone who reads that room's events, the
+                # homeserver included: not sent, and reported as any refused message.
+                return RoomSendError(
+                    "an encrypted file's key would go out unencrypted", status_code=CLEAR_KEY
+                )
+            return await client.room_send(room_id, event_type, content, tx_id=txn_id)
+        try:
+            return await self._send_encrypted(room_id, event_type, content, txn_id)
+        except (LocalProtocolError, EncryptionError, GroupEncryptionError, OlmTrustError) as err:
+            return RoomSendError(f"encryption failed: {err}")
+
+    async def _send_encrypted(
+        self, room_id: str, event_type: str, content: dict[str, Any], txn_id: str
+    ) -> Any:
+        """What matrix-nio's room_send does for an encrypted room, with two differences:
+        reactions are encrypted too (nio sends them in clear; Element encrypts them), and the
+        relation (thread, reply, edit, reaction) is also put in the clear part of the event,
+        as Element sends it, so the homeserver aggregates threads, edits and reactions.
+
+        Trust: the room key goes to every device of every member, verified or not
+        (``ignore_unverified_devices``), for now. A retry keeps the transaction id, so the
+        homeserver returns the first event although the retry's ciphertext differs.
+        """
+        client = self.client
+        assert client.olm is not None
+        room = client.rooms[room_id]
+        if not room.members_synced:
+            await client.joined_members(room_id)
+        if client.should_query_keys:
+            # A new member's devices must be known before the room key is shared.
+            await client.keys_query()
+        if client.olm.should_share_group_session(room_id):
+            sharing = client.sharing_session.get(room_id)
+            if sharing is not None:
+                await sharing.wait()
+            else:
+                # nio skips a device it has no Olm session with (one-time key not claimed) and
+                # still marks the room key shared: that device cannot read what follows until
+                # the key is replaced. Claim first, and say so when a device stays without.
+                missing = client.get_missing_sessions(room_id)
+                if missing:
+                    await client.keys_claim(missing)
+                    missing = client.get_missing_sessions(room_id)
+                    if missing:
+                        log.warning(
+                            "No Olm session with %s in %s: they miss this room key",
+                            sorted(missing),
+                            room_id,
+                        )
+                await client.share_group_session(room_id, ignore_unverified_devices=True)
+        encrypted_type, encrypted = client.encrypt(room_id, event_type, content)
+        relation = content.get("m.relates_to")
+        if isinstance(relation, dict):
+            encrypted["m.relates_to"] = relation
+        method, path, data = Api.room_send(
+            client.access_token, room_id, encrypted_type, encrypted, txn_id
+        )
+        return await client._send(RoomSendResponse, method, path, data, (room_id,))
 
     def _still_in(self, room_id: str, user_id: str) -> bool:
         room = self.client.rooms.get(room_id)
@@ -212,3 +300,14 @@ class Sender:
                 except Exception:  # a report must never stop the sender
                     log.exception("Reporting the failed outbox #%d failed", item.id)
         return give_up  # a row given up on no longer blocks its room
+
+
+def carries_file_key(content: dict[str, Any]) -> bool:
+    """Does the content hold an encrypted attachment (``file`` with its key), also as an
+    edit's new content?"""
+    for part in (content, content.get("m.new_content")):
+        if isinstance(part, dict):
+            media = part.get("file")
+            if isinstance(media, dict) and "key" in media:
+                return True
+    return False

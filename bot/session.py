@@ -1,5 +1,7 @@
 """Logging in once and reusing the device: a new login is a new device, and a new device
-breaks idempotent sends (the same transaction id would post twice)."""
+breaks idempotent sends (the same transaction id would post twice), and with encryption the
+device is also the key to the crypto store: ``restore_login`` opens the store of the stored
+device id (``load_store``), a first password login creates the store of the new device."""
 
 from __future__ import annotations
 
@@ -65,11 +67,14 @@ async def log_in(client: AsyncClient, config: Config, db: Database) -> None:
             log.info("Logged in as %s with stored device %s", user_id, stored.device_id)
             return
         log.warning("The stored access token was refused; trying the configured credentials")
+        client.store, client.olm = None, None  # that device's crypto store is not the next's
         await state_store.forget_credentials(db, user_id)
 
     token = os.environ.get(ENV_TOKEN) or _token_from_file(config.bot.token_file)
     if token:
-        client.restore_login(user_id, "", token)
+        # Not restore_login yet: with encryption on it opens the crypto store of the device,
+        # which only whoami names.
+        client.user_id, client.access_token = user_id, token
         who = await _whoami(client)
         if who is None or who.user_id != user_id or not who.device_id:
             raise LoginError(
@@ -95,3 +100,30 @@ async def log_in(client: AsyncClient, config: Config, db: Database) -> None:
         db, state_store.Credentials(user_id, config.homeserver, resp.device_id, resp.access_token)
     )
     log.info("Logged in as %s with a password; new device %s stored", user_id, resp.device_id)
+
+
+async def new_device(client: AsyncClient, config: Config, db: Database) -> None:
+    """Log in again as a new device (the stored device's crypto store is lost: its keys on the
+    homeserver belong to a store that no longer exists, and a device cannot get new ones)."""
+    user_id = config.bot.user_id
+    old = client.device_id
+    if not os.environ.get(ENV_PASSWORD):
+        raise LoginError(
+            f"the crypto store of device {old} is missing ({config.bot.crypto_store_path}): "
+            f"restore it from the backup (natverk backup writes it beside the database copy), "
+            f"or start once with {ENV_PASSWORD} set to log in as a new device"
+        )
+    # Without a device id, or nio logs in to the same device again.
+    client.store, client.olm, client.device_id = None, None, None
+    resp = await client.login(os.environ[ENV_PASSWORD], device_name=config.bot.device_name)
+    if not isinstance(resp, LoginResponse):
+        raise LoginError(f"password login for {user_id} failed: {getattr(resp, 'message', resp)}")
+    await state_store.save_credentials(
+        db, state_store.Credentials(user_id, config.homeserver, resp.device_id, resp.access_token)
+    )
+    log.warning(
+        "The crypto store of device %s was missing: logged in as the new device %s; messages "
+        "encrypted for the old device cannot be read",
+        old,
+        client.device_id,
+    )

@@ -5,6 +5,24 @@ handle each new event (deduplicated by event id, skipping the bot's own and thos
 the bot's join) and store the next sync token (a response with nothing to handle stores its
 token at most every IDLE_CHECKPOINT_MS, without a write transaction of its own). A crash
 anywhere re-syncs from the old token, and the dedup table makes the repeat harmless.
+
+Encryption. Room keys and device-list changes arrive in the same sync response as the
+timeline they unlock. matrix-nio handles them inside ``AsyncClient.sync()``, before it returns
+the response to the bot: ``receive_response`` -> ``_handle_sync`` -> ``_handle_to_device``
+decrypts the to-device events and stores each room key in its crypto store (SQLite, committed
+at once), then ``_handle_joined_rooms`` decrypts the timeline with them. Only then does
+:meth:`Syncer.process` run, and only its transaction stores the sync token: a crash at any
+point re-syncs from the old token, and the homeserver delivers the to-device events again
+(it deletes them only when a later request names the new token). Device-list changes nio
+keeps in memory until its key query; after a restart the first (full-state) sync makes it
+query every member of every encrypted room again, so a crash loses none of them either.
+
+An event nio could not decrypt (``m.room.encrypted`` here) is neither handled nor marked
+processed: bot/decryption.py keeps it and decrypts it again after every sync that brought room
+keys (before that sync's own events) and in the periodic pass, then handles it once. Order: an
+event whose key comes in the same response as the event (the usual case) is handled in its
+place in the timeline; one whose key comes later is handled when it comes, after the events of
+its room that could be read meanwhile, and late ones among themselves oldest first.
 """
 
 from __future__ import annotations
@@ -19,6 +37,7 @@ from nio import AsyncClient, MessageDirection, RoomMessagesResponse, SyncRespons
 
 from bot import clock
 from bot.context import AfterCommit
+from bot.decryption import ENCRYPTED, Decryptor, room_key_sessions, withheld_sessions
 from bot.types import POLL_END_TYPES, RoomEvent, RoomID
 from storage import Database, Tx
 from storage import state as state_store
@@ -56,11 +75,19 @@ def _timestamp(event: RoomEvent) -> int:
 
 
 class Syncer:
-    def __init__(self, client: AsyncClient, db: Database, user_id: str, dispatch: Dispatch):
+    def __init__(
+        self,
+        client: AsyncClient,
+        db: Database,
+        user_id: str,
+        dispatch: Dispatch,
+        decryptor: Decryptor | None = None,
+    ):
         self.client = client
         self.db = db
         self.user_id = user_id
         self.dispatch = dispatch
+        self.decryptor = decryptor
         self.joined: dict[str, int] = {}
         self.events_handled = 0
         self.backfilled = 0
@@ -71,6 +98,8 @@ class Syncer:
 
     async def load(self) -> None:
         self.joined = await state_store.joined_rooms(self.db)
+        if self.decryptor is not None:
+            await self.decryptor.load(self.db)
 
     async def process(self, resp: SyncResponse, had_token: bool) -> list[AfterCommit]:
         batches: list[tuple[str, list[RoomEvent], int | None]] = []
@@ -101,13 +130,29 @@ class Syncer:
 
         after: list[AfterCommit] = []
         now = clock.now_ms()
-        idle = not resp.rooms.leave and all(
-            not events and join is None for _, events, join in batches
+        decryptor = self.decryptor
+        # Sessions whose room keys (or withheld notices) this response brought.
+        sessions: set[str] = set()
+        if decryptor is not None:
+            sessions = {session for session, _code in withheld_sessions(resp)}
+            if decryptor.kept > 0:
+                sessions |= room_key_sessions(resp)
+        keys_came = bool(sessions)
+        idle = (
+            not resp.rooms.leave
+            and not keys_came
+            and all(not events and join is None for _, events, join in batches)
         )
         if idle and now - self._checkpoint_ms < IDLE_CHECKPOINT_MS:
             return after
         self._checkpoint_ms = now
         async with self.db.transaction() as tx:
+            if decryptor is not None and keys_came:
+                await decryptor.withheld(tx, resp, now)
+                # Events that waited for these keys come before this response's own events.
+                await decryptor.retry(
+                    tx, now, lambda t, e: self._handle(t, e, after), sessions=sessions
+                )
             streams: list[list[RoomEvent]] = []
             for room_id, events, new_join_ts in batches:
                 if new_join_ts is not None:
@@ -119,10 +164,10 @@ class Syncer:
             # order they were asked, as the bot numbered them the first time.
             ordered = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=_timestamp)
             for event in ordered:
-                if not await state_store.mark_processed(tx, event.event_id, event.room_id):
-                    continue  # handled before (a re-sync from an older token)
-                after.extend(await self.dispatch(tx, event))
-                self.events_handled += 1
+                if decryptor is not None and event.type == ENCRYPTED:
+                    await decryptor.keep(tx, event, now)  # not processed: kept for its key
+                    continue
+                await self._handle(tx, event, after)
             for room_id in resp.rooms.leave:
                 await state_store.forget_room(tx, room_id)
             await state_store.set_sync_token(tx, resp.next_batch)
@@ -131,6 +176,25 @@ class Syncer:
                 self.joined[room_id] = new_join_ts
         for room_id in resp.rooms.leave:
             self.joined.pop(room_id, None)
+        return after
+
+    async def _handle(self, tx: Tx, event: RoomEvent, after: list[AfterCommit]) -> None:
+        if not await state_store.mark_processed(tx, event.event_id, event.room_id):
+            return  # handled before (a re-sync from an older token)
+        after.extend(await self.dispatch(tx, event))
+        self.events_handled += 1
+
+    async def retry_undecrypted(self, now_ms: int) -> list[AfterCommit]:
+        """The periodic pass: decrypt and handle kept events whose keys came, tell the senders
+        of those that waited too long (bot/decryption.py)."""
+        after: list[AfterCommit] = []
+        if self.decryptor is None:
+            return after
+        await self.decryptor.load(self.db)
+        if not self.decryptor.kept:
+            return after
+        async with self.db.transaction() as tx:
+            await self.decryptor.retry(tx, now_ms, lambda t, e: self._handle(t, e, after))
         return after
 
     async def _backfill(self, room_id: str, prev_batch: str, join_ts: int) -> list[RoomEvent]:

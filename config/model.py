@@ -159,9 +159,28 @@ class BotSettings(_Model):
     token_file: Path | None = None
     display_name: str = "natverk"
     device_name: str = "natverk-bot"
+    # End-to-end encryption (matrix-nio's e2e extra). The crypto store (the device's keys and
+    # every room key it has received) lives in this folder, beside the database by default.
+    crypto_store: Path | None = Field(default=None, validate_default=True)
+    # Direct chats the bot opens are created encrypted (rooms people encrypted are read anyway).
+    encryption: bool = False
+    # A message the bot cannot decrypt is kept this long waiting for its key; then the sender
+    # is told, once, that it could not be read (at once if the key is withheld).
+    undecryptable_after: Duration = "5m"
     # The homeserver's cross-signing master key that the bot may replace with its own (see
     # README, "Encryption: the bot's identity"); any other key found there is left alone.
     replace_master_key: str | None = None
+
+    @property
+    def crypto_store_path(self) -> Path:
+        """The crypto store's folder: ``crypto_store``, else ``<database>.crypto`` beside it."""
+        if self.crypto_store is not None:
+            return self.crypto_store
+        return self.database.with_name(self.database.name + ".crypto")
+
+    @property
+    def undecryptable_after_ms(self) -> int:
+        return parse_duration(self.undecryptable_after) * 1000
 
     @field_validator("timezone")
     @classmethod
@@ -186,7 +205,7 @@ class BotSettings(_Model):
             )
         return value
 
-    @field_validator("database", "token_file")
+    @field_validator("database", "token_file", "crypto_store")
     @classmethod
     def _relative_to_config_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         """Relative paths are taken from the folder of the YAML file (``context['base_dir']``)."""
@@ -215,6 +234,8 @@ class Category(_Model):
     name: str
     default: bool = False
     room: RoomAddress | None = None
+    # Its own room is end-to-end encrypted (created so, or switched on; never off again).
+    encryption: bool = False
     members: list[MatrixUser] = []
     # Service level: unanswered questions of this category are reminded about after this long
     # (default: advisers.reminder_after), naming the people on duty (default: all who handle it).
@@ -243,6 +264,8 @@ class Advisers(_Model):
     categories: list[Category] = Field(default_factory=_builtin_categories)
     attribution: Literal["team", "name"] = "team"
     reminder_after: Duration = "24h"
+    # The shared adviser room is end-to-end encrypted (created so, or switched on; never off).
+    encryption: bool = False
 
     @property
     def reminder_after_seconds(self) -> int:
@@ -561,6 +584,8 @@ class Cohort(_Model):
     share_materials: bool = False
     timezone: TimeZone | None = None
     schedules: list[Schedule] = []
+    # The cohort room is end-to-end encrypted (created so, or switched on; never off again).
+    encryption: bool = False
 
 
 class Config(_Model):

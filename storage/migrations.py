@@ -642,4 +642,30 @@ MIGRATIONS: list[Migration] = [
             )""",
         ),
     ),
+    Migration(
+        17,
+        "Encrypted events kept until their room key arrives",
+        (
+            # An event the bot could not decrypt yet: kept (not marked processed) until its
+            # key arrives, or the sender is told it could not be read. ``source`` is the
+            # encrypted event as received (ciphertext, no plaintext).
+            """CREATE TABLE undecrypted (
+                event_id TEXT PRIMARY KEY,
+                room_id TEXT NOT NULL,
+                sender TEXT NOT NULL,
+                session_id TEXT NOT NULL,
+                origin_server_ts INTEGER NOT NULL,
+                source TEXT NOT NULL,
+                received_at INTEGER NOT NULL,
+                withheld TEXT
+            )""",
+            "CREATE INDEX undecrypted_session ON undecrypted (session_id)",
+            # m.room_key.withheld seen for a session (its events may arrive later).
+            """CREATE TABLE withheld_sessions (
+                session_id TEXT PRIMARY KEY,
+                code TEXT NOT NULL,
+                received_at INTEGER NOT NULL
+            )""",
+        ),
+    ),
 ]

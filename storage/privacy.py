@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from storage import evaluation, materials, plans, privacy_notice
+from storage import encryption, evaluation, materials, plans, privacy_notice
 from storage.db import Database, Tx
 from storage.outbox import enqueue
 
@@ -74,6 +74,12 @@ async def export_user(db: Database, user_id: str) -> dict[str, Any]:
         "poll_votes": _rows(votes),
         "surveys_invited": _rows(invites),
         "survey_answers": _rows(answers),
+        # Encrypted messages waiting for their key (ciphertext only: ids and times shown).
+        "messages_waiting_for_key": [
+            {"event_id": k.event_id, "room_id": k.room_id, "sent_at": k.origin_server_ts}
+            for k in await encryption.waiting(db)
+            if k.sender == user_id
+        ],
         **await privacy_notice.export_user(db, user_id),
     }
 
@@ -133,6 +139,7 @@ async def erase_user(
         counts["survey_answers"] = await tx.execute(
             "DELETE FROM survey_responses WHERE user_id = ?", (user_id,)
         )
+        counts["undecrypted"] = await encryption.forget_sender(tx, user_id)
     return counts
 
 

@@ -1,30 +1,53 @@
 """A scripted Matrix user (matrix-nio), for the demo's conversation and the tests.
 
 It syncs in the background, keeps every timeline event it sees, and can wait for one that
-matches a condition.
+matches a condition. With ``store_path`` it has end-to-end encryption (a crypto store of its
+own there), as an Element user has: it decrypts what it receives (``events`` then holds the
+decrypted events) and encrypts what it sends in encrypted rooms, sharing room keys with every
+device of the room's members.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
-from nio import AsyncClient, AsyncClientConfig, JoinResponse, RoomSendResponse, SyncResponse
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    JoinResponse,
+    RoomSendResponse,
+    SyncResponse,
+)
+from nio.store import SqliteStore
 
 Event = dict[str, Any]
 
 
 class Person:
-    def __init__(self, homeserver: str, user_id: str, access_token: str, device_id: str = ""):
+    def __init__(
+        self,
+        homeserver: str,
+        user_id: str,
+        access_token: str,
+        device_id: str = "",
+        store_path: str | None = None,
+    ):
         self.user_id = user_id
-        self.client = AsyncClient(
-            homeserver, user_id, config=AsyncClientConfig(max_limit_exceeded=None)
-        )
+        if store_path is None:
+            config = AsyncClientConfig(max_limit_exceeded=None, encryption_enabled=False)
+        else:
+            config = AsyncClientConfig(
+                max_limit_exceeded=None, encryption_enabled=True, store=SqliteStore
+            )
+        self.client = AsyncClient(homeserver, user_id, store_path=store_path or "", config=config)
         self.client.restore_login(user_id, device_id, access_token)
+        self.encrypted = store_path is not None
         self.events: dict[str, list[Event]] = {}
         self.invites: set[str] = set()
         # Per room: (notifications, highlights) unread, as the homeserver counts them from
@@ -41,6 +64,20 @@ class Person:
     async def start(self) -> None:
         await self._sync(timeout=0)
         self._task = asyncio.create_task(self._loop())
+
+    async def _crypto_upkeep(self) -> None:
+        """What nio's sync_forever does after each sync (an encrypted person only)."""
+        c = self.client
+        if c.olm is None:
+            return
+        if c.outgoing_to_device_messages:
+            await c.send_to_device_messages()
+        if c.should_upload_keys:
+            await c.keys_upload()
+        if c.should_query_keys:
+            await c.keys_query()
+        if c.should_claim_keys:
+            await c.keys_claim(c.get_users_for_key_claiming())
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -59,14 +96,21 @@ class Person:
                 await asyncio.sleep(0.5)
 
     async def _sync(self, timeout: int) -> None:
+        if self.client.olm is not None and self.client.should_upload_keys:
+            await self.client.keys_upload()
         resp = await self.client.sync(timeout=timeout, since=self._token)
         if not isinstance(resp, SyncResponse):
             await asyncio.sleep(0.5)
             return
         self._token = resp.next_batch
+        await self._crypto_upkeep()
         async with self._changed:
             for room_id, info in resp.rooms.join.items():
-                self.events.setdefault(room_id, []).extend(e.source for e in info.timeline.events)
+                self.events.setdefault(room_id, []).extend(
+                    # What arrived encrypted is marked, for tests (nio sets ``decrypted``).
+                    {**e.source, "_decrypted": True} if getattr(e, "decrypted", False) else e.source
+                    for e in info.timeline.events
+                )
                 self.invites.discard(room_id)
                 counts = info.unread_notifications
                 if counts is not None and counts.notification_count is not None:
@@ -114,7 +158,15 @@ class Person:
     async def send(
         self, room_id: str, content: dict[str, Any], event_type: str = "m.room.message"
     ) -> str:
-        resp = await self.client.room_send(room_id, event_type, content, tx_id=uuid.uuid4().hex)
+        if self.client.olm is not None and self.client.should_query_keys:
+            await self.client.keys_query()
+        resp = await self.client.room_send(
+            room_id,
+            event_type,
+            content,
+            tx_id=uuid.uuid4().hex,
+            ignore_unverified_devices=True,
+        )
         if not isinstance(resp, RoomSendResponse):
             raise RuntimeError(f"{self.user_id} cannot send to {room_id}: {resp}")
         return str(resp.event_id)
@@ -151,9 +203,21 @@ class Person:
 
         return await self.wait_for_event(room_id, match, timeout)
 
-    async def open_direct_chat(self, other: str, timeout: float = 30) -> str:
-        """Create a direct chat with ``other`` and wait until they have joined it."""
-        resp = await self.client.room_create(is_direct=True, invite=[other])
+    async def open_direct_chat(
+        self, other: str, timeout: float = 30, encrypted: bool = False
+    ) -> str:
+        """Create a direct chat with ``other`` and wait until they have joined it (encrypted
+        from the start, as Element makes it, if ``encrypted``)."""
+        state = [
+            {
+                "type": "m.room.encryption",
+                "state_key": "",
+                "content": {"algorithm": "m.megolm.v1.aes-sha2"},
+            }
+        ]
+        resp = await self.client.room_create(
+            is_direct=True, invite=[other], initial_state=state if encrypted else ()
+        )
         room_id = str(getattr(resp, "room_id", ""))
         if not room_id:
             raise RuntimeError(f"{self.user_id} cannot create a direct chat: {resp}")
@@ -167,6 +231,87 @@ class Person:
 
         await self.wait_for_event(room_id, joined, timeout)
         return room_id
+
+    async def send_key_held_back(
+        self, room_id: str, text: str, held_from: str
+    ) -> tuple[str, dict[str, Any]]:
+        """Send ``text`` encrypted with a new room key that every device in the room gets
+        except ``held_from``'s (a user id): the key it misses is returned, as the to-device
+        message, for :meth:`release_key` (a key that arrives late) or :meth:`withhold_key`.
+        """
+        c = self.client
+        assert c.olm is not None, "an encrypted person only"
+        if c.should_query_keys:
+            await c.keys_query()
+        room = c.rooms[room_id]
+        if not room.members_synced:
+            await c.joined_members(room_id)
+        missing = c.get_missing_sessions(room_id)
+        if missing:
+            await c.keys_claim(missing)
+        c.olm.create_outbound_group_session(room_id)
+        held: dict[str, Any] = {}
+        for _with, to_device in c.olm.share_group_session_parallel(
+            room_id, list(room.users), ignore_unverified_devices=True
+        ):
+            messages = to_device["messages"]
+            if held_from in messages:
+                held = {held_from: messages.pop(held_from)}
+            if messages:
+                await self._raw_to_device("m.room.encrypted", to_device)
+        session = c.olm.outbound_group_sessions[room_id]
+        session.shared = True
+        event_id = await self.say(room_id, text)
+        # Later messages get a new room key, shared as usual.
+        c.olm.outbound_group_sessions.pop(room_id, None)
+        assert held, f"{held_from} has no device to hold a key back from"
+        held["_session"] = {
+            "room_id": room_id,
+            "session_id": session.id,
+            "sender_key": c.olm.account.identity_keys["curve25519"],
+        }
+        return event_id, held
+
+    def new_room_key(self, room_id: str) -> None:
+        """The next message in ``room_id`` gets a new room key (shared in the same sync as
+        the message reaches the others, as when Element rotates its session)."""
+        if self.client.olm is not None:
+            self.client.olm.outbound_group_sessions.pop(room_id, None)
+
+    async def release_key(self, held: dict[str, Any]) -> None:
+        """Send the room key held back by :meth:`send_key_held_back`: it arrives late."""
+        messages = {k: v for k, v in held.items() if k != "_session"}
+        await self._raw_to_device("m.room.encrypted", {"messages": messages})
+
+    async def withhold_key(self, held: dict[str, Any], code: str = "m.unverified") -> None:
+        """Tell the devices the key was held from that it will not come (m.room_key.withheld)."""
+        info = held["_session"]
+        content = {
+            "algorithm": "m.megolm.v1.aes-sha2",
+            "room_id": info["room_id"],
+            "session_id": info["session_id"],
+            "sender_key": info["sender_key"],
+            "code": code,
+            "reason": "Held back by the test",
+            "from_device": self.client.device_id,
+        }
+        messages = {
+            user: dict.fromkeys(devices, content)
+            for user, devices in held.items()
+            if user != "_session"
+        }
+        await self._raw_to_device("m.room_key.withheld", {"messages": messages})
+
+    async def _raw_to_device(self, event_type: str, body: dict[str, Any]) -> None:
+        path = f"/_matrix/client/v3/sendToDevice/{event_type}/{uuid.uuid4().hex}"
+        resp = await self.client.send(
+            "PUT",
+            path,
+            json.dumps(body),
+            headers={"Authorization": f"Bearer {self.client.access_token}"},
+        )
+        if resp.status != 200:
+            raise RuntimeError(f"{self.user_id}: sendToDevice failed: {await resp.text()}")
 
     async def react(self, room_id: str, event_id: str, key: str) -> str:
         return await self.send(

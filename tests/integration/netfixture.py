@@ -61,10 +61,16 @@ class Network:
         assert self.app is not None
         return self.app.managed[key]
 
-    async def person(self, user: RegisteredUser, *room_ids: str) -> Person:
-        """A started client for ``user`` that has joined the given rooms."""
+    async def person(self, user: RegisteredUser, *room_ids: str, encrypted: bool = False) -> Person:
+        """A started client for ``user`` that has joined the given rooms (with end-to-end
+        encryption and a crypto store of its own if ``encrypted``, as an Element user)."""
         if user.user_id not in self.people:
-            p = Person(self.hs.base_url, user.user_id, user.access_token, user.device_id)
+            store = None
+            if encrypted:
+                store_dir = self.dir / "people" / user.localpart
+                store_dir.mkdir(parents=True, exist_ok=True)
+                store = str(store_dir)
+            p = Person(self.hs.base_url, user.user_id, user.access_token, user.device_id, store)
             await p.start()
             self.people[user.user_id] = p
         p = self.people[user.user_id]

@@ -170,7 +170,7 @@ def test_unknown_key_names_file_line_and_path(tmp_path: Path) -> None:
     assert [str(p) for p in caught.value.problems] == [
         f"{path}:19: cohorts[0].participantz: unknown key; allowed keys are "
         "id, name, room, language, facilitators, participants, themes, share_materials, "
-        "timezone, schedules"
+        "timezone, schedules, encryption"
     ]
     assert str(caught.value) == str(caught.value.problems[0])
 
