@@ -176,10 +176,15 @@ class RoomManager:
         self, wanted: WantedRoom, known_room_id: str | None, report: RoomReport, admins: set[str]
     ) -> str | None:
         """Make ``wanted`` exist, with the bot in it; return its room id."""
-        room_id = known_room_id or await self._find_or_create(wanted, report)
+        created = False
+        room_id = known_room_id
+        if room_id is None:
+            room_id, created = await self._find_or_create(wanted, report)
         if room_id is None:
             return None
-        if room_id not in self.client.rooms:
+        # The creator of a room is in it: joining one just created would only cost a request
+        # (200 of them at a network's first start).
+        if not created and room_id not in self.client.rooms:
             joined = await self.client.join(room_id)
             if not isinstance(joined, JoinResponse):
                 report.failures.append(f"{wanted.target}: cannot join ({joined.message})")
@@ -212,16 +217,19 @@ class RoomManager:
             report.unexpected_members[wanted.target] = extra
         return room_id
 
-    async def _find_or_create(self, wanted: WantedRoom, report: RoomReport) -> str | None:
+    async def _find_or_create(
+        self, wanted: WantedRoom, report: RoomReport
+    ) -> tuple[str | None, bool]:
+        """The room's id (None if it cannot be had), and whether it was created just now."""
         if wanted.target.startswith("!"):
-            return wanted.target
+            return wanted.target, False
         resolved = await self.client.room_resolve_alias(wanted.target)
         if isinstance(resolved, RoomResolveAliasResponse):
-            return str(resolved.room_id)
+            return str(resolved.room_id), False
         localpart, _, server = wanted.target[1:].partition(":")
         if server != self.user_id.partition(":")[2]:
             report.failures.append(f"{wanted.target}: alias not found on its server")
-            return None
+            return None, False
         created = await self.client.room_create(
             alias=localpart,
             name=wanted.name,
@@ -245,9 +253,9 @@ class RoomManager:
         )
         if not isinstance(created, RoomCreateResponse):
             report.failures.append(f"{wanted.target}: cannot create ({created.message})")
-            return None
+            return None, False
         log.info("Created %s as %s", wanted.target, created.room_id)
-        return str(created.room_id)
+        return str(created.room_id), True
 
     async def _power(
         self,
