@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 import logging
 
-from bench import ask_relay, catalogue, checkins, dispatch_offline, evaluation, help_roundtrip
+from bench import (
+    ask_relay,
+    catalogue,
+    checkins,
+    dispatch_offline,
+    evaluation,
+    help_roundtrip,
+    scale,
+)
 
 
 def main() -> None:
@@ -20,6 +28,7 @@ def main() -> None:
     catalogue.main(items=10_000 if args.quick else 100_000, searches=200 if args.quick else 1_000)
     checkins.main(quick=args.quick)
     evaluation.main(quick=args.quick)
+    scale.main(quick=args.quick)
 
 
 if __name__ == "__main__":

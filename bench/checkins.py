@@ -227,7 +227,7 @@ async def measure_startup(config: Config, memory: bool) -> dict[str, float]:
     """Seconds (or tracemalloc peak MiB) for the baseline and for natverk, each from cold."""
     out: dict[str, float] = {}
     for name in ("baseline", "natverk"):
-        checkin_cmds._triggers.clear()
+        checkin_cmds._trigger.cache_clear()
         gc.collect()
         with tempfile.TemporaryDirectory() as tmp:
             db = await Database.open(Path(tmp) / "bench.db")
@@ -256,7 +256,7 @@ async def simulate_hour(config: Config) -> tuple[list[float], list[float], int, 
     """Lateness (s) of every run in the hour for natverk and the ideal poller, the tick count,
     and each tick's real cost (s)."""
     load_command_modules()
-    checkin_cmds._triggers.clear()
+    checkin_cmds._trigger.cache_clear()
     with tempfile.TemporaryDirectory() as tmp:
         db = await Database.open(Path(tmp) / "bench.db")
         services = Services(config, db)

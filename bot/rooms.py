@@ -122,6 +122,11 @@ class RoomReport:
         return not self.unexpected_members and not self.removed_members and not self.failures
 
 
+# Synapse's default rc_invites.per_room burst: a room made with more invites is refused unless
+# the bot is exempted from rate limits (then it is made again with this many).
+CREATE_INVITES = 10
+
+
 def members_from_state(events: list[dict[str, Any]]) -> tuple[set[str], set[str]]:
     joined: set[str] = set()
     invited: set[str] = set()
@@ -197,10 +202,15 @@ class RoomManager:
         self, wanted: WantedRoom, known_room_id: str | None, report: RoomReport, admins: set[str]
     ) -> str | None:
         """Make ``wanted`` exist, with the bot in it; return its room id."""
-        room_id = known_room_id or await self._find_or_create(wanted, report)
+        created = False
+        room_id = known_room_id
+        if room_id is None:
+            room_id, created = await self._find_or_create(wanted, report)
         if room_id is None:
             return None
-        if room_id not in self.client.rooms:
+        # The creator of a room is in it: joining one just created would only cost a request
+        # (200 of them at a network's first start).
+        if not created and room_id not in self.client.rooms:
             joined = await self.client.join(room_id)
             if not isinstance(joined, JoinResponse):
                 report.failures.append(f"{wanted.target}: cannot join ({joined.message})")
@@ -235,22 +245,40 @@ class RoomManager:
             report.unexpected_members[wanted.target] = extra
         return room_id
 
-    async def _find_or_create(self, wanted: WantedRoom, report: RoomReport) -> str | None:
+    async def _find_or_create(
+        self, wanted: WantedRoom, report: RoomReport
+    ) -> tuple[str | None, bool]:
+        """The room's id (None if it cannot be had), and whether it was created just now."""
         if wanted.target.startswith("!"):
-            return wanted.target
+            return wanted.target, False
         resolved = await self.client.room_resolve_alias(wanted.target)
         if isinstance(resolved, RoomResolveAliasResponse):
-            return str(resolved.room_id)
+            return str(resolved.room_id), False
         localpart, _, server = wanted.target[1:].partition(":")
         if server != self.user_id.partition(":")[2]:
             report.failures.append(f"{wanted.target}: alias not found on its server")
-            return None
-        created = await self.client.room_create(
+            return None, False
+        invites = sorted(wanted.members)
+        created = await self._create(wanted, localpart, invites)
+        if not isinstance(created, RoomCreateResponse) and len(invites) > CREATE_INVITES:
+            # Synapse refuses a room made with more invites than its per-room burst (10 by
+            # default) unless the bot is exempted from rate limits: the others are invited
+            # one by one (ensure), as in any room.
+            created = await self._create(wanted, localpart, invites[:CREATE_INVITES])
+        if not isinstance(created, RoomCreateResponse):
+            report.failures.append(f"{wanted.target}: cannot create ({created.message})")
+            return None, False
+        log.info("Created %s as %s", wanted.target, created.room_id)
+        self._created(str(created.room_id), wanted.encryption)
+        return str(created.room_id), True
+
+    async def _create(self, wanted: WantedRoom, localpart: str, invites: list[str]) -> Any:
+        return await self.client.room_create(
             alias=localpart,
             name=wanted.name,
             topic=wanted.topic or None,
             preset=RoomPreset.private_chat,
-            invite=sorted(wanted.members),
+            invite=invites,
             # A restricted room is born so: nobody invited with it can invite in the meantime.
             power_level_override={"invite": INVITER} if wanted.restricted else None,
             initial_state=[
@@ -267,12 +295,6 @@ class RoomManager:
                 },
             ],
         )
-        if not isinstance(created, RoomCreateResponse):
-            report.failures.append(f"{wanted.target}: cannot create ({created.message})")
-            return None
-        log.info("Created %s as %s", wanted.target, created.room_id)
-        self._created(str(created.room_id), wanted.encryption)
-        return str(created.room_id)
 
     async def _power(
         self,

@@ -68,3 +68,53 @@ async def test_replies_are_delayed_not_dropped_under_default_rate_limits(
     finally:
         await anna.stop()
         await app.stop()
+
+
+async def test_a_cohort_of_more_than_ten_gets_its_room_under_default_rate_limits(
+    strict_synapse: Any, tmp_path: Path
+) -> None:
+    """Synapse refuses to create a room with more invites than its per-room burst (10 by
+    default), whatever the limits of the user: the bot invites the rest one by one."""
+    hs = strict_synapse
+    admin = hs.register_user("rladmin2", "pw-admin-2", admin=True)
+    bot = hs.register_user("rlbot2", "pw-bot-2")
+    people = [hs.register_user(f"rlmember{i}", f"pw-member-{i}") for i in range(13)]
+    config_path = tmp_path / "natverk.yaml"
+    config_path.write_text(
+        yaml.safe_dump(
+            {
+                "homeserver": hs.base_url,
+                "bot": {"user_id": bot.user_id, "database": "natverk.db"},
+                "admins": [admin.user_id],
+                "advisers": {"room": f"#rl2-adv:{hs.server_name}", "members": []},
+                "privacy": {"notice": False},  # only the rooms' invites are looked at here
+                "cohorts": [
+                    {
+                        "id": "stor",
+                        "name": "Stor kohort",
+                        "room": f"#rl2-kohort:{hs.server_name}",
+                        "facilitators": [people[0].user_id],
+                        "participants": [p.user_id for p in people[1:]],
+                    }
+                ],
+            }
+        ),
+        "utf-8",
+    )
+    os.environ[ENV_PASSWORD] = bot.password
+    app = App(load_config(config_path), config_path)
+    await app.start()  # reconciled: created, and every member invited
+    try:
+        room = app.managed["cohort:stor"]
+        assert app.client is not None
+        state = await app.client.room_get_state(room)
+        invited = {
+            ev["state_key"]
+            for ev in state.events
+            if ev["type"] == "m.room.member" and ev["content"].get("membership") == "invite"
+        }
+        assert invited == {p.user_id for p in people}
+        report = await app.db.fetchone("SELECT value FROM kv WHERE key = 'rooms.last_report'")
+        assert '"failures": []' in report["value"]
+    finally:
+        await app.stop()
