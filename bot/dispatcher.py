@@ -73,7 +73,9 @@ class Dispatcher:
                 await self._command(ctx, *parsed)
                 return ctx.after_commit_tasks
         for spec in self.registry.listeners_for(event.type, ctx.place):
-            await self._guarded(ctx, spec.name, spec.handler, tell_user=False)
+            await self._guarded(
+                ctx, spec.name, spec.handler, tell_user=False, savepoint=spec.writes
+            )
         return ctx.after_commit_tasks
 
     async def _command(self, ctx: CommandContext, word: str, rest: str) -> None:
@@ -115,10 +117,17 @@ class Dispatcher:
         run: Callable[[CommandContext], Awaitable[None]],
         *,
         tell_user: bool,
+        savepoint: bool = True,
     ) -> bool:
+        """Run a handler; a failure is logged with a reference (and told the user if
+        ``tell_user``) and undoes what the handler wrote (its savepoint; without ``savepoint``,
+        for a listener that writes nothing, only its work for after the commit)."""
         before = len(ctx.after_commit_tasks)
         try:
-            async with ctx.tx.savepoint():
+            if savepoint:
+                async with ctx.tx.savepoint():
+                    await run(ctx)
+            else:
                 await run(ctx)
             return True
         except Exception:
