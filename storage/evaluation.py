@@ -90,7 +90,7 @@ async def _to_inbox(tx: Tx, inbox: _Inbox) -> None:
     if not messages:
         return
     rows = json.dumps(messages, ensure_ascii=False, separators=(",", ":"))
-    await tx.execute("INSERT INTO activity_inbox (messages) VALUES (?)", (rows,))
+    tx.write_at_commit("INSERT INTO activity_inbox (messages) VALUES (?)", (rows,))
 
 
 def _made(make: Callable[[Any], MessageRow | None], items: list[Any]) -> list[MessageRow]:
