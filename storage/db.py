@@ -148,10 +148,11 @@ def _write_and_commit(writer: aiosqlite.Connection, statements: list[tuple[str, 
     try:
         for sql, params in statements:
             conn.execute(sql, params)
+        conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
 
 
 async def _connect(path: Path) -> aiosqlite.Connection:
@@ -225,17 +226,18 @@ class Database:
     async def _write_and_commit(self, statements: list[tuple[str, Params]]) -> None:
         """The statements, then COMMIT, in one call in the writer's thread (aiosqlite's
         ``_execute``: it has no public way to run two statements in one round trip; without
-        it, one call each). A failing statement rolls the transaction back."""
+        it, one call each). A failing statement (or COMMIT) rolls the transaction back."""
         writer = self._writer
         run_in_thread = getattr(writer, "_execute", None)
         if run_in_thread is None:  # pragma: no cover - an aiosqlite without it
             try:
                 for sql, params in statements:
                     await writer.execute_fetchall(sql, params)
+                await writer.execute_fetchall("COMMIT")
             except BaseException:
-                await writer.execute_fetchall("ROLLBACK")
+                if writer.in_transaction:
+                    await writer.execute_fetchall("ROLLBACK")
                 raise
-            await writer.execute_fetchall("COMMIT")
             return
         await run_in_thread(_write_and_commit, writer, statements)
 

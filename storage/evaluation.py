@@ -37,8 +37,8 @@ def _author(key: bytes, user_id: str) -> str:
 
 
 class Message(NamedTuple):
-    """A member's message in a cohort room, as the measures see it (a tuple: one is made for
-    every message, and the inbox row is these tuples as JSON arrays)."""
+    """A member's message in a cohort room, as the measures see it. The inbox row holds these
+    fields as JSON arrays (the listener makes them as plain tuples, :data:`MessageRow`)."""
 
     cohort_id: str
     user_id: str
@@ -58,8 +58,8 @@ MessageRow = tuple[str, str, str, int, str, int, int, str | None, str | None]
 
 @dataclass
 class _Inbox:
-    """One transaction's messages: written as one row just before it commits (the measures
-    are on the path of every message), counted by :func:`fold` later. ``later`` holds what a
+    """One transaction's messages: written as one row with its COMMIT (the measures are on
+    the path of every message), counted by :func:`fold` later. ``later`` holds what a
     listener appended on that path, made into messages by ``make`` in one loop at the end."""
 
     messages: list[MessageRow] = field(default_factory=list)

@@ -303,7 +303,19 @@ async def test_writes_at_commit_are_in_the_transaction_and_a_failing_one_undoes_
             assert await state_store.get_value(db, key) is None
         assert await state_store.get_value(db, "b") == "2"
 
-        async with db.transaction() as tx:  # the writer is usable after the rollback
+        # A COMMIT that fails (here a foreign key checked only then) rolls back as well.
+        with pytest.raises(sqlite3.IntegrityError):
+            async with db.transaction() as tx:
+                await tx.execute("PRAGMA defer_foreign_keys = ON")
+                await state_store.set_value(tx, "f", "6")
+                tx.write_at_commit(
+                    "INSERT INTO question_stages (question_id, stage, entered_at, moved_by)"
+                    " VALUES (?, ?, ?, ?)",
+                    (999, "x", 1, "@a:x"),
+                )
+        assert await state_store.get_value(db, "f") is None
+
+        async with db.transaction() as tx:  # the writer is usable after the rollbacks
             await state_store.set_value(tx, "e", "5")
         assert await state_store.get_value(db, "e") == "5"
     finally:
