@@ -87,7 +87,9 @@ class Dispatcher:
                 await self._command(ctx, *parsed)
                 return
         for spec in self.registry.listeners_for(event.type, ctx.place):
-            await self._guarded(ctx, spec.name, spec.handler, tell_user=False)
+            await self._guarded(
+                ctx, spec.name, spec.handler, tell_user=False, savepoint=spec.writes
+            )
 
     async def _command(self, ctx: CommandContext, word: str, rest: str) -> None:
         outcome, name = await self._run_command(ctx, word, rest)
@@ -128,13 +130,20 @@ class Dispatcher:
         run: Callable[[CommandContext], Awaitable[None]],
         *,
         tell_user: bool,
+        savepoint: bool = True,
     ) -> bool:
+        """Run a handler; a failure is logged with a reference (and told the user if
+        ``tell_user``) and undoes what the handler wrote (its savepoint; without ``savepoint``,
+        for a listener that writes nothing, only its work for after the commit)."""
         before = len(ctx.after_commit_tasks)
         try:
-            async with ctx.tx.savepoint():
-                await run(ctx)
-                if ctx.tx.recovered_rows:  # only after a restore
-                    await outbox_store.apply_recovered(ctx.tx)
+            if savepoint:
+                async with ctx.tx.savepoint():
+                    await run(ctx)
+                    if ctx.tx.recovered_rows:  # only after a restore
+                        await outbox_store.apply_recovered(ctx.tx)
+            else:
+                await run(ctx)  # a listener that writes nothing (queues nothing either)
             return True
         except Exception:
             ref = secrets.token_hex(4).upper()

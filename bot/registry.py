@@ -115,6 +115,9 @@ class ListenerSpec:
     handler: ListenerFn
     name: str
     places: frozenset[Place] | None = None  # None: everywhere
+    # False: the listener writes nothing through the transaction (at most it buffers for the
+    # commit, ``Tx.pending``), so the dispatcher runs it without a savepoint around it.
+    writes: bool = True
 
 
 class Registry:
@@ -184,14 +187,16 @@ def listener(
     event_type: str,
     *,
     places: Iterable[Place] | None = None,
+    writes: bool = True,
     registry: Registry = REGISTRY,
 ) -> Callable[[ListenerFn], ListenerFn]:
     """Register a handler for every event of a type (messages that are not commands, too),
-    optionally only in some places."""
+    optionally only in some places. ``writes=False``: it never writes through the transaction
+    (on the path of every message: the dispatcher spares it the savepoint)."""
 
     def decorate(fn: ListenerFn) -> ListenerFn:
         where = None if places is None else frozenset(places)
-        registry.listeners.append(ListenerSpec(event_type, fn, fn.__qualname__, where))
+        registry.listeners.append(ListenerSpec(event_type, fn, fn.__qualname__, where, writes))
         return fn
 
     return decorate

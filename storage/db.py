@@ -55,6 +55,7 @@ class Tx:
         self.recovered: dict[str, str] | None = db.recovered if db is not None else None
         self.on_recovered: RecoveredHook | None = db.on_recovered if db is not None else None
         self.recovered_rows: list[tuple[Any, str]] = []
+        self.at_commit: list[tuple[str, Params]] = []  # see write_at_commit
 
     # Each call below is one hop to aiosqlite's thread: on the hot path (every event of every
     # sync) the hops, not SQLite, are what costs.
@@ -104,6 +105,12 @@ class Tx:
             self.before_commit.append(partial(flush, self, buffer))
         return cast(T, self._pending[key])
 
+    def write_at_commit(self, sql: str, params: Params = ()) -> None:
+        """Run ``sql`` as this transaction's last statement, in the same round trip to the
+        writer's thread as the COMMIT (for a flush of :meth:`pending`: the hot path saves a
+        hop). A failure rolls the whole transaction back, like any statement's."""
+        self.at_commit.append((sql, params))
+
     def savepoint(self) -> _Savepoint:
         """A nested unit of work (``async with tx.savepoint():``): an exception inside undoes
         only this part.
@@ -146,6 +153,19 @@ class _Savepoint:
             await tx._conn.execute_fetchall(f"RELEASE {name}")
         else:
             await tx._conn.execute_fetchall(f"RELEASE {name}")
+
+
+def _write_and_commit(writer: aiosqlite.Connection, statements: list[tuple[str, Params]]) -> None:
+    """In the writer's thread (see :meth:`Database._write_and_commit`)."""
+    conn: sqlite3.Connection = writer._conn
+    try:
+        for sql, params in statements:
+            conn.execute(sql, params)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
 
 
 async def _connect(path: Path) -> aiosqlite.Connection:
@@ -215,9 +235,30 @@ class Database:
                 except BaseException:
                     await self._writer.execute_fetchall("ROLLBACK")
                     raise
-                await self._writer.execute_fetchall("COMMIT")
+                if tx.at_commit:
+                    await self._write_and_commit(tx.at_commit)
+                else:
+                    await self._writer.execute_fetchall("COMMIT")
         for callback in tx.after_commit:
             callback()
+
+    async def _write_and_commit(self, statements: list[tuple[str, Params]]) -> None:
+        """The statements, then COMMIT, in one call in the writer's thread (aiosqlite's
+        ``_execute``: it has no public way to run two statements in one round trip; without
+        it, one call each). A failing statement (or COMMIT) rolls the transaction back."""
+        writer = self._writer
+        run_in_thread = getattr(writer, "_execute", None)
+        if run_in_thread is None:  # pragma: no cover - an aiosqlite without it
+            try:
+                for sql, params in statements:
+                    await writer.execute_fetchall(sql, params)
+                await writer.execute_fetchall("COMMIT")
+            except BaseException:
+                if writer.in_transaction:
+                    await writer.execute_fetchall("ROLLBACK")
+                raise
+            return
+        await run_in_thread(_write_and_commit, writer, statements)
 
     def subscribe(self, topic: str, callback: Callable[[Any], None]) -> None:
         """Call ``callback`` with every value published to ``topic`` by a committed

@@ -13,10 +13,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from storage.db import Database, Tx
 
@@ -24,6 +25,8 @@ KEY_PREFIX = "evaluation.key:"
 MESSAGES_KEPT_MS = 31 * 24 * 3600 * 1000
 
 Reader = Tx | Database
+T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 # --- recording -----------------------------------------------------------------------------------
@@ -34,8 +37,8 @@ def _author(key: bytes, user_id: str) -> str:
 
 
 class Message(NamedTuple):
-    """A member's message in a cohort room, as the measures see it (a tuple: one is made for
-    every message, and the inbox row is these tuples as JSON arrays)."""
+    """A member's message in a cohort room, as the measures see it. The inbox row holds these
+    fields as JSON arrays (the listener makes them as plain tuples, :data:`MessageRow`)."""
 
     cohort_id: str
     user_id: str
@@ -48,12 +51,20 @@ class Message(NamedTuple):
     thread_root: str | None = None  # the thread it is in
 
 
+# A message as :func:`record_later`'s ``make`` gives it: the fields of :class:`Message` in
+# its order, as a plain tuple (made for every message, at a fifth of a NamedTuple's cost).
+MessageRow = tuple[str, str, str, int, str, int, int, str | None, str | None]
+
+
 @dataclass
 class _Inbox:
-    """One transaction's messages: written as one row just before it commits (the measures
-    are on the path of every message), counted by :func:`fold` later."""
+    """One transaction's messages: written as one row with its COMMIT (the measures are on
+    the path of every message), counted by :func:`fold` later. ``later`` holds what a
+    listener appended on that path, made into messages by ``make`` in one loop at the end."""
 
-    messages: list[Message] = field(default_factory=list)
+    messages: list[MessageRow] = field(default_factory=list)
+    later: list[Any] = field(default_factory=list)
+    make: Callable[[Any], MessageRow | None] | None = None
 
 
 def record_message(tx: Tx, m: Message) -> None:
@@ -61,9 +72,40 @@ def record_message(tx: Tx, m: Message) -> None:
     tx.pending("evaluation.inbox", _Inbox, _to_inbox).messages.append(m)
 
 
+def record_later(tx: Tx, make: Callable[[T], MessageRow | None]) -> list[T]:
+    """A list to append to on the path of every message (appending is all that path pays):
+    just before ``tx`` commits, in it, each item is made into a message by ``make`` (None:
+    it counts nothing) and written with the transaction's other messages as one inbox row.
+    One ``make`` per transaction (the first given)."""
+    inbox = tx.pending("evaluation.inbox", _Inbox, _to_inbox)
+    if inbox.make is None:
+        inbox.make = make
+    return inbox.later
+
+
 async def _to_inbox(tx: Tx, inbox: _Inbox) -> None:
-    rows = json.dumps(inbox.messages, ensure_ascii=False, separators=(",", ":"))
-    await tx.execute("INSERT INTO activity_inbox (messages) VALUES (?)", (rows,))
+    messages = inbox.messages
+    if inbox.later and inbox.make is not None:
+        messages = messages + _made(inbox.make, inbox.later)
+    if not messages:
+        return
+    rows = json.dumps(messages, ensure_ascii=False, separators=(",", ":"))
+    tx.write_at_commit("INSERT INTO activity_inbox (messages) VALUES (?)", (rows,))
+
+
+def _made(make: Callable[[Any], MessageRow | None], items: list[Any]) -> list[MessageRow]:
+    """``make`` over the items; one that fails is left uncounted and logged (as the dispatcher
+    does for a listener that fails): it never takes the transaction down with it."""
+    made = []
+    for item in items:
+        try:
+            m = make(item)
+        except Exception:
+            log.exception("A message could not be counted for the measures")
+            continue
+        if m is not None:
+            made.append(m)
+    return made
 
 
 async def fold_now(db: Reader) -> int:

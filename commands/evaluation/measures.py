@@ -14,41 +14,50 @@ import functools
 from bot import i18n, messages
 from bot.context import BaseContext, EventContext
 from bot.registry import listener, periodic
-from bot.types import Place
+from bot.types import Place, RoomEvent
 from commands.materials import parse
-from config import Role
+from config import Cohort, Config, Role
 from storage import evaluation as store
 
 MEMBERS = frozenset({Role.PARTICIPANT, Role.FACILITATOR})
 
 
-@listener("m.room.message", places=(Place.COHORT,))
+@listener("m.room.message", places=(Place.COHORT,), writes=False)
 async def count_message(ctx: EventContext) -> None:
-    """On the path of every message: a few attribute reads and one append (the counting
-    itself is done by :func:`fold`, about once a minute). Commands never reach a listener in
-    a cohort room (the dispatcher answers them instead)."""
-    event, cohort = ctx.event, ctx.cohort
-    if cohort is None or event.is_edit or MEMBERS.isdisjoint(ctx.roles):  # ctx.roles: in this
-        return  # cohort; so a member's message, not an edit
-    body = event.body
+    """On the path of every message: is it a member's (``ctx.roles``: in this cohort), and one
+    append (no write: no savepoint around it). What it counts is worked out by
+    :func:`message_of` for the whole transaction just before it commits, and counted by
+    :func:`fold` about once a minute. Commands never reach a listener in a cohort room (the
+    dispatcher answers them instead)."""
+    cohort = ctx.cohort
+    if cohort is not None and not MEMBERS.isdisjoint(ctx.roles):
+        store.record_later(ctx.tx, message_of).append((ctx.event, cohort, ctx.config))
+
+
+def message_of(item: tuple[RoomEvent, Cohort, Config]) -> store.MessageRow | None:
+    """What the measures keep of a member's message (None for an edit), the fields of
+    ``store.Message``: ids, time, local day, whether it is a file, how many links, what it
+    answers. Never its text."""
+    event, cohort, config = item
+    if event.is_edit:
+        return None
+    ts = event.origin_server_ts
     media = not event.is_text_message and event.content.get("msgtype") in messages.MEDIA_TYPES
-    links = 0 if media or "://" not in body else len(parse.find_links(body))
-    thread_root = event.thread_root
-    store.record_message(
-        ctx.tx,
-        store.Message(
-            cohort.id,
-            event.sender,
-            event.event_id,
-            event.origin_server_ts,
-            _day_of_quarter(
-                event.origin_server_ts // QUARTER_MS, cohort.timezone or ctx.config.bot.timezone
-            ),
-            int(media),
-            links,
-            event.replies_to or thread_root,
-            thread_root,
-        ),
+    body = event.body
+    replies_to = thread_root = None
+    if event.relates_to:  # most messages relate to none
+        thread_root = event.thread_root
+        replies_to = event.replies_to or thread_root
+    return (
+        cohort.id,
+        event.sender,
+        event.event_id,
+        ts,
+        _day_of_quarter(ts // QUARTER_MS, cohort.timezone or config.bot.timezone),
+        int(media),
+        0 if media or "://" not in body else len(parse.find_links(body)),
+        replies_to,
+        thread_root,
     )
 
 

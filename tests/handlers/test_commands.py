@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
-from bot.context import CommandContext
-from bot.registry import REGISTRY, Registry, command, load_command_modules
+from bot.context import CommandContext, EventContext
+from bot.registry import REGISTRY, Registry, command, listener, load_command_modules
+from bot.types import Place
+from storage import evaluation as evaluation_store
 
 
 async def test_help_round_trip_in_the_rooms_language_shows_only_what_reader_may_run(
@@ -103,3 +105,37 @@ async def test_only_admins_may_reload(make_bot: Any) -> None:
     reply = bot.reply_to(await bot.say(bot.dm(admin), admin, "!reload"))
     assert "behörighet" not in reply.body and "1 grupp" in reply.body
     assert len(bot.after_commit) == 1
+
+
+async def test_a_listener_that_writes_nothing_fails_alone(
+    make_bot: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A listener registered with ``writes=False`` runs without a savepoint; when it fails,
+    the failure is logged with a reference, its work for after the commit is dropped, and the
+    other listeners' work on the same message (here the measures) is kept."""
+    registry = Registry()
+    load_command_modules()
+    for spec in REGISTRY.commands.values():
+        registry.add(spec)
+    registry.listeners = list(REGISTRY.listeners)
+    scheduled: list[str] = []
+
+    async def later() -> None:
+        scheduled.append("ran")
+
+    @listener("m.room.message", places=(Place.COHORT,), writes=False, registry=registry)
+    async def fragile(ctx: EventContext) -> None:
+        ctx.after_commit(later)
+        raise RuntimeError("fragile internals")
+
+    bot = await make_bot(participants=1, registry=registry)
+    room, p = bot.room("cohort:kohort0"), bot.people.participants[0][0]
+    await bot.say(room, p, "Hej allihop")
+    await bot.run_after_commit()
+    assert scheduled == []
+    logged = [r for r in caplog.records if "fragile" in r.getMessage()]
+    assert logged and "fragile internals" in str(logged[0].exc_info[1])  # type: ignore[index]
+    assert await evaluation_store.fold_now(bot.db) == 1
+    # The bot keeps answering.
+    reply = bot.reply_to(await bot.say(room, p, "!okänt"))
+    assert "!okänt" in reply.body

@@ -9,10 +9,14 @@ from datetime import date
 from typing import Any
 
 import docx
+import pytest
 
 from bot import clock
+from bot.types import RoomEvent
 from commands.evaluation import figures, report
 from commands.evaluation.figures import HIDDEN
+from storage import evaluation as evaluation_store
+from storage import state as state_store
 from tests.handlers.harness import Bot
 
 HOUR = 3_600_000
@@ -304,3 +308,41 @@ async def test_the_monthly_digest_posts_last_months_report_once(make_bot: Any) -
     digests = [s for s in bot.sent_to(adv) if s.body.startswith("Utvärdering")]
     assert [d.body.splitlines()[0] for d in digests] == ["Utvärdering 2027-01-01 – 2027-01-31"]
     assert "Aktiva deltagare · 60\xa0% · minst 50\xa0% · uppfyllt" in digests[0].body
+
+
+async def test_a_crash_before_the_commit_counts_nothing_and_the_resync_counts_once(
+    make_bot: Any,
+) -> None:
+    """The measures are written in the transaction that marks the event handled: a crash
+    after the listener ran, before the commit, counts nothing; the re-sync that follows
+    counts the message once, and a later repeat of it is not handled again."""
+    bot = await make_bot(participants=2)
+    room = bot.room("cohort:kohort0")
+    p0 = bot.people.participants[0][0]
+    source = {
+        "type": "m.room.message",
+        "event_id": "$crash",
+        "sender": p0,
+        "origin_server_ts": T0,
+        "content": {"msgtype": "m.text", "body": "Läs https://www.spsm.se/npf"},
+    }
+
+    async def sync(crash: bool) -> bool:
+        event = RoomEvent.from_source(room, source)
+        assert event is not None
+        async with bot.db.transaction() as tx:
+            handled = await state_store.mark_processed(tx, event.event_id, room)
+            if handled:
+                await bot.app.dispatcher.dispatch(tx, event)
+            if crash:
+                raise RuntimeError("killed before the commit")
+        return handled
+
+    with pytest.raises(RuntimeError):
+        await sync(crash=True)
+    assert await evaluation_store.fold_now(bot.db) == 0
+    assert await sync(crash=False)
+    assert not await sync(crash=False)  # the same event in a later sync response
+    assert await evaluation_store.fold_now(bot.db) == 1
+    days = await evaluation_store.activity_days(bot.db, None, "2027-01-01", "2027-01-31")
+    assert [(d["messages"], d["links"]) for d in days] == [(1, 1)]

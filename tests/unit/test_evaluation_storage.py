@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from commands.questions.status import unclaimed
 from storage import Database, privacy
 from storage import evaluation as store
@@ -133,5 +135,55 @@ async def test_retention_prunes_old_measures_messages_and_keys(tmp_path: Path) -
         assert [d["day"] for d in days] == ["2026-03-10"] and words == []
         keys = await db.fetchall("SELECT key FROM kv WHERE key LIKE 'evaluation.key:%'")
         assert [k["key"] for k in keys] == ["evaluation.key:2026-03"]
+    finally:
+        await db.close()
+
+
+async def test_what_a_listener_appends_is_counted_once_at_commit_and_never_if_rolled_back(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``record_later``: items made into messages just before the commit, in the transaction;
+    None counts nothing; one whose making fails is left out (logged), the rest is counted;
+    a transaction that fails after the appends leaves nothing to count."""
+    db = await Database.open(tmp_path / "e.db")
+    made: list[str] = []
+
+    def make(item: tuple[str, str, int]) -> store.Message | None:
+        user, event, ts = item
+        made.append(event)
+        if event == "$edit":
+            return None
+        if event == "$bad":
+            raise ValueError("unreadable")
+        return msg(user, event, "2027-01-15", ts, replies_to="$1" if event == "$2" else None)
+
+    try:
+        with pytest.raises(RuntimeError):
+            async with db.transaction() as tx:
+                store.record_later(tx, make).append(("@a:x", "$0", 0))
+                raise RuntimeError("crash before the commit")
+        assert made == []  # nothing made for a transaction that did not commit
+        assert (await db.fetchone("SELECT COUNT(*) AS n FROM activity_inbox"))["n"] == 0  # type: ignore[index]
+
+        async with db.transaction() as tx:
+            later = store.record_later(tx, make)
+            later.append(("@a:x", "$1", 1))
+            store.record_later(tx, make).append(("@a:x", "$edit", 2))  # the same list
+            later.append(("@b:x", "$bad", 3))
+            later.append(("@b:x", "$2", 4))
+            assert made == []  # not on the path of the messages
+        assert made == ["$1", "$edit", "$bad", "$2"]
+        assert "could not be counted" in caplog.text and "unreadable" in caplog.text
+        assert (await db.fetchone("SELECT COUNT(*) AS n FROM activity_inbox"))["n"] == 1  # type: ignore[index]
+
+        # A transaction that appends nothing (or only what counts nothing) writes no row.
+        async with db.transaction() as tx:
+            store.record_later(tx, make).append(("@a:x", "$edit", 5))
+        assert (await db.fetchone("SELECT COUNT(*) AS n FROM activity_inbox"))["n"] == 1  # type: ignore[index]
+
+        assert await store.fold_now(db) == 2
+        assert await store.fold_now(db) == 0  # counted once
+        (day,) = await store.activity_days(db, ["c"], "2027-01-15", "2027-01-15")
+        assert (day["messages"], day["writers"], day["peer_replies"]) == (2, 2, 1)
     finally:
         await db.close()

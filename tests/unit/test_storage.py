@@ -279,3 +279,44 @@ async def test_tickets_become_questions_keeping_numbers_links_and_queued_roots(
             assert await questions.next_id(tx) == 2
     finally:
         await db.close()
+
+
+async def test_writes_at_commit_are_in_the_transaction_and_a_failing_one_undoes_it(
+    tmp_path: Path,
+) -> None:
+    """``write_at_commit``: the statements run last, in the transaction, with the COMMIT; one
+    that fails rolls back everything the transaction wrote, and the database goes on."""
+    db = await Database.open(tmp_path / "w.db")
+    try:
+        async with db.transaction() as tx:
+            await state_store.set_value(tx, "a", "1")
+            tx.write_at_commit("INSERT INTO kv (key, value) VALUES (?, ?)", ("b", "2"))
+            assert await state_store.get_value_tx(tx, "b") is None  # not yet
+        assert await state_store.get_value(db, "b") == "2"
+
+        with pytest.raises(sqlite3.IntegrityError):
+            async with db.transaction() as tx:
+                await state_store.set_value(tx, "c", "3")
+                tx.write_at_commit("INSERT INTO kv (key, value) VALUES (?, ?)", ("d", "4"))
+                tx.write_at_commit("INSERT INTO kv (key, value) VALUES (?, ?)", ("b", "again"))
+        for key in ("c", "d"):
+            assert await state_store.get_value(db, key) is None
+        assert await state_store.get_value(db, "b") == "2"
+
+        # A COMMIT that fails (here a foreign key checked only then) rolls back as well.
+        with pytest.raises(sqlite3.IntegrityError):
+            async with db.transaction() as tx:
+                await tx.execute("PRAGMA defer_foreign_keys = ON")
+                await state_store.set_value(tx, "f", "6")
+                tx.write_at_commit(
+                    "INSERT INTO question_stages (question_id, stage, entered_at, moved_by)"
+                    " VALUES (?, ?, ?, ?)",
+                    (999, "x", 1, "@a:x"),
+                )
+        assert await state_store.get_value(db, "f") is None
+
+        async with db.transaction() as tx:  # the writer is usable after the rollbacks
+            await state_store.set_value(tx, "e", "5")
+        assert await state_store.get_value(db, "e") == "5"
+    finally:
+        await db.close()
