@@ -45,6 +45,7 @@ _FIELDS = frozenset(
         "size",
         "text_state",
         "text_reason",
+        "file_key",
     }
 )
 
@@ -78,6 +79,7 @@ class NewItem:
     text_reason: str | None = None
     content: str = ""  # searchable text known at once (e.g. a published question)
     tags: tuple[tuple[str, str], ...] = ()  # (folded, as written), from hashtags
+    file_key: FileKey | None = None  # an encrypted file's; stored only while text is pending
 
 
 @dataclass(frozen=True)
@@ -107,14 +109,41 @@ class Item:
 
 
 @dataclass(frozen=True)
+class FileKey:
+    """What decrypts an encrypted attachment (a Matrix ``EncryptedFile``, version 2): the
+    AES-256-CTR key (the JSON web key's ``k``, unpadded base64url), the initial counter block
+    ``iv`` and the SHA-256 of the ciphertext (both unpadded base64).
+
+    It unlocks a file that may be about pupils: the catalogue keeps it only on an item whose
+    text is still to be read (``text_state = 'pending'``) and drops it when the text is stored
+    or skipped."""
+
+    key: str
+    iv: str
+    sha256: str
+
+    def to_json(self) -> str:
+        return json.dumps({"k": self.key, "iv": self.iv, "sha256": self.sha256})
+
+    @classmethod
+    def from_json(cls, raw: str | None) -> FileKey | None:
+        if not raw:
+            return None
+        data = json.loads(raw)
+        return cls(str(data["k"]), str(data["iv"]), str(data["sha256"]))
+
+
+@dataclass(frozen=True)
 class PendingText:
-    """A document whose text is still to be downloaded and extracted."""
+    """A document whose text is still to be downloaded and extracted (and decrypted, if it
+    came encrypted)."""
 
     id: int
     mxc: str
     mimetype: str | None
     filename: str | None
     size: int | None
+    file_key: FileKey | None = None
 
 
 @dataclass(frozen=True)
@@ -225,6 +254,11 @@ def _item(row: Row, snippet: str = "") -> Item:
 # --- writing -----------------------------------------------------------------------------------
 
 
+def _key_column(key: FileKey | None, text_state: str) -> str | None:
+    """An encrypted file's key as stored: only while its text is still to be read."""
+    return key.to_json() if key is not None and text_state == "pending" else None
+
+
 async def add(tx: Tx, new: NewItem, *, shared: bool = False) -> bool:
     """Record an item; False if this event's part is already recorded (a repeated event).
 
@@ -253,13 +287,14 @@ async def add(tx: Tx, new: NewItem, *, shared: bool = False) -> bool:
         *_tag_columns([(folded, tag, "hashtag") for folded, tag in new.tags]),
         new.text_state,
         new.text_reason,
+        _key_column(new.file_key, new.text_state),
     )
     try:
         await tx.executemany(
             "INSERT INTO materials (cohort_id, room_id, event_id, part, kind, title, filename,"
             " description, url, mxc, mimetype, size, uploader, uploader_name, created_at, shared,"
-            " tag_data, tags, tag_keys, text_state, text_reason)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " tag_data, tags, tag_keys, text_state, text_reason, file_key)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             [row],
         )
     except sqlite3.IntegrityError as err:
@@ -283,11 +318,17 @@ async def id_of(db: Reader, event_id: str, part: str = "") -> int | None:
 
 
 async def update(tx: Tx, item_id: int, **fields: Any) -> None:
-    """Change some of an item's fields (the full-text row follows by trigger)."""
+    """Change some of an item's fields (the full-text row follows by trigger). A ``file_key``
+    is stored only together with ``text_state='pending'``."""
     if not fields or set(fields) - _FIELDS:
         raise ValueError(f"cannot update {sorted(set(fields) - _FIELDS)}")
+    if fields.get("file_key") is not None and fields.get("text_state") != "pending":
+        raise ValueError("a file key is kept only while the text is pending")
     assignments = ", ".join(f"{name} = ?" for name in fields)
-    values = [int(v) if isinstance(v, bool) else v for v in fields.values()]
+    values = [
+        int(v) if isinstance(v, bool) else v.to_json() if isinstance(v, FileKey) else v
+        for v in fields.values()
+    ]
     await tx.execute(
         f"UPDATE materials SET {assignments} WHERE id = ?",  # noqa: S608 - names are whitelisted
         (*values, item_id),
@@ -343,19 +384,28 @@ async def delete_event(tx: Tx, room_id: str, event_id: str) -> int:
 
 async def pending_text(tx: Tx, limit: int) -> list[PendingText]:
     rows = await tx.fetchall(
-        "SELECT id, mxc, mimetype, filename, size FROM materials"
+        "SELECT id, mxc, mimetype, filename, size, file_key FROM materials"
         " WHERE text_state = 'pending' AND mxc IS NOT NULL ORDER BY id LIMIT ?",
         (limit,),
     )
     return [
-        PendingText(int(r["id"]), r["mxc"], r["mimetype"], r["filename"], r["size"]) for r in rows
+        PendingText(
+            int(r["id"]),
+            r["mxc"],
+            r["mimetype"],
+            r["filename"],
+            r["size"],
+            FileKey.from_json(r["file_key"]),
+        )
+        for r in rows
     ]
 
 
 async def set_text(tx: Tx, item_id: int, mxc: str, text: str) -> bool:
-    """Store a document's extracted text, unless the item is gone or now has another file."""
+    """Store a document's extracted text, unless the item is gone or now has another file.
+    An encrypted file's key is dropped: it is not needed any more."""
     changed = await tx.execute(
-        "UPDATE materials SET text_state = 'done', text_reason = NULL"
+        "UPDATE materials SET text_state = 'done', text_reason = NULL, file_key = NULL"
         " WHERE id = ? AND mxc = ? AND text_state = 'pending'",
         (item_id, mxc),
     )
@@ -365,8 +415,9 @@ async def set_text(tx: Tx, item_id: int, mxc: str, text: str) -> bool:
 
 
 async def skip_text(tx: Tx, item_id: int, mxc: str, reason: str) -> bool:
+    """Record why a document's text was not read; an encrypted file's key is dropped."""
     changed = await tx.execute(
-        "UPDATE materials SET text_state = 'skipped', text_reason = ?"
+        "UPDATE materials SET text_state = 'skipped', text_reason = ?, file_key = NULL"
         " WHERE id = ? AND mxc = ? AND text_state = 'pending'",
         (reason, item_id, mxc),
     )

@@ -668,4 +668,13 @@ MIGRATIONS: list[Migration] = [
             )""",
         ),
     ),
+    Migration(
+        18,
+        "Encrypted attachments: the key of a file whose text is still to be read",
+        (
+            # JSON {k, iv, sha256} of an encrypted file (storage.materials.FileKey): set only
+            # while text_state = 'pending', cleared when the text is stored or skipped.
+            "ALTER TABLE materials ADD COLUMN file_key TEXT",
+        ),
+    ),
 ]

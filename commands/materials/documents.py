@@ -2,7 +2,9 @@
 
 An uploaded document is recorded as ``pending``; after the commit it is downloaded and its text
 extracted in a worker thread (``extract.py``), and the result is stored at once in a transaction
-of its own, so it is searchable within seconds. The item stays ``pending`` until its text is
+of its own, so it is searchable within seconds. An encrypted file is first checked against its
+SHA-256 and decrypted with the key its event carried; storing the text or the reason it was
+skipped drops that key. The item stays ``pending`` until its text is
 stored, and the periodic pass picks up anything left over (after a crash or restart, a failed
 download, or a failed store). What is in flight is per bot (``Services.local``).
 """
@@ -61,6 +63,8 @@ async def _text_of(services: Services, pending: PendingText) -> TextResult:
     if data is None:
         return TextResult(pending.mxc, None, f"larger than {limits.max_download} bytes")
     try:
+        if pending.file_key is not None:  # an encrypted attachment: verify, then decrypt
+            data = await extract_text.decrypt_async(data, pending.file_key)
         return TextResult(pending.mxc, await extract_text.extract_async(data, kind, limits), None)
     except extract_text.ExtractionError as err:
         return TextResult(pending.mxc, None, str(err))

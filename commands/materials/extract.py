@@ -3,6 +3,8 @@
 Extraction runs in a worker thread with a time limit, and the extractors also check a deadline
 as they go (per page, per paragraph), so a huge or hostile file cannot stall the bot: it is
 skipped with a reason. Zip-based formats are checked for their unpacked size before parsing.
+An encrypted attachment is checked against its SHA-256 and decrypted first (:func:`decrypt`):
+a file that does not match its hash is skipped with that reason, never read.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import time
 import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+
+from storage.materials import FileKey
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +191,25 @@ _EXTRACTORS: dict[str, Callable[[bytes, _Text], None]] = {
     "odt": _odt,
     "text": _plain,
 }
+
+
+def decrypt(data: bytes, key: FileKey) -> bytes:
+    """An encrypted attachment's plaintext (AES-256-CTR), after checking the SHA-256 of the
+    ciphertext against the hash its event gave (blocking). Raises :class:`ExtractionError`."""
+    from nio.crypto.attachments import decrypt_attachment
+    from nio.exceptions import EncryptionError
+
+    try:
+        return bytes(decrypt_attachment(data, key.key, key.sha256, key.iv))
+    except EncryptionError as err:
+        if "SHA-256" in str(err):
+            raise ExtractionError("the encrypted file does not match its hash") from err
+        raise ExtractionError("the encrypted file cannot be decrypted") from err
+
+
+async def decrypt_async(data: bytes, key: FileKey) -> bytes:
+    """:func:`decrypt` in a worker thread (a 20 MB file takes a moment)."""
+    return await asyncio.to_thread(decrypt, data, key)
 
 
 def extract(data: bytes, kind: str, limits: Limits | None = None) -> str:

@@ -10,7 +10,9 @@ is recorded as ``pending``; after the commit the file is downloaded and its text
 worker thread, and the result is stored at once in a transaction of its own. The text is
 therefore searchable within seconds of the upload; titles, captions and tags at once. The item
 stays ``pending`` until its text is stored, so the periodic task picks up anything left over
-(after a crash or restart, a failed download, or a failed store).
+(after a crash or restart, a failed download, or a failed store). An encrypted file (``file``
+with key, iv and hash instead of ``url``, in an encrypted room) is catalogued the same way; its
+key is kept on the pending item only until the text is stored or skipped.
 
 Visibility: a cohort sees its own items, those of cohorts with ``share_materials: true`` and
 items a facilitator or adviser shared with ``!share``. A direct chat sees the cohorts the person
@@ -367,13 +369,14 @@ async def _index_file(ctx: EventContext, file: parse.FileMessage) -> None:
             text_state=state,
             text_reason=reason,
             tags=tuple(parse.hashtags(file.caption)),
+            file_key=file.key,
         ),
     )
     item_id = await store.id_of(ctx.tx, event.event_id) if added else None
     if item_id is not None and reason is not None:
         log.warning("Material %d: text not extracted: %s", item_id, reason)
     if item_id is not None and state == "pending":
-        pending = PendingText(item_id, file.mxc, file.mimetype, file.filename, file.size)
+        pending = PendingText(item_id, file.mxc, file.mimetype, file.filename, file.size, file.key)
         ctx.after_commit(partial(documents.fetch_text, ctx.services, pending))
 
 
@@ -444,11 +447,12 @@ async def _edit(ctx: EventContext) -> None:
                     size=file.size,
                     text_state=state,
                     text_reason=reason,
+                    file_key=file.key if state == "pending" else None,
                 )
                 await store.clear_text(ctx.tx, item.id)
                 if state == "pending":
                     pending = PendingText(
-                        item.id, file.mxc, file.mimetype, file.filename, file.size
+                        item.id, file.mxc, file.mimetype, file.filename, file.size, file.key
                     )
                     ctx.after_commit(partial(documents.fetch_text, ctx.services, pending))
         return

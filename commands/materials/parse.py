@@ -3,6 +3,8 @@ words, the bounds of what an item keeps. Pure; tested as is."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import re
 import unicodedata
@@ -11,7 +13,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from bot import messages
-from storage.materials import MAX_TAGS, TAG_MAX
+from storage.materials import MAX_TAGS, TAG_MAX, FileKey
 
 FILE_MSGTYPES = {"m.file": "file", "m.image": "image", "m.video": "video", "m.audio": "audio"}
 # What an item keeps of the text it was made from (a message may hold 64 KiB of it), and what a
@@ -159,6 +161,7 @@ class FileMessage:
     caption: str
     mimetype: str | None
     size: int | None
+    key: FileKey | None = None  # an encrypted file's (its ``file`` object instead of ``url``)
 
     @property
     def title(self) -> str:
@@ -175,16 +178,75 @@ class FileMessage:
         return messages.short(rest[0], DESCRIPTION_MAX) if rest else ""
 
 
-def file_message(content: dict[str, Any]) -> FileMessage | None:
-    """A file, image, video or audio message (unencrypted); None for anything else.
+_B64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
+_B64URL = re.compile(r"[A-Za-z0-9_-]+={0,2}")
 
-    Captions follow Matrix v1.10: with a ``filename`` that differs from ``body``, the body is
-    the caption; without one, the body is the file name.
+
+def _unpadded_b64(value: object, length: int, *, urlsafe: bool = False) -> str | None:
+    """``value`` as canonical unpadded base64 (base64url if ``urlsafe``) if it is a string
+    that decodes to exactly ``length`` bytes (padded or not), else None."""
+    if not isinstance(value, str) or len(value) > 4 * length:
+        return None
+    if not (_B64URL if urlsafe else _B64).fullmatch(value):
+        return None
+    raw = value.rstrip("=")
+    try:
+        decoded = (base64.urlsafe_b64decode if urlsafe else base64.b64decode)(
+            raw + "=" * (-len(raw) % 4)
+        )
+    except (binascii.Error, ValueError):
+        return None
+    if len(decoded) != length:
+        return None
+    encoded = base64.urlsafe_b64encode(decoded) if urlsafe else base64.b64encode(decoded)
+    return encoded.decode().rstrip("=")
+
+
+def encrypted_file(file: object) -> tuple[str, FileKey] | None:
+    """(mxc URI, key) of an ``EncryptedFile`` object (Matrix spec, attachments v2), every field
+    checked as untrusted JSON: ``url`` an mxc URI; ``key`` a JSON web key of kty ``oct``, alg
+    ``A256CTR``, a 32-byte ``k`` and, if listed, ``key_ops`` holding ``decrypt``; a 16-byte
+    ``iv``; ``hashes.sha256`` of 32 bytes; ``v`` ``"v2"``. None if anything is off."""
+    if not isinstance(file, dict) or file.get("v") != "v2":
+        return None
+    url, jwk, hashes = file.get("url"), file.get("key"), file.get("hashes")
+    if not isinstance(url, str) or not url.startswith("mxc://") or len(url) > URL_MAX:
+        return None
+    if not isinstance(jwk, dict) or jwk.get("kty") != "oct" or jwk.get("alg") != "A256CTR":
+        return None
+    ops = jwk.get("key_ops", ["decrypt"])
+    if not isinstance(ops, list) or "decrypt" not in ops:
+        return None
+    key = _unpadded_b64(jwk.get("k"), 32, urlsafe=True)
+    iv = _unpadded_b64(file.get("iv"), 16)
+    digest = _unpadded_b64(hashes.get("sha256"), 32) if isinstance(hashes, dict) else None
+    if key is None or iv is None or digest is None:
+        return None
+    return url, FileKey(key=key, iv=iv, sha256=digest)
+
+
+def file_message(content: dict[str, Any]) -> FileMessage | None:
+    """A file, image, video or audio message; None for anything else.
+
+    A plain one has its mxc URI in ``url``; an encrypted one (in an encrypted room) has a
+    ``file`` object instead, with the key, iv and hash that decrypt it (:func:`encrypted_file`;
+    a malformed one is not a file). Captions follow Matrix v1.10: with a ``filename`` that
+    differs from ``body``, the body is the caption; without one, the body is the file name.
     """
     kind = FILE_MSGTYPES.get(str(content.get("msgtype")))
-    url = content.get("url")
-    if kind is None or not isinstance(url, str) or not url.startswith("mxc://"):
+    if kind is None:
         return None
+    key: FileKey | None = None
+    if "file" in content:
+        found = encrypted_file(content.get("file"))
+        if found is None:
+            return None
+        url, key = found
+    else:
+        plain = content.get("url")
+        if not isinstance(plain, str) or not plain.startswith("mxc://"):
+            return None
+        url = plain
     body = content.get("body") if isinstance(content.get("body"), str) else ""
     filename = content.get("filename")
     if isinstance(filename, str) and filename.strip():
@@ -202,6 +264,7 @@ def file_message(content: dict[str, Any]) -> FileMessage | None:
         caption=str(caption).strip(),
         mimetype=mimetype[:MIMETYPE_MAX] if mimetype is not None else None,
         size=size if isinstance(size, int) and not isinstance(size, bool) else None,
+        key=key,
     )
 
 
