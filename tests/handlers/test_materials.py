@@ -1,10 +1,14 @@
 """The materials catalogue in-process: who may tag, describe and share, which cohort sees what,
-listings and paging, edits and redactions (files end to end are in tests/integration)."""
+listings and paging, edits and redactions, an encrypted PDF's text (files end to end are in
+tests/integration)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from nio.crypto.attachments import encrypt_attachment
+
+from tests.documents import make_pdf
 from tests.handlers.harness import Bot
 
 
@@ -165,3 +169,51 @@ async def test_a_cohort_sees_only_its_own_materials_unless_shared(make_bot: Any)
     assert "example.org/miljo" in answer
     answer = await command(bot, room1, erik, "!materials theme lasforstaelse")
     assert "www.spsm.se/lasforstaelse" in answer and "example.org/miljo" not in answer
+
+
+async def test_an_encrypted_pdf_is_found_by_a_word_inside_it_and_its_key_dropped(
+    make_bot: Any,
+) -> None:
+    bot = await make_bot(participants=2)
+    room = bot.room("cohort:kohort0")
+    bertil, cecilia = bot.people.participants[0]
+    uploads: dict[str, bytes] = {}
+
+    async def download(mxc: str, max_bytes: int) -> bytes | None:
+        return uploads[mxc]  # what the homeserver holds: ciphertext only
+
+    bot.app.download = download
+
+    def share(name: str, plaintext: bytes, mxc: str) -> dict[str, Any]:
+        ciphertext, keys = encrypt_attachment(plaintext)
+        uploads[mxc] = ciphertext
+        file = {"url": mxc, **keys}
+        info = {"mimetype": "application/pdf", "size": len(ciphertext)}
+        return {"msgtype": "m.file", "body": name, "file": file, "info": info}
+
+    good = share("handlingsplan.pdf", make_pdf("Rutiner för anpassningsåtgärder"), "mxc://h/1")
+    event = await bot.event(room, bertil, good)
+    (row,) = await items_of(bot, event)
+    assert (row["title"], row["mxc"], row["text_state"]) == (
+        "handlingsplan.pdf",
+        "mxc://h/1",
+        "pending",
+    )
+    assert row["file_key"] is not None  # until the text is read
+    await bot.run_after_commit()
+    (row,) = await items_of(bot, event)
+    assert (row["text_state"], row["file_key"]) == ("done", None)
+    answer = await command(bot, room, cecilia, "!material sök anpassningsatgarder")
+    assert "handlingsplan.pdf" in answer and f"https://matrix.to/#/{room}/{event}" in answer
+
+    # The server gives other bytes than the sender encrypted: skipped, with the reason.
+    bad = share("andra.pdf", make_pdf("Manipulerad fil om elevhälsoteam"), "mxc://h/2")
+    uploads["mxc://h/2"] = bytes([uploads["mxc://h/2"][0] ^ 1]) + uploads["mxc://h/2"][1:]
+    event = await bot.event(room, bertil, bad)
+    await bot.run_after_commit()
+    (row,) = await items_of(bot, event)
+    assert (row["text_state"], row["file_key"]) == ("skipped", None)
+    assert row["text_reason"] == "the encrypted file does not match its hash"
+    answer = await command(bot, room, cecilia, "!material sök elevhälsoteam")
+    assert "andra.pdf" not in answer
+    assert "andra.pdf" in await command(bot, room, cecilia, "!material sök andra")

@@ -99,7 +99,7 @@ def test_file_message_caption_and_file_name() -> None:
     assert (file.mimetype, file.size) == ("application/pdf", 1234)
     legacy = parse.file_message({"msgtype": "m.image", "body": "bild.png", "url": "mxc://x/b"})
     assert legacy is not None and (legacy.title, legacy.caption) == ("bild.png", "")
-    assert parse.file_message({"msgtype": "m.file", "body": "x", "file": {}}) is None  # encrypted
+    assert parse.file_message({"msgtype": "m.file", "body": "x", "file": {}}) is None  # malformed
     assert parse.file_message({"msgtype": "m.text", "body": "x", "url": "mxc://x/b"}) is None
 
 
