@@ -4,10 +4,12 @@ own crypto stores), as Element users are; the bot reads, answers and relays in e
 from __future__ import annotations
 
 import asyncio
+import io
 import shutil
 from typing import Any
 
 import pytest
+from nio import UploadResponse
 
 from bot import clock
 from bot.app import App
@@ -18,8 +20,10 @@ from bot.session import ENV_PASSWORD, ENV_TOKEN, LoginError
 from config import load_config
 from storage import encryption as encryption_store
 from storage import outbox as outbox_store
+from tests.documents import make_pdf
 from tests.integration.helpers import body, kill, rel, start_natverk
 from tests.integration.test_ask import is_root
+from tests.integration.test_materials import indexed
 
 
 def encrypted_network(network: Any, **kwargs: Any) -> Any:
@@ -469,3 +473,68 @@ async def test_an_encrypted_file_is_never_relayed_with_its_key_into_a_plain_room
         timeout=60,
     )
     assert not any("file" in e.get("content", {}) for e in adviser.events[adv])
+
+
+async def test_a_pdf_shared_encrypted_is_found_by_a_word_inside_it(network: Any) -> None:
+    """Bertil's client encrypts the PDF before uploading it (the homeserver holds ciphertext
+    only) and sends its key, iv and hash in the encrypted event's ``file`` object, as Element
+    does. The bot downloads, verifies, decrypts and reads it; a word only inside the PDF finds
+    it, and the key is not kept once the text is read."""
+    net = encrypted_network(network, participants=2)
+    app = await net.start_bot()
+    bot = net.bot.user_id
+    room = net.room("cohort:kohort0")
+    bertil = await net.person(net.participants[0][0], room, encrypted=True)
+    cecilia = await net.person(net.participants[0][1], room, encrypted=True)
+
+    pdf = make_pdf("Elevhälsoteamets rutiner", "Vi följer upp extraanpassningarna varje månad.")
+    resp, keys = await bertil.client.upload(
+        io.BytesIO(pdf),
+        content_type="application/pdf",
+        filename="rutiner.pdf",
+        encrypt=True,
+        filesize=len(pdf),
+    )
+    assert isinstance(resp, UploadResponse), resp
+    assert keys is not None
+    event = await bertil.send(
+        room,
+        {
+            "msgtype": "m.file",
+            "body": "Rutiner för elevhälsan",
+            "filename": "rutiner.pdf",
+            "file": {"url": resp.content_uri, **keys},
+            "info": {"mimetype": "application/pdf", "size": len(pdf)},
+        },
+    )
+    (row,) = await indexed(app, event, timeout=60)
+    assert (row["title"], row["filename"], row["mxc"]) == (
+        "Rutiner för elevhälsan",
+        "rutiner.pdf",
+        resp.content_uri,
+    )
+    assert app.db is not None
+
+    async def read() -> bool:
+        assert app.db is not None
+        found = await app.db.fetchone(
+            "SELECT text_state, file_key FROM materials WHERE event_id = ?", (event,)
+        )
+        return found is not None and found["text_state"] != "pending"
+
+    await until(read, timeout=60)
+    row = await app.db.fetchone(
+        "SELECT text_state, text_reason, file_key FROM materials WHERE event_id = ?", (event,)
+    )
+    assert row is not None
+    assert (row["text_state"], row["text_reason"], row["file_key"]) == ("done", None, None)
+    # The homeserver has only ciphertext: the word is nowhere in what it serves.
+    stored = await app.download(resp.content_uri, 1_000_000)
+    assert stored is not None and len(stored) == len(pdf) and b"extraanpass" not in stored
+
+    asked = await cecilia.say(room, "!material sök extraanpassningarna")
+    await cecilia.wait_until(lambda: bool(replies_to(cecilia, room, asked, bot)), timeout=60)
+    (answer,) = replies_to(cecilia, room, asked, bot)
+    assert "Rutiner för elevhälsan (rutiner.pdf)" in body(answer), body(answer)
+    assert f"https://matrix.to/#/{room}/{event}" in body(answer)
+    assert was_encrypted(cecilia, room, answer["event_id"])
