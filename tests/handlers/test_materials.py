@@ -217,3 +217,40 @@ async def test_an_encrypted_pdf_is_found_by_a_word_inside_it_and_its_key_dropped
     answer = await command(bot, room, cecilia, "!material sök elevhälsoteam")
     assert "andra.pdf" not in answer
     assert "andra.pdf" in await command(bot, room, cecilia, "!material sök andra")
+
+
+async def test_an_edit_that_replaces_a_file_with_an_encrypted_one_reads_the_new_one(
+    make_bot: Any,
+) -> None:
+    bot = await make_bot(participants=1)
+    room = bot.room("cohort:kohort0")
+    (bertil,) = bot.people.participants[0]
+    uploads: dict[str, bytes] = {"mxc://h/old": make_pdf("Gammal version om läxhjälp")}
+
+    async def download(mxc: str, max_bytes: int) -> bytes | None:
+        return uploads[mxc]
+
+    bot.app.download = download
+    pdf = {"mimetype": "application/pdf"}
+    old = {"msgtype": "m.file", "body": "plan.pdf", "url": "mxc://h/old", "info": pdf}
+    event = await bot.event(room, bertil, old)
+    await bot.run_after_commit()
+    ciphertext, keys = encrypt_attachment(make_pdf("Ny version om studiero"))
+    uploads["mxc://h/new"] = ciphertext
+    new = {"msgtype": "m.file", "body": "plan.pdf", "file": {"url": "mxc://h/new", **keys}}
+    new["info"] = pdf
+    edit = {
+        "msgtype": "m.file",
+        "body": "* plan.pdf",
+        "m.new_content": new,
+        "m.relates_to": {"rel_type": "m.replace", "event_id": event},
+    }
+    await bot.event(room, bertil, edit)
+    (row,) = await items_of(bot, event)
+    assert (row["mxc"], row["text_state"]) == ("mxc://h/new", "pending")
+    assert row["file_key"] is not None
+    await bot.run_after_commit()
+    (row,) = await items_of(bot, event)
+    assert (row["text_state"], row["file_key"]) == ("done", None)
+    assert "plan.pdf" in await command(bot, room, bertil, "!material sök studiero")
+    assert "Inget material" in await command(bot, room, bertil, "!material sök läxhjälp")
