@@ -23,7 +23,9 @@ from storage import outbox as outbox_store
 from tests.documents import make_pdf
 from tests.integration.helpers import body, kill, rel, start_natverk
 from tests.integration.test_ask import is_root
+from tests.integration.test_checkins import direct_chat_with_bot
 from tests.integration.test_materials import indexed
+from tests.integration.test_surveys import SELF, answer_all
 
 
 def encrypted_network(network: Any, **kwargs: Any) -> Any:
@@ -538,3 +540,32 @@ async def test_a_pdf_shared_encrypted_is_found_by_a_word_inside_it(network: Any)
     assert "Rutiner för elevhälsan (rutiner.pdf)" in body(answer), body(answer)
     assert f"https://matrix.to/#/{room}/{event}" in body(answer)
     assert was_encrypted(cecilia, room, answer["event_id"])
+
+
+async def test_a_questionnaire_is_answered_in_an_encrypted_direct_chat(network: Any) -> None:
+    """The bot opens the direct chat encrypted (bot.encryption), asks each question there
+    encrypted, reads the encrypted answers and keeps them."""
+    net = encrypted_network(network, participants=1)
+    net.data["surveys"] = [SELF]
+    net.write()
+    app = await net.start_bot()
+    bot = net.bot.user_id
+    room = net.room("cohort:kohort0")
+    fac = await net.person(net.facilitators[0], room, encrypted=True)
+    bertil = await net.person(net.participants[0][0], room, encrypted=True)
+
+    started = await fac.reply_to(room, await fac.say(room, "!enkät start sjalv"), bot)
+    assert "skickades" in body(started)
+    dm = await direct_chat_with_bot(bertil, {room})
+    await answer_all(bertil, dm, bot, ["4", "Ofta", "Bertils anteckning"])
+    from_bot = bertil.messages_from(dm, bot)
+    questions = [e for e in from_bot if "Fråga " in body(e)]
+    assert len(questions) == 3
+    assert all(was_encrypted(bertil, dm, e["event_id"]) for e in from_bot)
+    assert app.db is not None
+    row = await app.db.fetchone(
+        "SELECT COUNT(*) AS n FROM survey_answers a"
+        " JOIN survey_responses r ON r.response_id = a.response_id WHERE r.user_id = ?",
+        (bertil.user_id,),
+    )
+    assert row["n"] == 3
