@@ -25,6 +25,7 @@ from tests.integration.helpers import body, kill, rel, start_natverk
 from tests.integration.test_ask import is_root
 from tests.integration.test_checkins import direct_chat_with_bot
 from tests.integration.test_materials import indexed
+from tests.integration.test_restore import bot_events, natverk, threaded_to
 from tests.integration.test_surveys import SELF, answer_all
 
 
@@ -569,3 +570,50 @@ async def test_a_questionnaire_is_answered_in_an_encrypted_direct_chat(network: 
         (bertil.user_id,),
     )
     assert row["n"] == 3
+
+
+async def test_a_restore_in_encrypted_rooms_sends_nothing_twice(network: Any) -> None:
+    """The bot's messages since the backup are encrypted: the restored bot decrypts them (with
+    its own sessions, in its current crypto store) to find their keys, and sends none again."""
+    net = encrypted_network(network, participants=1)
+    app = await net.start_bot()
+    bot = net.bot.user_id
+    config = str(net.config_path)
+    cohort, advisers = net.room("cohort:kohort0"), net.room("advisers")
+    anna = await net.person(net.participants[0][0], cohort, encrypted=True)
+    adviser = await net.person(net.advisers[0], advisers, encrypted=True)
+    await sentinel(anna, cohort, bot)
+    await app.wait_idle()
+    taken = natverk("backup", config, str(net.dir / "backup.db"))
+    assert taken.returncode == 0, taken.stderr
+
+    # After the backup: a question (acknowledged, its root in the advisers' room) and an answer.
+    q = await anna.say(cohort, "!fråga Efter säkerhetskopian, krypterat: hur gör vi?")
+    ack = await anna.wait_for_event(cohort, in_thread(q, bot), timeout=60)
+    number = int(body(ack).split("#")[1].split(" ")[0])
+    root = await adviser.wait_for_event(advisers, lambda e: is_root(e, number, bot), timeout=60)
+    await adviser.say(advisers, "Så här gör ni.", thread_root=root["event_id"])
+    await anna.wait_for_event(
+        cohort, lambda e: in_thread(q, bot)(e) and "Så här gör ni" in body(e), timeout=60
+    )
+    await app.wait_idle()
+    await net.stop_bot()
+    people = ((cohort, anna), (advisers, adviser))
+    before = {room: await bot_events(p, room, bot) for room, p in people}
+    ids_before = {room: {e["event_id"] for e in events} for room, events in before.items()}
+    # The server's history, decrypted by the people's clients: the bot's messages are there.
+    assert ack["event_id"] in ids_before[cohort] and root["event_id"] in ids_before[advisers]
+
+    restored = natverk("restore", config, str(net.dir / "backup.db"))
+    assert restored.returncode == 0, restored.stderr
+    app = await net.start_bot()
+    asked = await anna.say(cohort, "!help")  # the barrier: everything before it is done
+    await anna.wait_until(lambda: bool(replies_to(anna, cohort, asked, bot)), timeout=60)
+    await app.wait_idle()
+    after = {room: await bot_events(p, room, bot) for room, p in people}
+    new = {r: [e for e in after[r] if e["event_id"] not in ids_before[r]] for r in after}
+    # Only the answer to !help is new: the question's notice, its 📨, its root in the
+    # advisers' room and the relayed answer were recognised, not sent again.
+    assert [(rel(e).get("m.in_reply_to") or {}).get("event_id") for e in new[cohort]] == [asked]
+    assert new[advisers] == []
+    assert len(threaded_to(after[cohort], q)) == 2  # the notice and the answer, once each
