@@ -43,6 +43,9 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 BATCH = 100
 REREAD_AFTER = 10.0  # seconds
+# A row waits this long (seconds) for matrix-nio to learn of its room before each further try
+# counts as a failed attempt (and after MAX_ATTEMPTS it is given up and reported).
+UNSYNCED_GRACE = 120.0
 REPORT_PURPOSE = "send_failed"  # reports of failed rows are not reported again
 # Not the homeserver's: an encrypted attachment's key that would go out in clear (below).
 CLEAR_KEY = "NATVERK_CLEAR_KEY"
@@ -90,6 +93,11 @@ class Sender:
         # them without reading them back. It reads the table at start, after a failure, and
         # at least every REREAD_AFTER seconds: other processes (`natverk user erase`) add rows.
         self._fresh: dict[int, outbox_store.OutboxItem] = {}
+        # Rows (by their room or person) waiting for the next sync: matrix-nio does not know
+        # their room yet (a direct chat just created), so it cannot tell whether to encrypt.
+        # Not a failure: no attempt counted, no back-off; the next sync wakes the sender.
+        self._unsynced: set[str] = set()
+        self._unsynced_since: dict[int, float] = {}  # row id -> when it first waited
         self._complete = False
         self._read_at = 0.0
         db.subscribe(outbox_store.TOPIC, self._offer)
@@ -105,7 +113,7 @@ class Sender:
         while True:
             self.idle.clear()
             failed = await self.drain()
-            if failed:
+            if failed:  # (rows only waiting for the next sync are not failures)
                 await asyncio.sleep(self._backoff)
                 self._backoff = min(self._backoff * 2, 60.0)
                 continue
@@ -121,10 +129,11 @@ class Sender:
     async def drain(self) -> bool:
         """Send everything pending; return True if something failed and must be retried."""
         blocked: set[str] = set()
+        self._unsynced.clear()
         while True:
             items = [i for i in await self._pending() if i.room_id not in blocked]
             if not items:
-                return bool(blocked)
+                return bool(blocked - self._unsynced)
             for item in items:
                 if item.room_id in blocked:
                     continue
@@ -147,7 +156,7 @@ class Sender:
         if self.metrics is not None:
             if ok:
                 self.metrics.send_seconds.observe(time.monotonic() - started)
-            else:
+            elif item.room_id not in self._unsynced:
                 self.metrics.send_failures.inc()
         return ok
 
@@ -186,7 +195,13 @@ class Sender:
         else:
             resp = await self._room_send(room_id, item.event_type, content, item.txn_id)
             if resp is None:
-                return await self._failed(item, "room not synced yet", permanent=False)
+                since = self._unsynced_since.setdefault(item.id, time.monotonic())
+                if time.monotonic() - since > UNSYNCED_GRACE:  # a room nio never learns of
+                    return await self._failed(item, "room not synced yet", permanent=False)
+                log.debug("Outbox #%d waits for the next sync to know %s", item.id, room_id)
+                self._unsynced.add(item.room_id)
+                return False
+            self._unsynced_since.pop(item.id, None)
         if isinstance(resp, RoomSendResponse | RoomRedactResponse):
             async with self.db.transaction() as tx:
                 await outbox_store.mark_sent(tx, item.id, resp.event_id)
@@ -281,6 +296,8 @@ class Sender:
 
     async def _failed(self, item: outbox_store.OutboxItem, error: str, permanent: bool) -> bool:
         give_up = permanent or item.attempts + 1 >= MAX_ATTEMPTS
+        if give_up:
+            self._unsynced_since.pop(item.id, None)
         self._complete = False  # the row's attempts changed: read the table again
         log.warning(
             "Sending outbox #%d to %s failed (attempt %d%s): %s",

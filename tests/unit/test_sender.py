@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import sqlite3
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
@@ -224,5 +225,32 @@ async def test_every_message_carries_its_key(tmp_path: Path) -> None:
 
         await Sender(cast(Client, Keeping()), db, Registry()).drain()
         assert [c[outbox_store.KEY_FIELD] for c in seen] == ["$e/0", "$e/1"]
+    finally:
+        await db.close()
+
+
+async def test_a_row_for_a_room_the_client_does_not_know_yet_waits_for_the_sync_unpenalised(
+    tmp_path: Path,
+) -> None:
+    """With encryption on, matrix-nio must know a room to tell whether to encrypt: a direct
+    chat just created is known after the next sync. Meanwhile its rows wait without a failed
+    attempt or a back-off, and the rest of the outbox goes on."""
+    client = FakeClient()
+    client.olm = object()  # type: ignore[attr-defined]  # encryption on
+    plain = SimpleNamespace(encrypted=False)
+    client.rooms = {"!known:x": plain}  # type: ignore[attr-defined]
+    db = await Database.open(tmp_path / "n.db")
+    sender = Sender(cast(Client, client), db, Registry())
+    try:
+        async with db.transaction() as tx:
+            await outbox_store.enqueue(tx, "!new:x", {"body": "to the new chat"})
+            await outbox_store.enqueue(tx, "!known:x", {"body": "elsewhere"})
+        assert await sender.drain() is False  # nothing failed
+        assert [body for _, body, _ in client.sent] == ["elsewhere"]
+        row = await db.fetchone("SELECT attempts, state FROM outbox WHERE room_id = '!new:x'")
+        assert (row["attempts"], row["state"]) == (0, "pending")
+        client.rooms["!new:x"] = plain  # type: ignore[attr-defined]  # the next sync
+        assert await sender.drain() is False
+        assert [body for _, body, _ in client.sent] == ["elsewhere", "to the new chat"]
     finally:
         await db.close()
