@@ -16,12 +16,11 @@ from urllib.parse import quote
 
 import aiohttp
 from nio import AsyncClientConfig, InviteInfo, SyncError, SyncResponse
-from nio.store import SqliteStore
 
 from bot import clock, i18n, messages, restore
 from bot.context import AfterCommit, BaseContext
 from bot.crosssigning import ensure_cross_signing
-from bot.crypto import CryptoClient, crypto_store, store_lost
+from bot.crypto import CryptoClient, CryptoStore, crypto_store, store_lost
 from bot.decryption import Decryptor
 from bot.dispatcher import Dispatcher
 from bot.metrics import Metrics, read_gauges
@@ -211,7 +210,7 @@ class App:
                 # End-to-end encryption: the device's keys and the room keys it receives live
                 # in the crypto store (one SQLite file), opened when the stored device is.
                 encryption_enabled=True,
-                store=SqliteStore,
+                store=CryptoStore,
                 store_sync_tokens=False,  # the bot's own checkpoint is the only sync token
             ),
         )

@@ -8,14 +8,23 @@ delivers the to-device message again after the restart, but the Olm session can 
 decrypt it, and every message of that room key is lost. :class:`CryptoClient` makes the whole
 response's crypto work one transaction of the crypto store: all of it is stored, or none and
 the message decrypts again when it is delivered again.
+
+:class:`CryptoStore` is matrix-nio's ``SqliteStore`` (everything in the one SQLite file that
+``natverk backup`` copies) without the two reads it makes for every message: the sender
+device's trust state, looked up in the database for each decrypted event (three queries), and
+the set of encrypted rooms, written in a transaction of its own after every sync with rooms in
+it, although it changes only when a room turns encrypted. Both are kept in memory; every
+change still goes to the database.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from nio import Api, AsyncClient, Response, SyncResponse
+from nio.store import SqliteStore
 
 from bot.session import Client
 
@@ -28,8 +37,87 @@ class CryptoClient(Client):
             return
         # Nothing in nio's sync handling waits on I/O (the bot registers no callbacks), so no
         # other task writes to the crypto store inside this transaction.
-        with store.database.atomic():
-            await super().receive_response(response)
+        try:
+            with store.database.atomic():
+                await super().receive_response(response)
+        except BaseException:
+            if isinstance(store, CryptoStore):
+                store.forget_cached()  # what it read or wrote inside was rolled back
+            raise
+
+
+_TRUST_CHANGES = (
+    "verify_device",
+    "unverify_device",
+    "blacklist_device",
+    "unblacklist_device",
+    "ignore_device",
+    "unignore_device",
+    "ignore_devices",
+    "save_device_keys",
+)
+
+
+class CryptoStore(SqliteStore):  # type: ignore[misc]  # nio has no type information
+    """nio's SqliteStore with the trust state of devices and the set of encrypted rooms
+    read once and kept in memory (see the module's docstring). Only this process writes the
+    store, so the copies stay true: a trust change empties the trust copy (nio's own methods
+    for it all come here), and a room is written the first time it is seen encrypted."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._trust: dict[tuple[str, str, str], bool] = {}
+        self._rooms_stored: set[str] = set()
+
+    def forget_cached(self) -> None:
+        self._trust.clear()
+        self._rooms_stored.clear()
+
+    def _cached_trust(self, kind: str, device: Any) -> bool:
+        key = (kind, str(device.user_id), str(device.id))
+        found = self._trust.get(key)
+        if found is None:
+            found = self._trust[key] = bool(getattr(super(), f"is_device_{kind}")(device))
+        return found
+
+    def is_device_verified(self, device: Any) -> bool:
+        return self._cached_trust("verified", device)
+
+    def is_device_blacklisted(self, device: Any) -> bool:
+        return self._cached_trust("blacklisted", device)
+
+    def is_device_ignored(self, device: Any) -> bool:
+        return self._cached_trust("ignored", device)
+
+    def load_encrypted_rooms(self) -> set[str]:
+        rooms: set[str] = super().load_encrypted_rooms()
+        self._rooms_stored |= rooms
+        return rooms
+
+    def save_encrypted_rooms(self, rooms: Any) -> None:
+        new = set(rooms) - self._rooms_stored
+        if new:
+            super().save_encrypted_rooms(new)
+            self._rooms_stored |= new
+
+
+def _trust_change(name: str) -> Any:
+    original = getattr(SqliteStore, name)
+
+    def change(self: CryptoStore, *args: Any, **kwargs: Any) -> Any:
+        self._trust.clear()
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            self._trust.clear()  # read (and cached) by the change itself before it wrote
+
+    change.__name__ = name
+    change.__doc__ = original.__doc__
+    return change
+
+
+for _name in _TRUST_CHANGES:
+    setattr(CryptoStore, _name, _trust_change(_name))
 
 
 def crypto_store(path: Path) -> Path:

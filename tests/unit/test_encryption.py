@@ -1,5 +1,5 @@
 """Encryption without a homeserver: the kept undecryptable events, withheld keys, the settings,
-the rooms the YAML encrypts, and the crypto store's folder and backup."""
+the rooms the YAML encrypts, the crypto store's folder and backup, and what it keeps in memory."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 from nio import RoomKeyEvent, SyncResponse, UnknownToDeviceEvent
+from nio.crypto import OlmAccount, OlmDevice
+from nio.store import SqliteStore
 
 from bot.cli import encrypted_rooms
 from bot.cli import main as natverk
-from bot.crypto import crypto_store
+from bot.crypto import CryptoStore, crypto_store
 from bot.decryption import brought_room_keys, room_key_sessions, withheld_sessions
 from bot.rooms import ENCRYPTION_STATE, wanted_rooms
 from bot.sender import carries_file_key
@@ -195,3 +197,61 @@ def test_an_encrypted_file_s_key_is_found_in_a_message_and_in_an_edit() -> None:
     assert carries_file_key({"m.new_content": {"msgtype": "m.image", "file": media}})
     assert not carries_file_key({"msgtype": "m.file", "url": "mxc://x/y"})
     assert not carries_file_key({"msgtype": "m.file", "file": "mxc://x/y"})
+
+
+def _crypto_store(folder: Path) -> Any:
+    kept = CryptoStore("@natverk:example.org", "BOTDEVICE", str(folder))
+    kept.save_account(OlmAccount())
+    return kept
+
+
+def _device(user: str, device: str) -> Any:
+    return OlmDevice(user, device, {"ed25519": f"ed-{device}", "curve25519": f"cu-{device}"})
+
+
+def test_the_crypto_store_keeps_trust_in_memory_and_every_change_reaches_the_database(
+    tmp_path: Path,
+) -> None:
+    kept = _crypto_store(tmp_path)
+    anna = _device("@anna:example.org", "ANNA")
+    kept.save_device_keys({anna.user_id: {anna.id: anna}})
+    assert not kept.is_device_verified(anna)  # read once, then from memory
+    assert kept.verify_device(anna)
+    assert kept.is_device_verified(anna)
+    assert kept.blacklist_device(anna)
+    assert kept.is_device_blacklisted(anna) and not kept.is_device_verified(anna)
+    assert kept.unblacklist_device(anna)
+    kept.ignore_devices([anna])
+    assert kept.is_device_ignored(anna) and not kept.is_device_blacklisted(anna)
+    assert kept.verify_device(anna)
+    # What the database holds is what the memory said: a fresh store reads the same.
+    fresh = CryptoStore("@natverk:example.org", "BOTDEVICE", str(tmp_path))
+    assert fresh.is_device_verified(anna)
+    assert not fresh.is_device_ignored(anna) and not fresh.is_device_blacklisted(anna)
+
+
+def test_the_crypto_store_writes_an_encrypted_room_once_and_forgets_after_a_rollback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kept = _crypto_store(tmp_path)
+    writes: list[set[str]] = []
+    original = SqliteStore.save_encrypted_rooms
+
+    def counted(self: Any, rooms: Any) -> None:
+        writes.append(set(rooms))
+        original(self, rooms)
+
+    monkeypatch.setattr(SqliteStore, "save_encrypted_rooms", counted)
+    kept.save_encrypted_rooms({"!a:x"})
+    kept.save_encrypted_rooms({"!a:x"})
+    kept.save_encrypted_rooms(set())
+    kept.save_encrypted_rooms({"!a:x", "!b:x"})
+    assert writes == [{"!a:x"}, {"!b:x"}]
+    # A sync's work rolled back (bot/crypto.py's CryptoClient): what memory held is read again.
+    with pytest.raises(RuntimeError), kept.database.atomic():
+        kept.save_encrypted_rooms({"!c:x"})
+        raise RuntimeError("rolled back")
+    kept.forget_cached()
+    assert kept.load_encrypted_rooms() == {"!a:x", "!b:x"}
+    kept.save_encrypted_rooms({"!c:x", "!a:x"})
+    assert writes[-1] == {"!c:x"}
