@@ -43,8 +43,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import json
 import os
 import random
@@ -63,7 +61,7 @@ import aiohttp
 import yaml
 
 from bot.app import SYNC_FILTER
-from bot.demo.homeserver import EmbeddedSynapse, free_port, terminate
+from bot.demo.homeserver import EmbeddedSynapse, free_port, registration, terminate
 from bot.rooms import INVITER, MODERATOR, wanted_rooms
 from bot.session import ENV_PASSWORD
 from config import load_config
@@ -144,20 +142,8 @@ async def register(http: Http, secret: str, localpart: str, admin: bool = False)
     """The shared-secret admin API (EmbeddedSynapse.register_user), without blocking the loop."""
     password = f"pw-{localpart}"
     nonce = str((await http.request("GET", "/_synapse/admin/v1/register"))["nonce"])
-    mac = hmac.new(secret.encode(), digestmod=hashlib.sha1)
-    mac.update(b"\x00".join([nonce.encode(), localpart.encode(), password.encode()]))
-    mac.update(b"\x00admin" if admin else b"\x00notadmin")
-    resp = await http.request(
-        "POST",
-        "/_synapse/admin/v1/register",
-        body={
-            "nonce": nonce,
-            "username": localpart,
-            "password": password,
-            "admin": admin,
-            "mac": mac.hexdigest(),
-        },
-    )
+    body = registration(secret, nonce, localpart, password, admin)
+    resp = await http.request("POST", "/_synapse/admin/v1/register", body=body)
     return {
         "user_id": str(resp["user_id"]),
         "token": str(resp["access_token"]),

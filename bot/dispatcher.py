@@ -70,8 +70,10 @@ class Dispatcher:
             self.metrics.event(event.type)
         tx.cause = Cause(event.event_id)
         ctx = self.context(tx, event)
-        await self._handle(ctx, own)
-        tx.cause = None
+        try:
+            await self._handle(ctx, own)
+        finally:
+            tx.cause = None
         return [
             _caused(task, f"{event.event_id}+{i}") for i, task in enumerate(ctx.after_commit_tasks)
         ]

@@ -127,6 +127,23 @@ def terminate(proc: subprocess.Popen[Any], grace: float = 10.0) -> None:
         proc.wait(10)
 
 
+def registration(
+    secret: str, nonce: str, localpart: str, password: str, admin: bool
+) -> dict[str, Any]:
+    """The body of a shared-secret registration (``/_synapse/admin/v1/register``): the mac is
+    HMAC-SHA1 over nonce, user, password and admin, NUL-separated."""
+    mac = hmac.new(secret.encode(), digestmod=hashlib.sha1)
+    mac.update(b"\x00".join([nonce.encode(), localpart.encode(), password.encode()]))
+    mac.update(b"\x00admin" if admin else b"\x00notadmin")
+    return {
+        "nonce": nonce,
+        "username": localpart,
+        "password": password,
+        "admin": admin,
+        "mac": mac.hexdigest(),
+    }
+
+
 class EmbeddedSynapse:
     """A Synapse subprocess with its config, database and log in ``data_dir``.
 
@@ -433,20 +450,8 @@ class EmbeddedSynapse:
         if not self.registration_secret:
             raise RuntimeError("start() the server before registering users")
         nonce = str(self.request("GET", "/_synapse/admin/v1/register")["nonce"])
-        mac = hmac.new(self.registration_secret.encode(), digestmod=hashlib.sha1)
-        mac.update(b"\x00".join([nonce.encode(), localpart.encode(), password.encode()]))
-        mac.update(b"\x00admin" if admin else b"\x00notadmin")
-        resp = self.request(
-            "POST",
-            "/_synapse/admin/v1/register",
-            body={
-                "nonce": nonce,
-                "username": localpart,
-                "password": password,
-                "admin": admin,
-                "mac": mac.hexdigest(),
-            },
-        )
+        body = registration(self.registration_secret, nonce, localpart, password, admin)
+        resp = self.request("POST", "/_synapse/admin/v1/register", body=body)
         return RegisteredUser(
             str(resp["user_id"]), str(resp["access_token"]), str(resp["device_id"]), password
         )

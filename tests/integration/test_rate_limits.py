@@ -15,6 +15,29 @@ from bot.session import ENV_PASSWORD
 from config import load_config
 
 
+async def start_bot(
+    hs: Any, tmp_path: Path, bot: Any, admin: Any, prefix: str, cohort: dict[str, Any]
+) -> App:
+    """The bot on the strict Synapse, with one cohort (its room ``#<prefix>-kohort``)."""
+    config_path = tmp_path / "natverk.yaml"
+    config_path.write_text(
+        yaml.safe_dump(
+            {
+                "homeserver": hs.base_url,
+                "bot": {"user_id": bot.user_id, "database": "natverk.db"},
+                "admins": [admin.user_id],
+                "advisers": {"room": f"#{prefix}-adv:{hs.server_name}", "members": []},
+                "cohorts": [{**cohort, "room": f"#{prefix}-kohort:{hs.server_name}"}],
+            }
+        ),
+        "utf-8",
+    )
+    os.environ[ENV_PASSWORD] = bot.password
+    app = App(load_config(config_path), config_path)
+    await app.start()
+    return app
+
+
 async def test_replies_are_delayed_not_dropped_under_default_rate_limits(
     strict_synapse: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -23,29 +46,8 @@ async def test_replies_are_delayed_not_dropped_under_default_rate_limits(
     bot = hs.register_user("rlbot", "pw-bot-1")
     user = hs.register_user("rlanna", "pw-anna-1")
     hs.override_ratelimit(admin.access_token, user.user_id)  # only the bot is limited
-    config_path = tmp_path / "natverk.yaml"
-    config_path.write_text(
-        yaml.safe_dump(
-            {
-                "homeserver": hs.base_url,
-                "bot": {"user_id": bot.user_id, "database": "natverk.db"},
-                "admins": [admin.user_id],
-                "advisers": {"room": f"#rl-adv:{hs.server_name}", "members": []},
-                "cohorts": [
-                    {
-                        "id": "rl",
-                        "name": "RL",
-                        "room": f"#rl-kohort:{hs.server_name}",
-                        "participants": [user.user_id],
-                    }
-                ],
-            }
-        ),
-        "utf-8",
-    )
-    os.environ[ENV_PASSWORD] = bot.password
-    app = App(load_config(config_path), config_path)
-    await app.start()
+    cohort = {"id": "rl", "name": "RL", "participants": [user.user_id]}
+    app = await start_bot(hs, tmp_path, bot, admin, "rl", cohort)
     anna = Person(hs.base_url, user.user_id, user.access_token, user.device_id)
     try:
         await anna.start()
@@ -74,36 +76,18 @@ async def test_a_cohort_of_more_than_ten_gets_its_room_under_default_rate_limits
     strict_synapse: Any, tmp_path: Path
 ) -> None:
     """Synapse refuses to create a room with more invites than its per-room burst (10 by
-    default), whatever the limits of the user: the bot invites the rest one by one."""
+    default) unless the bot is exempted: refused, the bot invites the rest one by one."""
     hs = strict_synapse
     admin = hs.register_user("rladmin2", "pw-admin-2", admin=True)
     bot = hs.register_user("rlbot2", "pw-bot-2")
     people = [hs.register_user(f"rlmember{i}", f"pw-member-{i}") for i in range(13)]
-    config_path = tmp_path / "natverk.yaml"
-    config_path.write_text(
-        yaml.safe_dump(
-            {
-                "homeserver": hs.base_url,
-                "bot": {"user_id": bot.user_id, "database": "natverk.db"},
-                "admins": [admin.user_id],
-                "advisers": {"room": f"#rl2-adv:{hs.server_name}", "members": []},
-                "privacy": {"notice": False},  # only the rooms' invites are looked at here
-                "cohorts": [
-                    {
-                        "id": "stor",
-                        "name": "Stor kohort",
-                        "room": f"#rl2-kohort:{hs.server_name}",
-                        "facilitators": [people[0].user_id],
-                        "participants": [p.user_id for p in people[1:]],
-                    }
-                ],
-            }
-        ),
-        "utf-8",
-    )
-    os.environ[ENV_PASSWORD] = bot.password
-    app = App(load_config(config_path), config_path)
-    await app.start()  # reconciled: created, and every member invited
+    cohort = {
+        "id": "stor",
+        "name": "Stor kohort",
+        "facilitators": [people[0].user_id],
+        "participants": [p.user_id for p in people[1:]],
+    }
+    app = await start_bot(hs, tmp_path, bot, admin, "rl2", cohort)  # created, all invited
     try:
         room = app.managed["cohort:stor"]
         assert app.client is not None
