@@ -30,12 +30,14 @@ from bot.rooms import RoomManager, RoomReport, only_between, wanted_rooms
 from bot.sender import REPORT_PURPOSE, Sender
 from bot.session import ENV_PASSWORD, Client, log_in, new_device
 from bot.syncer import Syncer
+from bot.trust import EncryptFor, IdentitySeen, Trust
 from bot.types import Place, RoomID, UserID
 from config import Cohort, Config, ConfigError, load_config
 from storage import Database, Tx
 from storage import outbox as outbox_store
 from storage import restore as restore_store
 from storage import state as state_store
+from storage import trust as trust_store
 from storage.causes import CAUSE, Cause
 from storage.outbox import OutboxItem
 
@@ -184,7 +186,10 @@ class App:
         return Place.OTHER, None
 
     async def apply_config(self, new: Config) -> None:
+        old = self._config
         self._config = new
+        if new.bot.encrypt_for != old.bot.encrypt_for:
+            self._apply_encrypt_for()
         await self.reconcile()
         self._periodic_wake.set()  # new schedules may be due within the minute
 
@@ -197,10 +202,14 @@ class App:
         self._lock.acquire()
         try:
             self.db = await Database.open(cfg.bot.database)
+            pins = await trust_store.load(self.db)
         except BaseException:
+            if self.db is not None:
+                await self.db.close()
+                self.db = None
             self._lock.release()
             raise
-        self.client = CryptoClient(
+        client = CryptoClient(
             cfg.homeserver,
             cfg.bot.user_id,
             store_path=str(crypto_store(cfg.bot.crypto_store_path)),
@@ -214,6 +223,9 @@ class App:
                 store_sync_tokens=False,  # the bot's own checkpoint is the only sync token
             ),
         )
+        client.trust = Trust(EncryptFor(cfg.bot.encrypt_for), cfg.bot.user_id, pins)
+        client.after_keys_query = self._record_identities
+        self.client = client
         try:
             await log_in(self.client, cfg, self.db)
             if await store_lost(self.client):
@@ -320,6 +332,34 @@ class App:
         self, tx: Tx, key: str, params: dict[str, str]
     ) -> None:
         body = i18n.t(self._config.bot.language, f"crosssigning.{key}", **params)
+        await self._notify_admins(tx, body)
+
+    # --- whom room keys go to (bot/trust.py) -------------------------------------------------
+    def _apply_encrypt_for(self) -> None:
+        """A changed ``bot.encrypt_for`` (reload): every room gets a new room key, shared
+        under the new policy."""
+        client = self.client
+        if not isinstance(client, CryptoClient) or client.trust is None or client.olm is None:
+            return
+        client.trust.policy = EncryptFor(self._config.bot.encrypt_for)
+        for room_id in list(client.olm.outbound_group_sessions):
+            client.invalidate_outbound_session(room_id)
+        log.info("Room keys now go to: %s", client.trust.policy.value)
+
+    async def _record_identities(self) -> None:
+        client = self.client
+        if self.db is None or not isinstance(client, CryptoClient) or client.trust is None:
+            return
+        await client.trust.record(self.db, clock.now_ms(), self._notify_identity_changed)
+
+    async def _notify_identity_changed(self, tx: Tx, seen: IdentitySeen) -> None:
+        body = i18n.t(
+            self._config.bot.language,
+            "trust.identity_changed",
+            user=seen.user_id,
+            old=seen.previous or "",
+            new=seen.master,
+        )
         await self._notify_admins(tx, body)
 
     async def _load_recovered(self) -> None:

@@ -65,6 +65,13 @@ def cmd_check(args: argparse.Namespace) -> int:
             f"End-to-end encryption on for: {', '.join(encrypted)}. Once on in a room it can "
             "never be switched off (taking `encryption: true` away leaves the room encrypted)."
         )
+    if config.bot.encrypt_for == "cross-signed":
+        print(
+            "Room keys go only to devices their owner has cross-signed (bot.encrypt_for: "
+            'cross-signed, as Element\'s "exclude insecure devices").'
+        )
+    else:
+        print("Room keys go to every device of every member (bot.encrypt_for: all-devices).")
     return 0
 
 

@@ -20,18 +20,100 @@ change still goes to the database.
 from __future__ import annotations
 
 import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nio import Api, AsyncClient, Response, SyncResponse
+from nio import (
+    Api,
+    AsyncClient,
+    KeysQueryError,
+    KeysQueryResponse,
+    LocalProtocolError,
+    Response,
+    SyncResponse,
+)
 from nio.store import SqliteStore
 
+from bot import trust as trust_mod
 from bot.session import Client
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CrossSigningKeysQuery(KeysQueryResponse):  # type: ignore[misc]  # nio: no type information
+    """nio's ``/keys/query`` answer with what nio drops: the whole answer, cross-signing keys
+    included, for :class:`bot.trust.Trust`."""
+
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, parsed_dict: dict[Any, Any]) -> Any:
+        resp = super().from_dict(parsed_dict)
+        if isinstance(resp, CrossSigningKeysQuery):
+            resp.raw = parsed_dict
+        return resp
 
 
 class CryptoClient(Client):
+    """The bot's client: one crypto-store transaction per sync (see the module's docstring),
+    and the trust policy of :mod:`bot.trust` applied to every ``/keys/query`` answer."""
+
+    #: Set by the app: whom room keys go to. None: nio's own behaviour.
+    trust: trust_mod.Trust | None = None
+    #: Called after each ``/keys/query`` answer was taken (writes the pins).
+    after_keys_query: Callable[[], Awaitable[None]] | None = None
+
+    async def keys_query(self) -> KeysQueryResponse | KeysQueryError:
+        """nio's ``keys_query``, answered as :class:`CrossSigningKeysQuery`."""
+        users = self.users_for_key_query
+        if not users:
+            raise LocalProtocolError("No key query required.")
+        method, path, data = Api.keys_query(self.access_token, users)
+        resp = await self._send(CrossSigningKeysQuery, method, path, data)
+        if isinstance(resp, CrossSigningKeysQuery) and self.after_keys_query is not None:
+            try:
+                await self.after_keys_query()
+            except Exception:  # the pins are kept in memory and written next time
+                log.exception("Recording the members' identities failed")
+        return resp
+
+    def _trust_taken(self, response: CrossSigningKeysQuery) -> None:
+        """Members whose cross-signed devices changed get a new room key in their rooms."""
+        if self.trust is None:
+            return
+        changed = self.trust.take(response.raw)
+        if not changed or self.olm is None:
+            return
+        for room_id in list(self.olm.outbound_group_sessions):  # rooms with a room key
+            room = self.rooms.get(room_id)
+            if room is not None and not changed.isdisjoint(room.users):
+                self.invalidate_outbound_session(room_id)
+
+    async def send_withheld(self, room_id: str, session_id: str, devices: list[Any]) -> None:
+        """Tell the devices left out of a room key why (``m.room_key.withheld``). A failure is
+        logged: their clients then only wait for the key."""
+        assert self.olm is not None
+        sender_key = self.olm.account.identity_keys["curve25519"]
+        for body in trust_mod.withheld_messages(room_id, session_id, sender_key, devices):
+            method, path, data = Api.to_device(
+                self.access_token, "m.room_key.withheld", body, uuid.uuid4()
+            )
+            resp = await self.send(method, path, data, headers={"Content-Type": "application/json"})
+            resp.release()
+            if resp.status != 200:
+                log.warning("Telling devices a room key is withheld failed: HTTP %s", resp.status)
+
     async def receive_response(self, response: Response) -> None:
         store = self.store
+        if isinstance(response, CrossSigningKeysQuery):
+            await super().receive_response(response)
+            self._trust_taken(response)
+            return
         if not isinstance(response, SyncResponse) or store is None:
             await super().receive_response(response)
             return

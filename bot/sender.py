@@ -31,9 +31,11 @@ from nio import (
 )
 from nio.exceptions import GroupEncryptionError, OlmTrustError
 
+from bot.crypto import CryptoClient
 from bot.metrics import Metrics
 from bot.registry import Registry
 from bot.session import Client
+from bot.trust import leave_out_insecure
 from bot.types import RoomID, UserID
 from storage import Database, Tx
 from storage import outbox as outbox_store
@@ -250,9 +252,10 @@ class Sender:
         relation (thread, reply, edit, reaction) is also put in the clear part of the event,
         as Element sends it, so the homeserver aggregates threads, edits and reactions.
 
-        Trust: the room key goes to every device of every member, verified or not
-        (``ignore_unverified_devices``), for now. A retry keeps the transaction id, so the
-        homeserver returns the first event although the retry's ciphertext differs.
+        Trust (bot/trust.py): the room key goes to the devices the policy allows (by default
+        those their owner cross-signed); the others are told it is withheld. A retry keeps the
+        transaction id, so the homeserver returns the first event although the retry's
+        ciphertext differs.
         """
         client = self.client
         assert client.olm is not None
@@ -270,10 +273,16 @@ class Sender:
                 # nio skips a device it has no Olm session with (one-time key not claimed) and
                 # still marks the room key shared: that device cannot read what follows until
                 # the key is replaced. Claim first, and say so when a device stays without.
-                missing = client.get_missing_sessions(room_id)
+                trust = client.trust if isinstance(client, CryptoClient) else None
+                left_out: list[Any] = []
+                session_id = ""
+                if trust is not None:
+                    session_id, left_out = leave_out_insecure(client, trust, room_id)
+                skip = {(d.user_id, d.id) for d in left_out}
+                missing = _without(client.get_missing_sessions(room_id), skip)
                 if missing:
                     await client.keys_claim(missing)
-                    missing = client.get_missing_sessions(room_id)
+                    missing = _without(client.get_missing_sessions(room_id), skip)
                     if missing:
                         log.warning(
                             "No Olm session with %s in %s: they miss this room key",
@@ -281,6 +290,13 @@ class Sender:
                             room_id,
                         )
                 await client.share_group_session(room_id, ignore_unverified_devices=True)
+                if left_out and isinstance(client, CryptoClient):
+                    log.info(
+                        "Room key for %s withheld from %d devices not cross-signed by their owner",
+                        room_id,
+                        len(left_out),
+                    )
+                    await client.send_withheld(room_id, session_id, left_out)
         encrypted_type, encrypted = client.encrypt(room_id, event_type, content)
         relation = content.get("m.relates_to")
         if isinstance(relation, dict):
@@ -317,6 +333,12 @@ class Sender:
                 except Exception:  # a report must never stop the sender
                     log.exception("Reporting the failed outbox #%d failed", item.id)
         return give_up  # a row given up on no longer blocks its room
+
+
+def _without(missing: dict[str, list[str]], skip: set[tuple[str, str]]) -> dict[str, list[str]]:
+    """nio's missing Olm sessions, less the devices left out of the room key."""
+    kept = {u: [d for d in devices if (u, d) not in skip] for u, devices in missing.items()}
+    return {u: devices for u, devices in kept.items() if devices}
 
 
 def carries_file_key(content: dict[str, Any]) -> bool:

@@ -10,7 +10,16 @@ import os
 from pathlib import Path
 from typing import Any
 
-from nio import Api, AsyncClient, LoginResponse, RoomRedactError, RoomRedactResponse, WhoamiResponse
+from nio import (
+    Api,
+    AsyncClient,
+    DeleteDevicesAuthResponse,
+    DeleteDevicesResponse,
+    LoginResponse,
+    RoomRedactError,
+    RoomRedactResponse,
+    WhoamiResponse,
+)
 
 from config import Config
 from storage import Database
@@ -127,3 +136,29 @@ async def new_device(client: AsyncClient, config: Config, db: Database) -> None:
         old,
         client.device_id,
     )
+    if old:
+        await _delete_device(client, old, os.environ[ENV_PASSWORD])
+
+
+async def _delete_device(client: AsyncClient, device_id: str, password: str) -> None:
+    """Delete the device whose store is lost, so people's clients no longer list it (or
+    encrypt for it), by the password stage of user-interactive auth. A failure is logged, not
+    fatal: the device can be removed from any client's session list."""
+    resp = await client.delete_devices([device_id])
+    if isinstance(resp, DeleteDevicesAuthResponse):
+        auth = {
+            "type": "m.login.password",
+            "identifier": {"type": "m.id.user", "user": client.user_id},
+            "password": password,
+            "session": resp.session,
+        }
+        resp = await client.delete_devices([device_id], auth)
+    if isinstance(resp, DeleteDevicesResponse):
+        log.info("Deleted the old device %s, whose crypto store was lost", device_id)
+    else:
+        log.warning(
+            "Could not delete the old device %s (%s): remove it from the bot account's "
+            "sessions in Element",
+            device_id,
+            getattr(resp, "message", resp),
+        )

@@ -167,6 +167,11 @@ class BotSettings(_Model):
     # A message the bot cannot decrypt is kept this long waiting for its key; then the sender
     # is told, once, that it could not be read (at once if the key is withheld).
     undecryptable_after: Duration = "5m"
+    # Whose devices get the room keys of what the bot sends: by default only devices their
+    # owner has cross-signed (Element's "exclude insecure devices"); "all-devices" for
+    # homeservers whose people have not set up cross-signing (README, "Whom the bot encrypts
+    # for").
+    encrypt_for: Literal["cross-signed", "all-devices"] = "cross-signed"
     # The homeserver's cross-signing master key that the bot may replace with its own (see
     # README, "Encryption: the bot's identity"); any other key found there is left alone.
     replace_master_key: str | None = None

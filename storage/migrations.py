@@ -677,4 +677,18 @@ MIGRATIONS: list[Migration] = [
             "ALTER TABLE materials ADD COLUMN file_key TEXT",
         ),
     ),
+    Migration(
+        19,
+        "Each member's cross-signing identity, pinned on first use",
+        (
+            # The master key the bot first saw for a member (trust on first use). A different
+            # key later is a changed identity: the admins are told, and the new key is pinned.
+            """CREATE TABLE identity_pins (
+                user_id TEXT PRIMARY KEY,
+                master_key TEXT NOT NULL,
+                pinned_at INTEGER NOT NULL,
+                changed_at INTEGER
+            )""",
+        ),
+    ),
 ]

@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from storage import encryption, evaluation, materials, plans, privacy_notice
+from storage import encryption, evaluation, materials, plans, privacy_notice, trust
 from storage.db import Database, Tx
 from storage.outbox import enqueue
 
@@ -81,6 +81,7 @@ async def export_user(db: Database, user_id: str) -> dict[str, Any]:
             if k.sender == user_id
         ],
         **await privacy_notice.export_user(db, user_id),
+        **await trust.export_user(db, user_id),
     }
 
 
@@ -140,6 +141,7 @@ async def erase_user(
             "DELETE FROM survey_responses WHERE user_id = ?", (user_id,)
         )
         counts["undecrypted"] = await encryption.forget_sender(tx, user_id)
+        counts["identity_pin"] = await trust.erase_user(tx, user_id)
     return counts
 
 

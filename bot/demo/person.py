@@ -3,8 +3,11 @@
 It syncs in the background, keeps every timeline event it sees, and can wait for one that
 matches a condition. With ``store_path`` it has end-to-end encryption (a crypto store of its
 own there), as an Element user has: it decrypts what it receives (``events`` then holds the
-decrypted events) and encrypts what it sends in encrypted rooms, sharing room keys with every
-device of the room's members.
+decrypted events) and encrypts what it sends in encrypted rooms. Like Element, an encrypted
+person sets up cross-signing on first start (its master and self-signing keys, its device signed
+by them). It shares room keys with every device of the room's members, or, with
+``exclude_insecure``, as Element's "exclude insecure devices" does: only with devices that
+their owner has cross-signed (checked from ``/keys/query`` with bot/trust.py's reading).
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ from nio import (
 )
 from nio.store import SqliteStore
 
+from bot.crosssigning import CrossSigningKeys, cross_sign_own_device, query_keys, sign_own_device
+from bot.trust import identity_from_query
+
 Event = dict[str, Any]
 
 
@@ -37,8 +43,18 @@ class Person:
         access_token: str,
         device_id: str = "",
         store_path: str | None = None,
+        *,
+        password: str | None = None,
+        cross_signing: bool = True,
+        exclude_insecure: bool = False,
     ):
         self.user_id = user_id
+        self.password = password
+        self.cross_signing = cross_signing and store_path is not None
+        self.exclude_insecure = exclude_insecure
+        self.cross_signing_keys: CrossSigningKeys | None = None
+        #: Every to-device event received (type and content), e.g. m.room_key.withheld.
+        self.to_device: list[Event] = []
         if store_path is None:
             config = AsyncClientConfig(max_limit_exceeded=None, encryption_enabled=False)
         else:
@@ -63,7 +79,46 @@ class Person:
 
     async def start(self) -> None:
         await self._sync(timeout=0)
+        if self.cross_signing and self.cross_signing_keys is None:
+            await self.reset_cross_signing()
         self._task = asyncio.create_task(self._loop())
+
+    async def reset_cross_signing(self) -> CrossSigningKeys:
+        """Set up (or reset, as Element's "reset your identity") cross-signing: new master,
+        self-signing and user-signing keys uploaded, this device signed with them."""
+        c = self.client
+        if c.should_upload_keys:
+            await c.keys_upload()
+        keys = CrossSigningKeys.generate()
+        if not await cross_sign_own_device(c, keys, self.password):
+            raise RuntimeError(f"{self.user_id}: the homeserver refused the cross-signing keys")
+        self.cross_signing_keys = keys
+        return keys
+
+    async def sign_device(self, device_id: str) -> None:
+        """Sign another device of this person's with its self-signing key (as verifying a new
+        login from Element does)."""
+        assert self.cross_signing_keys is not None, "cross-signing is set up at start"
+        await sign_own_device(self.client, device_id, self.cross_signing_keys.self_signing)
+
+    async def _leave_out_insecure(self, room_id: str) -> None:
+        """Mark, in nio's store, the devices in the room cross-signed by their owner as
+        verified and all others as blacklisted, as read from ``/keys/query`` now."""
+        c = self.client
+        assert c.olm is not None
+        users = list(c.rooms[room_id].users)
+        query = await query_keys(c, users)
+        for user_id in users:
+            identity = identity_from_query(query, user_id)
+            signed = identity.devices if identity is not None else frozenset()
+            for device in c.olm.device_store.active_user_devices(user_id):
+                if (device.id, device.ed25519) in signed:
+                    if c.olm.is_device_blacklisted(device):
+                        c.unblacklist_device(device)
+                    if not c.olm.is_device_verified(device):
+                        c.verify_device(device)
+                elif not c.olm.is_device_blacklisted(device):
+                    c.blacklist_device(device)
 
     async def _crypto_upkeep(self) -> None:
         """What nio's sync_forever does after each sync (an encrypted person only)."""
@@ -103,6 +158,11 @@ class Person:
             await asyncio.sleep(0.5)
             return
         self._token = resp.next_batch
+        self.to_device.extend(
+            {"type": e.source.get("type"), "content": e.source.get("content") or {}}
+            for e in resp.to_device_events
+            if isinstance(getattr(e, "source", None), dict)
+        )
         await self._crypto_upkeep()
         async with self._changed:
             for room_id, info in resp.rooms.join.items():
@@ -158,14 +218,22 @@ class Person:
     async def send(
         self, room_id: str, content: dict[str, Any], event_type: str = "m.room.message"
     ) -> str:
-        if self.client.olm is not None and self.client.should_query_keys:
-            await self.client.keys_query()
-        resp = await self.client.room_send(
+        c = self.client
+        if c.olm is not None and c.should_query_keys:
+            await c.keys_query()
+        room = c.rooms.get(room_id)
+        if self.exclude_insecure and room is not None and room.encrypted:
+            if not room.members_synced:
+                await c.joined_members(room_id)
+            await self._leave_out_insecure(room_id)
+        resp = await c.room_send(
             room_id,
             event_type,
             content,
             tx_id=uuid.uuid4().hex,
-            ignore_unverified_devices=True,
+            # Excluding insecure devices: every device is verified or blacklisted by now, and
+            # nio refuses to share a room key with a device that is neither.
+            ignore_unverified_devices=not self.exclude_insecure,
         )
         if not isinstance(resp, RoomSendResponse):
             raise RuntimeError(f"{self.user_id} cannot send to {room_id}: {resp}")

@@ -61,16 +61,32 @@ class Network:
         assert self.app is not None
         return self.app.managed[key]
 
-    async def person(self, user: RegisteredUser, *room_ids: str, encrypted: bool = False) -> Person:
+    async def person(
+        self,
+        user: RegisteredUser,
+        *room_ids: str,
+        encrypted: bool = False,
+        exclude_insecure: bool = False,
+    ) -> Person:
         """A started client for ``user`` that has joined the given rooms (with end-to-end
-        encryption and a crypto store of its own if ``encrypted``, as an Element user)."""
+        encryption, a crypto store of its own and cross-signing set up if ``encrypted``, as an
+        Element user; sharing room keys only with devices cross-signed by their owner if
+        ``exclude_insecure``)."""
         if user.user_id not in self.people:
             store = None
             if encrypted:
                 store_dir = self.dir / "people" / user.localpart
                 store_dir.mkdir(parents=True, exist_ok=True)
                 store = str(store_dir)
-            p = Person(self.hs.base_url, user.user_id, user.access_token, user.device_id, store)
+            p = Person(
+                self.hs.base_url,
+                user.user_id,
+                user.access_token,
+                user.device_id,
+                store,
+                password=user.password,
+                exclude_insecure=exclude_insecure,
+            )
             await p.start()
             self.people[user.user_id] = p
         p = self.people[user.user_id]

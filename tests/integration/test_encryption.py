@@ -13,6 +13,7 @@ from nio import UploadResponse
 
 from bot import clock
 from bot.app import App
+from bot.crosssigning import device_cross_signed_by_owner, query_keys
 from bot.demo.homeserver import terminate
 from bot.demo.person import Event, Person
 from bot.metrics import read_gauges
@@ -322,6 +323,11 @@ async def test_a_lost_crypto_store_means_a_new_device_that_reads_and_sends(
     assert app.client is not None and app.client.device_id != old_device
     await sentinel(anna, room, bot)  # Anna's app learns of the new device and encrypts for it
     assert await encryption_store.count(app.database) == 0
+    # The old device is deleted (by password), and the new one is cross-signed again: to
+    # Anna's client the bot has exactly one device, signed by its owner.
+    query = await query_keys(anna.client, [bot])
+    assert list(query["device_keys"][bot]) == [app.client.device_id]
+    assert device_cross_signed_by_owner(query, bot, app.client.device_id)
 
 
 async def test_a_lost_crypto_store_without_the_password_stops_with_what_to_do(

@@ -140,6 +140,7 @@ def test_a_minimal_file_gets_the_defaults(tmp_path: Path) -> None:
     assert (config.bot.language, config.bot.timezone) == ("sv", "Europe/Stockholm")
     assert config.bot.token_file is None
     assert (config.bot.display_name, config.bot.device_name) == ("natverk", "natverk-bot")
+    assert config.bot.encrypt_for == "cross-signed"  # Element's "exclude insecure devices"
     assert config.advisers.name == "Rådgivning"
     assert config.advisers.attribution == "team"
     assert config.advisers.reminder_after_seconds == 24 * 3600
@@ -224,6 +225,13 @@ def test_bad_user_id_is_reported_with_its_line(tmp_path: Path) -> None:
             "bot.replace_master_key",
             "'AAAA' is not a cross-signing master key (43 characters of unpadded base64, "
             "as the admins' notice names it)",
+        ),
+        (
+            "timezone: Europe/Stockholm",
+            "timezone: Europe/Stockholm\n  encrypt_for: everyone",
+            6,
+            "bot.encrypt_for",
+            "Input should be 'cross-signed' or 'all-devices'",
         ),
         (
             "reminder_after: 24h",

@@ -162,7 +162,9 @@ def test_the_yaml_says_which_rooms_are_encrypted_and_check_says_it_is_for_good(
         "#teknik:example.org",
     ]
     assert natverk(["check", str(EXAMPLE)]) == 0
-    assert "can never be switched off" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "can never be switched off" in out
+    assert "only to devices their owner has cross-signed" in out
     assert ENCRYPTION_STATE["content"] == {"algorithm": "m.megolm.v1.aes-sha2"}
 
 
