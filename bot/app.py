@@ -715,17 +715,33 @@ class App:
             self.sender.wake()
 
     # --- network work for handlers, outside their transaction ----------------------------------
-    async def upload(self, data: bytes, mime: str, filename: str) -> str | None:
-        """Upload media (e.g. a chart); the mxc URI, or None if the upload failed."""
+    async def upload(
+        self, data: bytes, mime: str, filename: str, *, encrypted: bool = False
+    ) -> messages.MediaRef | None:
+        """Upload media (a chart, an export); None if the upload failed. Plain: its mxc URI.
+        ``encrypted`` (for an encrypted room): matrix-nio encrypts it first (AES-256-CTR, as
+        Element sends attachments), the homeserver gets ciphertext and no file name, and the
+        answer is the ``file`` object (URI, key, iv, hash) that goes in the encrypted event."""
         assert self.client is not None
-        resp, _keys = await self.client.upload(
-            io.BytesIO(data), content_type=mime, filename=filename, filesize=len(data)
+        resp, keys = await self.client.upload(
+            io.BytesIO(data),
+            content_type="application/octet-stream" if encrypted else mime,
+            filename=None if encrypted else filename,
+            filesize=len(data),
+            encrypt=encrypted,
         )
         uri = getattr(resp, "content_uri", None)
         if not isinstance(uri, str):
             log.warning("Uploading %s failed: %s", filename, getattr(resp, "message", resp))
             return None
+        if encrypted:
+            return {**(keys or {}), "url": uri}
         return uri
+
+    def room_encrypted(self, room_id: RoomID) -> bool:
+        """Is the room encrypted, as the last sync showed it?"""
+        room = self.client.rooms.get(room_id) if self.client is not None else None
+        return bool(room is not None and room.encrypted)
 
     async def open_direct(self, user_id: UserID) -> RoomID | None:
         """The direct chat with a person, created (and recorded) if there is none yet."""

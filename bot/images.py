@@ -8,7 +8,9 @@ import struct
 from collections.abc import Callable, Sequence
 
 from bot.context import BaseContext
+from bot.messages import MediaRef, media_field
 from bot.types import RoomID
+from bot.uploads import upload_for
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -21,13 +23,13 @@ def png_size(data: bytes) -> tuple[int, int]:
     return int(width), int(height)
 
 
-def image_content(uri: str, filename: str, png: bytes) -> dict[str, object]:
+def image_content(media: MediaRef, filename: str, png: bytes) -> dict[str, object]:
     width, height = png_size(png)
     return {
         "msgtype": "m.image",
         "body": filename,
         "filename": filename,
-        "url": uri,
+        **media_field(media),
         "info": {"mimetype": "image/png", "size": len(png), "w": width, "h": height},
         "m.mentions": {},
     }
@@ -40,25 +42,27 @@ def post_images(
     ctx: BaseContext, rooms: Sequence[RoomID], images: Sequence[tuple[str, Draw]]
 ) -> None:
     """After this transaction: draw each (filename, chart) in a worker thread (not in the sync
-    transaction, not on the event loop), upload it once and post it to every room."""
+    transaction, not on the event loop), upload it (once for the plain rooms, once encrypted
+    for the encrypted ones: bot/uploads.py) and post it to every room."""
     if not rooms or not images:
         return
     services = ctx.services
 
     async def upload_and_post() -> None:
-        uploaded = []
+        uploaded: list[tuple[str, bytes, dict[RoomID, MediaRef]]] = []
         for filename, draw in images:
             png = await asyncio.to_thread(draw)
-            uri = await services.upload(png, "image/png", filename)
-            if uri is not None:
-                uploaded.append(image_content(uri, filename, png))
+            media = await upload_for(services, rooms, png, "image/png", filename)
+            if media:
+                uploaded.append((filename, png, media))
         if not uploaded:
             return
 
         async def post(c: BaseContext) -> None:
             for room in rooms:
-                for content in uploaded:
-                    await c.send(room, content)
+                for filename, png, media in uploaded:
+                    if room in media:
+                        await c.send(room, image_content(media[room], filename, png))
 
         await services.in_transaction(post)
 

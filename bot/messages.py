@@ -217,12 +217,28 @@ def bounded_lines(
 MEDIA_TYPES = ("m.file", "m.image", "m.video", "m.audio")
 
 
+# Media the bot uploaded: an mxc URI, or for an encrypted room the ``file`` object of an
+# encrypted upload (its mxc URI with the key, iv and hash to decrypt it).
+MediaRef = str | dict[str, Any]
+
+
+def media_field(media: MediaRef) -> dict[str, Any]:
+    """The content's media field: ``url`` for a plain upload, ``file`` for an encrypted one."""
+    return {"url": media} if isinstance(media, str) else {"file": dict(media)}
+
+
 def file(
-    uri: str, filename: str, mimetype: str, size: int, *, thread_root: EventID | None = None
+    media: MediaRef,
+    filename: str,
+    mimetype: str,
+    size: int,
+    *,
+    thread_root: EventID | None = None,
 ) -> dict[str, Any]:
     """A file the bot uploaded (a document, an export), in ``thread_root``'s thread if given."""
     content = notice(filename, thread_root=thread_root, msgtype="m.file")
-    content.update(filename=filename, url=uri, info={"mimetype": mimetype, "size": size})
+    content.update(filename=filename, info={"mimetype": mimetype, "size": size})
+    content.update(media_field(media))
     return content
 
 

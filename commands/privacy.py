@@ -18,6 +18,7 @@ from bot import clock, i18n, messages
 from bot.context import BaseContext, CommandContext, Services
 from bot.registry import Arg, command, periodic
 from bot.types import Place, RoomID, UserID
+from bot.uploads import upload_for
 from commands.questions.status import unclaimed
 from storage import privacy as store
 from storage import retention
@@ -92,13 +93,13 @@ async def _code_for(ctx: CommandContext) -> str:
 async def _export(services: Services, user: str, room: RoomID, lang: str) -> None:
     data = store.to_json(await store.export_user(services.database, user)).encode()
     filename = i18n.t(lang, "privacy.filename") + ".json"
-    uri = await services.upload(data, "application/json", filename)
+    media = (await upload_for(services, [room], data, "application/json", filename)).get(room)
 
     async def send(c: BaseContext) -> None:
-        if uri is None:
+        if media is None:
             await c.send(room, messages.notice(i18n.t(lang, "privacy.export_failed")))
             return
-        await c.send(room, messages.file(uri, filename, "application/json", len(data)))
+        await c.send(room, messages.file(media, filename, "application/json", len(data)))
         await c.send(room, messages.notice(i18n.t(lang, "privacy.exported")))
 
     await services.in_transaction(send)

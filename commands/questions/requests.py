@@ -12,7 +12,8 @@ from typing import Any
 from bot import clock, i18n, messages
 from bot.context import BaseContext, CommandContext, Services
 from bot.registry import Arg, ArgKind, command, periodic
-from bot.types import EventID, UserID
+from bot.types import EventID, RoomID, UserID
+from bot.uploads import upload_for
 from commands.questions import bridge, stages, summary
 from commands.questions.advisers import ADVISERS_ONLY, IN_ADVISER_ROOM, thread_question
 from commands.questions.status import Move, Status
@@ -203,22 +204,27 @@ async def run_summary_job(services: Services, key: str) -> None:
     filename = f"{i18n.t(job['lang'], 'summary.filename', number=doc.number)}.{kind}"
     render = summary.docx if kind == "docx" else summary.markdown
     data = await asyncio.to_thread(render, doc, lang, tz)
-    uri = await services.upload(data, MIMETYPES[kind], filename)
+    threads = (
+        (RoomID(question.origin_room), question.origin_event),
+        (RoomID(question.adviser_room), question.root_ref),
+    )
+    # Encrypted for an encrypted room, plain for a plain one (bot/uploads.py).
+    media = await upload_for(
+        services, [room for room, _ in threads], data, MIMETYPES[kind], filename
+    )
+    complete = all(room in media for room, _ in threads)
 
     async def send(c: BaseContext) -> None:
         if await state_store.get_value_tx(c.tx, key) is None:
             return  # done meanwhile
         await state_store.delete_value(c.tx, key)
-        if uri is not None:
-            for room, root in (
-                (question.origin_room, question.origin_event),
-                (question.adviser_room, question.root_ref),
-            ):
+        if complete:  # both threads get it, or neither (and the advisers are told it failed)
+            for room, root in threads:
                 file = messages.file(
-                    uri, filename, MIMETYPES[kind], len(data), thread_root=EventID(root)
+                    media[room], filename, MIMETYPES[kind], len(data), thread_root=EventID(root)
                 )
                 await c.send(room, file)
-        said = "summary.sent" if uri else "summary.failed"
+        said = "summary.sent" if complete else "summary.failed"
         tell = messages.notice(
             i18n.t(job["lang"], said, number=doc.number),
             thread_root=EventID(question.root_ref),

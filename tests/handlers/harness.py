@@ -23,6 +23,7 @@ from nio import (
     RoomRedactResponse,
     RoomSendResponse,
 )
+from nio.crypto import encrypt_attachment
 
 from bot.app import App
 from bot.context import AfterCommit
@@ -85,13 +86,28 @@ class RecordingClient:
     ) -> RoomRedactResponse:
         return RoomRedactResponse(self._record(room_id, "m.room.redaction", content), room_id)
 
+    async def send_encrypted(
+        self, room_id: str, event_type: str, content: dict[str, Any], txn_id: str
+    ) -> RoomSendResponse:
+        """A room marked encrypted (:meth:`Bot.encrypt`): recorded in clear, as sent."""
+        return RoomSendResponse(self._record(room_id, event_type, content), room_id)
+
     async def upload(
-        self, data: Any, content_type: str, filename: str, filesize: int
-    ) -> tuple[Any, None]:
-        """Media kept in ``uploads`` by its mxc URI (as the homeserver's media repository)."""
+        self,
+        data: Any,
+        content_type: str,
+        filename: str | None,
+        filesize: int,
+        encrypt: bool = False,
+    ) -> tuple[Any, dict[str, Any] | None]:
+        """Media kept in ``uploads`` by its mxc URI (as the homeserver's media repository):
+        with ``encrypt``, the ciphertext of nio's own attachment encryption, and its keys."""
         uri = f"mxc://test/{len(self.uploads) + 1}"
-        self.uploads[uri] = (filename, content_type, data.read())
-        return SimpleNamespace(content_uri=uri), None
+        raw, keys = data.read(), None
+        if encrypt:
+            raw, keys = encrypt_attachment(raw)
+        self.uploads[uri] = (filename or "", content_type, raw)
+        return SimpleNamespace(content_uri=uri), keys
 
     async def room_kick(
         self, room_id: str, user_id: str, reason: str | None = None
@@ -194,6 +210,11 @@ class Bot:
         if user not in self.app.direct:
             self.app.direct[user] = f"!dm-{user.split(':')[0][1:]}:test"
         return self.app.direct[user]
+
+    def encrypt(self, room_id: str) -> None:
+        """The room is encrypted, as the bot's sync shows it."""
+        room = self.client.rooms.setdefault(room_id, MatrixRoom(room_id, self.people.bot))
+        room.encrypted = True
 
     async def _open_direct(self, user_id: UserID) -> RoomID | None:
         return RoomID(self.dm(user_id))

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from nio.crypto import decrypt_attachment
+
 from bot import clock
 from tests.handlers.test_questions import ask
 
@@ -42,6 +44,27 @@ async def test_what_is_kept_and_the_export_in_a_direct_chat(make_bot: Any) -> No
     assert data["user_id"] == person and data["questions"][0]["text"] == "Hur gör vi med scheman?"
     assert [s.body for s in bot.sent_to(dm)][-1] == "Här är allt jag sparar om dig, som en fil."
     assert not [s for s in bot.sent_to(cohort) if s.content.get("msgtype") == "m.file"]
+
+
+async def test_the_export_in_an_encrypted_direct_chat_is_an_encrypted_attachment(
+    make_bot: Any,
+) -> None:
+    bot = await make_bot(participants=1)
+    person = bot.people.participants[0][0]
+    dm = bot.dm(person)
+    bot.encrypt(dm)
+    await ask(bot, "!ask Hur gör vi med scheman?")
+    await bot.say(dm, person, "!integritet exportera")
+    await bot.run_after_commit()
+    (file,) = [s for s in bot.sent_to(dm) if s.content.get("msgtype") == "m.file"]
+    assert "url" not in file.content
+    media = file.content["file"]
+    _name, _mime, ciphertext = bot.client.uploads[media["url"]]
+    assert person.encode() not in ciphertext and b"scheman" not in ciphertext
+    data = json.loads(
+        decrypt_attachment(ciphertext, media["key"]["k"], media["hashes"]["sha256"], media["iv"])
+    )
+    assert data["user_id"] == person and data["questions"][0]["text"] == "Hur gör vi med scheman?"
 
 
 async def test_erase_needs_the_code_within_ten_minutes_and_leaves_nothing(make_bot: Any) -> None:

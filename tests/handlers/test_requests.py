@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from nio.crypto import decrypt_attachment
+
 from bot import clock
 from commands.questions import stages
 from config import Category
@@ -322,6 +324,39 @@ def with_evaluation(data: dict[str, Any]) -> None:
             ],
         }
     ]  # fmt: skip
+
+
+async def test_the_summary_is_an_encrypted_attachment_in_an_encrypted_room_only(
+    make_bot: Any,
+) -> None:
+    """The cohort's room is encrypted, the advisers' is not: the cohort's thread gets the
+    document as an encrypted attachment (the media repository holds only ciphertext), the
+    advisers' thread a plain upload of the same document."""
+    bot = await make_bot(participants=1, change=staged)
+    adv, adviser = bot.room("advisers"), bot.people.advisers[0]
+    cohort = bot.room("cohort:kohort0")
+    bot.encrypt(cohort)
+    with clock.frozen(T0):
+        await ask(bot, "!ask insats: Insats om bildstöd i förskolan")
+    thread = root_of(bot, 1).event_id
+    await bot.say(adv, adviser, "Vi ses tisdag kl 14.", thread=thread)
+    asked = await bot.say(adv, adviser, "!sammanfattning md", thread=thread)
+    await bot.run_after_commit()
+    (secret,) = [s for s in bot.sent_to(cohort) if s.content.get("msgtype") == "m.file"]
+    (plain,) = [s for s in bot.sent_to(adv) if s.content.get("msgtype") == "m.file"]
+    assert "url" not in secret.content and "file" not in plain.content
+    media = secret.content["file"]
+    assert media["v"] == "v2" and media["key"]["alg"] == "A256CTR"
+    name, mime, ciphertext = bot.client.uploads[media["url"]]
+    assert (name, mime) == ("", "application/octet-stream")  # no file name, no type leaked
+    assert b"tisdag" not in ciphertext
+    text = decrypt_attachment(
+        ciphertext, media["key"]["k"], media["hashes"]["sha256"], media["iv"]
+    ).decode()
+    assert text == bot.client.uploads[plain.content["url"]][2].decode()
+    assert "Vi ses tisdag kl 14." in text
+    assert secret.content["info"]["size"] == len(text.encode())
+    assert bot.reply_to(asked).body.startswith("Dokumentationen av ärende #1 är skickad")
 
 
 async def test_sessions_are_planned_and_the_evaluation_goes_out_after_the_last_one(

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import shutil
 from typing import Any
 
 import pytest
 from nio import UploadResponse
+from nio.crypto import decrypt_attachment
 
 from bot import clock
 from bot.app import App
@@ -576,6 +578,21 @@ async def test_a_questionnaire_is_answered_in_an_encrypted_direct_chat(network: 
         (bertil.user_id,),
     )
     assert row["n"] == 3
+
+    # Bertil's export comes to the encrypted chat as an encrypted attachment: the homeserver's
+    # media repository holds ciphertext, which his app decrypts with the key in the event.
+    await bertil.say(dm, "!integritet exportera")
+    file = await bertil.wait_for_event(
+        dm,
+        lambda e: e.get("sender") == bot and e["content"].get("msgtype") == "m.file",
+        timeout=60,
+    )
+    assert was_encrypted(bertil, dm, file["event_id"]) and "url" not in file["content"]
+    media = file["content"]["file"]
+    stored = await app.download(media["url"], 1_000_000)
+    assert stored is not None and bertil.user_id.encode() not in stored
+    plain = decrypt_attachment(stored, media["key"]["k"], media["hashes"]["sha256"], media["iv"])
+    assert json.loads(plain)["user_id"] == bertil.user_id
 
 
 async def test_a_restore_in_encrypted_rooms_sends_nothing_twice(network: Any) -> None:

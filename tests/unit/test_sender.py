@@ -10,9 +10,10 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
-from nio import ErrorResponse, RoomSendResponse
+from nio import ErrorResponse, RoomSendError, RoomSendResponse
 
 from bot import sender as sender_module
+from bot.crypto import CryptoClient
 from bot.registry import Registry
 from bot.sender import Sender
 from bot.session import Client
@@ -28,6 +29,7 @@ class FakeClient:
         self.fail: set[str] = set()
         self.too_large: set[str] = set()
         self.changed = asyncio.Event()
+        self.rooms: dict[str, Any] = {}  # as synced: none known, so none encrypted
 
     async def room_send(
         self, room_id: str, event_type: str, content: dict[str, Any], tx_id: str
@@ -238,7 +240,7 @@ async def test_a_row_for_a_room_the_client_does_not_know_yet_waits_for_the_sync_
     client = FakeClient()
     client.olm = object()  # type: ignore[attr-defined]  # encryption on
     plain = SimpleNamespace(encrypted=False)
-    client.rooms = {"!known:x": plain}  # type: ignore[attr-defined]
+    client.rooms = {"!known:x": plain}
     db = await Database.open(tmp_path / "n.db")
     sender = Sender(cast(Client, client), db, Registry())
     try:
@@ -249,8 +251,37 @@ async def test_a_row_for_a_room_the_client_does_not_know_yet_waits_for_the_sync_
         assert [body for _, body, _ in client.sent] == ["elsewhere"]
         row = await db.fetchone("SELECT attempts, state FROM outbox WHERE room_id = '!new:x'")
         assert (row["attempts"], row["state"]) == (0, "pending")
-        client.rooms["!new:x"] = plain  # type: ignore[attr-defined]  # the next sync
+        client.rooms["!new:x"] = plain  # the next sync
         assert await sender.drain() is False
         assert [body for _, body, _ in client.sent] == ["elsewhere", "to the new chat"]
     finally:
         await db.close()
+
+
+async def test_an_encrypted_room_never_gets_clear_text(tmp_path: Path) -> None:
+    """A room the sync shows encrypted goes through the client's ``send_encrypted``, never
+    ``room_send``; without the crypto machinery (a store that failed to load) that is an
+    error, not a message in clear."""
+    client = FakeClient()
+    client.olm = object()  # type: ignore[attr-defined]
+    client.rooms = {"!secret:x": SimpleNamespace(encrypted=True)}
+    encrypted: list[str] = []
+
+    async def send_encrypted(room_id: str, event_type: str, content: Any, txn_id: str) -> Any:
+        encrypted.append(str(content["body"]))
+        return RoomSendResponse("$enc", room_id)
+
+    client.send_encrypted = send_encrypted  # type: ignore[attr-defined]
+    db = await Database.open(tmp_path / "e.db")
+    try:
+        async with db.transaction() as tx:
+            await outbox_store.enqueue(tx, "!secret:x", {"body": "om eleven"})
+        await Sender(cast(Client, client), db, Registry()).drain()
+        assert encrypted == ["om eleven"] and client.sent == []
+    finally:
+        await db.close()
+
+    bare = CryptoClient("http://127.0.0.1:9", "@natverk:x")  # no store: no olm
+    resp = await bare.send_encrypted("!secret:x", "m.room.message", {"body": "om eleven"}, "t1")
+    assert isinstance(resp, RoomSendError) and "not available" in resp.message
+    await bare.close()
