@@ -120,8 +120,10 @@ class App:
         assert self.db is not None
         return self.db
 
-    def forget_direct(self, user_id: UserID) -> None:
+    def forget_person(self, user_id: UserID) -> None:
         self.direct.pop(user_id, None)
+        if isinstance(self.client, CryptoClient) and self.client.trust is not None:
+            self.client.trust.forget(user_id)
 
     def direct_room_of(self, user_id: UserID) -> RoomID | None:
         room = self.direct.get(user_id)
@@ -406,6 +408,9 @@ class App:
     async def _read_gauges(self) -> None:
         assert self.db is not None
         await read_gauges(self.metrics, self.db, self._config, clock.now_ms())
+        client = self.client
+        if isinstance(client, CryptoClient) and client.trust is not None:
+            self.metrics.unreadable_members.set(client.trust.without_signed_device())
 
     def _sender_running(self) -> bool:
         return any(t.get_name() == "natverk-sender" and not t.done() for t in self._tasks)

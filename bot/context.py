@@ -48,8 +48,9 @@ class Services(Protocol):
 
     def direct_room_of(self, user_id: UserID) -> RoomID | None: ...
 
-    def forget_direct(self, user_id: UserID) -> None:
-        """Drop the remembered direct chat of a person whose data was erased."""
+    def forget_person(self, user_id: UserID) -> None:
+        """Drop what is remembered in memory of a person whose data was erased (their direct
+        chat, their pinned encryption identity)."""
         ...
 
     @property

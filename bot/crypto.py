@@ -19,6 +19,7 @@ change still goes to the database.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
@@ -37,6 +38,7 @@ from nio import (
     Response,
     RoomSendError,
     RoomSendResponse,
+    ShareGroupSessionResponse,
     SyncResponse,
 )
 from nio.exceptions import GroupEncryptionError, OlmTrustError
@@ -71,6 +73,12 @@ class CryptoClient(Client):
     trust: trust_mod.Trust | None = None
     #: Called after each ``/keys/query`` answer was taken (writes the pins).
     after_keys_query: Callable[[], Awaitable[None]] | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: Rooms whose room key changed meaning while it was being shared (see
+        #: :meth:`invalidate_outbound_session`).
+        self._stale: set[str] = set()
 
     async def keys_query(self) -> KeysQueryResponse | KeysQueryError:
         """nio's ``keys_query``, answered as :class:`CrossSigningKeysQuery`."""
@@ -129,13 +137,21 @@ class CryptoClient(Client):
         return resp
 
     async def _share_room_key(self, room_id: str) -> None:
-        """Share the room's outbound room key first if it is new (or replaced)."""
+        """Share a new room key for the room if it needs one (none yet, or replaced).
+
+        What matrix-nio's ``share_group_session`` does, with the trust policy applied where
+        nothing can change it: the devices left out are decided right before nio walks the
+        room's devices, with no await in between (a key query or a member joining while
+        one-time keys are claimed would otherwise add a device nobody checked). One-time keys
+        are claimed only for the devices the key goes to. A change while the key is being
+        sent (a member, a device's trust) replaces the key once it is out, so the next
+        message reaches exactly the devices trusted then."""
         assert self.olm is not None
         room = self.rooms[room_id]
         if not room.members_synced:
             await self.joined_members(room_id)
-        if self.should_query_keys:
-            # A new member's devices (and their owner's signatures) must be known first.
+        if not self.users_for_key_query.isdisjoint(room.users):
+            # A member's new devices (and their owner's signatures) must be known first.
             await self.keys_query()
         if not self.olm.should_share_group_session(room_id):
             return
@@ -143,25 +159,41 @@ class CryptoClient(Client):
         if sharing is not None:
             await sharing.wait()
             return
+        self.sharing_session[room_id] = asyncio.Event()
         left_out: list[Any] = []
         session_id = ""
-        if self.trust is not None:
-            session_id, left_out = trust_mod.leave_out_insecure(self, self.trust, room_id)
-        skip = {(d.user_id, d.id) for d in left_out}
-        # nio skips a device it has no Olm session with (one-time key not claimed) and still
-        # marks the room key shared: that device cannot read what follows until the key is
-        # replaced. Claim first, and say so when a device stays without.
-        missing = _without(self.get_missing_sessions(room_id), skip)
-        if missing:
-            await self.keys_claim(missing)
-            missing = _without(self.get_missing_sessions(room_id), skip)
+        try:
+            # nio skips a device it has no Olm session with (one-time key not claimed) and
+            # still marks the key shared: claim first, and say so when a device stays without.
+            missing = self._missing_sessions(room_id)
             if missing:
-                log.warning(
-                    "No Olm session with %s in %s: they miss this room key",
-                    sorted(missing),
-                    room_id,
+                await self.keys_claim(missing)
+                missing = self._missing_sessions(room_id)
+                if missing:
+                    log.warning(
+                        "No Olm session with %s in %s: they miss this room key",
+                        sorted(missing),
+                        room_id,
+                    )
+            # From here until every to-device request is made: no await.
+            session_id, left_out = trust_mod.leave_out_insecure(self, self.trust, room_id)
+            requests = [
+                self._send(
+                    ShareGroupSessionResponse,
+                    *Api.to_device(self.access_token, "m.room.encrypted", body, uuid.uuid4()),
+                    response_data=(room_id, shared_with),
                 )
-        await self.share_group_session(room_id, ignore_unverified_devices=True)
+                for shared_with, body in self.olm.share_group_session_parallel(
+                    room_id, list(room.users), ignore_unverified_devices=True
+                )
+            ]
+            await asyncio.gather(*requests, return_exceptions=True)
+            self.olm.outbound_group_sessions[room_id].shared = True
+        finally:
+            self.sharing_session.pop(room_id).set()
+        if room_id in self._stale:
+            self._stale.discard(room_id)
+            self.invalidate_outbound_session(room_id)  # shared now: the next message gets a new one
         if left_out:
             log.info(
                 "Room key for %s withheld from %d devices not cross-signed by their owner",
@@ -169,6 +201,28 @@ class CryptoClient(Client):
                 len(left_out),
             )
             await self.send_withheld(room_id, session_id, left_out)
+
+    def _missing_sessions(self, room_id: str) -> dict[str, list[str]]:
+        """nio's devices without an Olm session, less those the policy leaves out."""
+        assert self.olm is not None
+        missing = self.get_missing_sessions(room_id)
+        if self.trust is None:
+            return dict(missing)
+        out: dict[str, list[str]] = {}
+        for user_id, device_ids in missing.items():
+            devices = self.olm.device_store.active_user_devices(user_id)
+            keys = {d.id: d.ed25519 for d in devices}
+            kept = [d for d in device_ids if d in keys and self.trust.trusts(user_id, d, keys[d])]
+            if kept:
+                out[user_id] = kept
+        return out
+
+    def invalidate_outbound_session(self, room_id: str) -> None:
+        """nio's: drop the room's key if it was shared (an unshared one is kept). A key being
+        shared right now is dropped once it is out (see :meth:`_share_room_key`)."""
+        if room_id in self.sharing_session:
+            self._stale.add(room_id)
+        super().invalidate_outbound_session(room_id)
 
     async def send_withheld(self, room_id: str, session_id: str, devices: list[Any]) -> None:
         """Tell the devices left out of a room key why (``m.room_key.withheld``). A failure is
@@ -276,12 +330,6 @@ def _trust_change(name: str) -> Any:
 
 for _name in _TRUST_CHANGES:
     setattr(CryptoStore, _name, _trust_change(_name))
-
-
-def _without(missing: dict[str, list[str]], skip: set[tuple[str, str]]) -> dict[str, list[str]]:
-    """nio's missing Olm sessions, less the devices left out of the room key."""
-    kept = {u: [d for d in devices if (u, d) not in skip] for u, devices in missing.items()}
-    return {u: devices for u, devices in kept.items() if devices}
 
 
 def crypto_store(path: Path) -> Path:

@@ -77,6 +77,12 @@ class Metrics:
             "Encrypted messages the bot cannot decrypt yet, waiting for their room key",
             registry=r,
         )
+        self.unreadable_members = Gauge(
+            "natverk_members_without_signed_device",
+            "People in the bot's encrypted rooms with no device cross-signed by them: with "
+            "bot.encrypt_for: cross-signed they cannot read what the bot sends there",
+            registry=r,
+        )
         self.last_sync = 0.0  # time.monotonic() of the last successful sync
         # One child per kind, made now: ``labels()`` (a lock and a lookup) is not on the path
         # of every event.

@@ -27,6 +27,7 @@ from nio import (
     RoomSendResponse,
 )
 
+from bot.crypto import CryptoClient
 from bot.metrics import Metrics
 from bot.registry import Registry
 from bot.session import Client
@@ -221,8 +222,10 @@ class Sender:
         """
         client = self.client
         room = client.rooms.get(room_id)
-        if room is None and getattr(client, "olm", None) is not None:
-            return None
+        if room is None and (
+            isinstance(client, CryptoClient) or getattr(client, "olm", None) is not None
+        ):
+            return None  # never in clear before the sync shows whether the room is encrypted
         if room is not None and room.encrypted:
             # CryptoClient.send_encrypted (bot/crypto.py); a test's recording client records.
             return await client.send_encrypted(room_id, event_type, content, txn_id)

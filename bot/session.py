@@ -144,15 +144,18 @@ async def _delete_device(client: AsyncClient, device_id: str, password: str) -> 
     """Delete the device whose store is lost, so people's clients no longer list it (or
     encrypt for it), by the password stage of user-interactive auth. A failure is logged, not
     fatal: the device can be removed from any client's session list."""
-    resp = await client.delete_devices([device_id])
-    if isinstance(resp, DeleteDevicesAuthResponse):
-        auth = {
-            "type": "m.login.password",
-            "identifier": {"type": "m.id.user", "user": client.user_id},
-            "password": password,
-            "session": resp.session,
-        }
-        resp = await client.delete_devices([device_id], auth)
+    try:
+        resp = await client.delete_devices([device_id])
+        if isinstance(resp, DeleteDevicesAuthResponse):
+            auth = {
+                "type": "m.login.password",
+                "identifier": {"type": "m.id.user", "user": client.user_id},
+                "password": password,
+                "session": resp.session,
+            }
+            resp = await client.delete_devices([device_id], auth)
+    except Exception as err:  # a network error: the new device works all the same
+        resp = err
     if isinstance(resp, DeleteDevicesResponse):
         log.info("Deleted the old device %s, whose crypto store was lost", device_id)
     else:

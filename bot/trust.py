@@ -130,6 +130,12 @@ class Trust:
                         )
             devices = identity.devices if identity is not None else frozenset()
             if self.signed.get(user_id) != devices:
+                if not devices and self.policy is EncryptFor.CROSS_SIGNED:
+                    log.info(
+                        "%s has no device cross-signed by them: they get no room keys from "
+                        "the bot (bot.encrypt_for: cross-signed)",
+                        user_id,
+                    )
                 self.signed[user_id] = devices
                 changed.add(user_id)
         return changed
@@ -150,26 +156,46 @@ class Trust:
         start sees the change again and tells it once."""
         if not self.pending:
             return
-        seen = list(self.pending)
-        async with db.transaction() as tx:
-            for item in seen:
-                changed = item.previous is not None
-                await trust_store.pin(tx, item.user_id, item.master, now_ms, changed=changed)
-                if changed and notify is not None:
-                    await notify(tx, item)
-        del self.pending[: len(seen)]
+        # Taken out before the first await: a second call meanwhile (the sync loop's and the
+        # sender's key queries can end together) finds only what came after.
+        seen, self.pending = self.pending, []
+        try:
+            async with db.transaction() as tx:
+                for item in seen:
+                    changed = item.previous is not None
+                    await trust_store.pin(tx, item.user_id, item.master, now_ms, changed=changed)
+                    if changed and notify is not None:
+                        await notify(tx, item)
+        except BaseException:
+            self.pending[:0] = seen  # rolled back: written (and told) next time
+            raise
+
+    def without_signed_device(self) -> int:
+        """How many people the policy leaves out entirely (none with ``all-devices``)."""
+        if self.policy is EncryptFor.ALL_DEVICES:
+            return 0
+        return sum(
+            1 for user, devices in self.signed.items() if not devices and user != self.own_user_id
+        )
+
+    def forget(self, user_id: str) -> None:
+        """A person erased: their pin goes from memory too (a later query pins them anew)."""
+        self.pins.pop(user_id, None)
+        self.pending = [p for p in self.pending if p.user_id != user_id]
 
 
 # --- the outbound room key ----------------------------------------------------------------
-def leave_out_insecure(client: Any, trust: Trust, room_id: str) -> tuple[str, list[Any]]:
-    """Before matrix-nio shares a room key: make sure the room has a fresh, unshared outbound
-    session, and mark the devices the policy leaves out as ignored for it, so nio's sharing
-    skips them. Returns the session's id and the devices left out."""
+def leave_out_insecure(client: Any, trust: Trust | None, room_id: str) -> tuple[str, list[Any]]:
+    """Right before matrix-nio shares a room key (with no await between this and nio walking
+    the room's devices): start a new outbound session for the room (the one to share; an
+    unshared one left by a failed share is dropped, so no device stays left out of it after
+    it became trusted) and mark the devices the policy leaves out as ignored for it, so nio's
+    sharing skips them. Returns the session's id and the devices left out."""
     olm = client.olm
-    session = olm.outbound_group_sessions.get(room_id)
-    if session is None or session.shared or session.expired:
-        olm.create_outbound_group_session(room_id)
-        session = olm.outbound_group_sessions[room_id]
+    olm.create_outbound_group_session(room_id)
+    session = olm.outbound_group_sessions[room_id]
+    if trust is None:
+        return session.id, []
     room = client.rooms[room_id]
     left_out = [
         device

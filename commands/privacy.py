@@ -124,7 +124,7 @@ async def erase(services: Services, user: UserID) -> None:
     try:
         job = json.loads(raw)
         await store.erase_user(services.database, user, unclaimed=unclaimed)
-        services.forget_direct(user)
+        services.forget_person(user)
     finally:
         running.discard(user)
 

@@ -4,9 +4,12 @@ what is written and told when an identity changes."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -15,6 +18,7 @@ from nio.crypto import OlmDevice
 
 from bot import crosssigning as cs
 from bot import trust
+from bot.crypto import CryptoClient
 from storage import Database, Tx, privacy
 from storage import trust as trust_store
 
@@ -297,4 +301,106 @@ async def test_the_room_key_about_to_be_shared_leaves_out_the_insecure_devices(
     new_id, left_out = trust.leave_out_insecure(client, book, room_id)
     assert new_id != session_id and left_out == []
     assert client.olm.outbound_group_sessions[room_id].users_ignored == set()
+    await client.close()
+
+
+async def test_two_records_at_once_write_and_tell_each_change_once(db: Database) -> None:
+    """The sync loop's key query and the sender's can end together: each change is written
+    and told once, and a pin taken while the first write runs is not lost."""
+    anna, bo = Account.new(ANNA), Account.new("@bo:example.org")
+    anna.add_device("LAPTOP")
+    bo.add_device("PC")
+    book = trust.Trust(trust.EncryptFor.CROSS_SIGNED, BOT, {ANNA: "old" + "A" * 40})
+    told: list[str] = []
+
+    async def notify(tx: Tx, seen: trust.IdentitySeen) -> None:
+        told.append(seen.user_id)
+        book.take(bo.query())  # Bo's first pin arrives while this transaction runs
+
+    book.take(anna.query())
+    await asyncio.gather(book.record(db, 1, notify), book.record(db, 1, notify))
+    assert told == [ANNA]
+    await book.record(db, 2, notify)
+    assert set(await trust_store.load(db)) == {ANNA, "@bo:example.org"}
+    assert told == [ANNA]
+
+    book.forget(ANNA)  # erased: gone from memory too
+    assert ANNA not in book.pins
+
+
+def test_people_left_out_entirely_are_counted_under_the_default_only() -> None:
+    anna, bo = Account.new(ANNA), Account.new("@bo:example.org")
+    anna.add_device("LAPTOP")
+    bo.add_device("PC", signed=False)
+    book = trust.Trust(trust.EncryptFor.CROSS_SIGNED, BOT)
+    book.take(merged(anna.query(), bo.query(), {"device_keys": {"@cy:example.org": {}}}))
+    assert book.without_signed_device() == 2  # Bo (unsigned) and Cy (no cross-signing)
+    book.policy = trust.EncryptFor.ALL_DEVICES
+    assert book.without_signed_device() == 0
+
+
+async def test_a_device_that_appears_while_keys_are_claimed_is_still_left_out(
+    tmp_path: Path,
+) -> None:
+    """The bot's CryptoClient decides who is left out right before nio walks the devices:
+    a device added to nio's store during the one-time-key claim (a key query ending then) is
+    left out too; the claim asked only for trusted devices; a key change during the share
+    replaces the key once it is out; the devices left out are told the key is withheld."""
+    client = CryptoClient(
+        "http://127.0.0.1:9",
+        BOT,
+        store_path=str(tmp_path),
+        config=AsyncClientConfig(encryption_enabled=True, store_sync_tokens=False),
+    )
+    client.restore_login(BOT, "BOTDEVICE", "token")
+    assert client.olm is not None
+    room_id = "!cohort:example.org"
+    room = MatrixRoom(room_id, BOT, encrypted=True)
+    for user in (BOT, ANNA):
+        room.add_member(user, None, None)
+    room.members_synced = True
+    client.rooms[room_id] = room
+    anna = Account.new(ANNA)
+    laptop = anna.add_device("LAPTOP")
+    phone = anna.add_device("PHONE", signed=False)
+    tablet = anna.add_device("TABLET", signed=False)
+    for device_id, ed in (("LAPTOP", laptop), ("PHONE", phone)):
+        client.olm.device_store.add(OlmDevice(ANNA, device_id, {"ed25519": ed, "curve25519": "c"}))
+    client.trust = trust.Trust(trust.EncryptFor.CROSS_SIGNED, BOT)
+    client.trust.take(anna.query())
+
+    claimed: list[dict[str, list[str]]] = []
+
+    async def keys_claim(users: dict[str, list[str]]) -> None:
+        claimed.append(users)
+        # A key query ends meanwhile: Anna's tablet (unsigned) is new.
+        client.olm.device_store.add(
+            OlmDevice(ANNA, "TABLET", {"ed25519": tablet, "curve25519": "t"})
+        )
+
+    ignored_when_shared: list[set[tuple[str, str]]] = []
+    real_parallel = client.olm.share_group_session_parallel
+
+    def parallel(room: str, users: list[str], ignore_unverified_devices: bool = False) -> Any:
+        ignored_when_shared.append(set(client.olm.outbound_group_sessions[room].users_ignored))
+        client.invalidate_outbound_session(room)  # a member's trust changed during the share
+        return real_parallel(room, users, ignore_unverified_devices)
+
+    withheld: list[dict[str, Any]] = []
+
+    async def send(method: str, path: str, data: str, headers: Any = None) -> Any:
+        withheld.append(json.loads(data))
+        return SimpleNamespace(status=200, release=lambda: None)
+
+    client.keys_claim = keys_claim  # type: ignore[method-assign]
+    client.olm.share_group_session_parallel = parallel  # type: ignore[method-assign]
+    client.send = send  # type: ignore[method-assign]
+    await client._share_room_key(room_id)
+
+    assert claimed == [{ANNA: ["LAPTOP"]}]  # never a one-time key for a device left out
+    assert ignored_when_shared == [{(ANNA, "PHONE"), (ANNA, "TABLET")}]
+    assert room_id not in client.olm.outbound_group_sessions  # replaced once it was out
+    (body,) = withheld
+    assert set(body["messages"][ANNA]) == {"PHONE", "TABLET"}
+    assert body["messages"][ANNA]["PHONE"]["code"] == "m.unverified"
     await client.close()
