@@ -13,7 +13,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from nio import AsyncClient, AsyncClientConfig, MatrixRoom
+from nio import AsyncClientConfig, MatrixRoom
 from nio.crypto import OlmDevice
 
 from bot import crosssigning as cs
@@ -255,12 +255,10 @@ async def test_pins_are_written_with_the_admins_notice_in_one_transaction(db: Da
     assert "encryption_identity" not in await privacy.export_user(db, ANNA)
 
 
-async def test_the_room_key_about_to_be_shared_leaves_out_the_insecure_devices(
-    tmp_path: Path,
-) -> None:
-    """On a real matrix-nio client (offline, its own crypto store): the devices the policy
-    excludes are ignored by the fresh, unshared outbound session nio is about to share."""
-    client = AsyncClient(
+def offline_client(tmp_path: Path) -> tuple[CryptoClient, str]:
+    """The bot's client with its own crypto store and no homeserver, in an encrypted room
+    with Anna (its members known, as after a sync)."""
+    client = CryptoClient(
         "http://127.0.0.1:9",
         BOT,
         store_path=str(tmp_path),
@@ -272,7 +270,17 @@ async def test_the_room_key_about_to_be_shared_leaves_out_the_insecure_devices(
     room = MatrixRoom(room_id, BOT, encrypted=True)
     for user in (BOT, ANNA):
         room.add_member(user, None, None)
+    room.members_synced = True
     client.rooms[room_id] = room
+    return client, room_id
+
+
+async def test_the_room_key_about_to_be_shared_leaves_out_the_insecure_devices(
+    tmp_path: Path,
+) -> None:
+    """On a real matrix-nio client (offline, its own crypto store): the devices the policy
+    excludes are ignored by the fresh, unshared outbound session nio is about to share."""
+    client, room_id = offline_client(tmp_path)
 
     anna = Account.new(ANNA)
     laptop = anna.add_device("LAPTOP")
@@ -346,20 +354,8 @@ async def test_a_device_that_appears_while_keys_are_claimed_is_still_left_out(
     a device added to nio's store during the one-time-key claim (a key query ending then) is
     left out too; the claim asked only for trusted devices; a key change during the share
     replaces the key once it is out; the devices left out are told the key is withheld."""
-    client = CryptoClient(
-        "http://127.0.0.1:9",
-        BOT,
-        store_path=str(tmp_path),
-        config=AsyncClientConfig(encryption_enabled=True, store_sync_tokens=False),
-    )
-    client.restore_login(BOT, "BOTDEVICE", "token")
+    client, room_id = offline_client(tmp_path)
     assert client.olm is not None
-    room_id = "!cohort:example.org"
-    room = MatrixRoom(room_id, BOT, encrypted=True)
-    for user in (BOT, ANNA):
-        room.add_member(user, None, None)
-    room.members_synced = True
-    client.rooms[room_id] = room
     anna = Account.new(ANNA)
     laptop = anna.add_device("LAPTOP")
     phone = anna.add_device("PHONE", signed=False)
