@@ -233,10 +233,16 @@ class CryptoClient(Client):
             method, path, data = Api.to_device(
                 self.access_token, "m.room_key.withheld", body, uuid.uuid4()
             )
-            resp = await self.send(method, path, data, headers={"Content-Type": "application/json"})
-            resp.release()
-            if resp.status != 200:
-                log.warning("Telling devices a room key is withheld failed: HTTP %s", resp.status)
+            try:
+                resp = await self.send(
+                    method, path, data, headers={"Content-Type": "application/json"}
+                )
+                resp.release()
+                status: object = resp.status
+            except Exception as err:  # never keeps the message itself from going out
+                status = err
+            if status != 200:
+                log.warning("Telling devices a room key is withheld failed: %s", status)
 
     async def receive_response(self, response: Response) -> None:
         store = self.store
