@@ -62,7 +62,7 @@ import yaml
 
 from bot.app import SYNC_FILTER
 from bot.demo.homeserver import EmbeddedSynapse, free_port, registration, terminate
-from bot.rooms import INVITER, MODERATOR, wanted_rooms
+from bot.rooms import INVITER, MODERATOR, initial_state, wanted_rooms
 from bot.session import ENV_PASSWORD
 from config import load_config
 
@@ -237,18 +237,7 @@ def baseline_spec(config_path: Path) -> dict[str, Any]:
                 "invite": sorted(wanted.members),
                 "power_level_override": {"invite": INVITER} if wanted.restricted else None,
                 "power": power,
-                "initial_state": [
-                    {
-                        "type": "m.room.history_visibility",
-                        "state_key": "",
-                        "content": {"history_visibility": wanted.history_visibility},
-                    },
-                    {
-                        "type": "m.room.guest_access",
-                        "state_key": "",
-                        "content": {"guest_access": "forbidden"},
-                    },
-                ],
+                "initial_state": initial_state(wanted),
             }
         )
     return {

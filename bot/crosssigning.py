@@ -357,10 +357,7 @@ async def _request(client: AsyncClient, path: str, body: JSON) -> tuple[int, JSO
 
 
 async def _query_own_keys(client: AsyncClient, user_id: str) -> JSON:
-    status, data = await _request(client, f"{_KEYS_PATH}/query", {"device_keys": {user_id: []}})
-    if status != 200:
-        raise CrossSigningError(f"/keys/query answered {status} {data.get('errcode', '')}")
-    return data
+    return await query_keys(client, [user_id])
 
 
 async def _upload_keys(

@@ -20,7 +20,6 @@ change still goes to the database.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -45,6 +44,7 @@ from nio.exceptions import GroupEncryptionError, OlmTrustError
 from nio.store import SqliteStore
 
 from bot import trust as trust_mod
+from bot.crosssigning import query_keys
 from bot.session import Client
 
 log = logging.getLogger(__name__)
@@ -352,11 +352,6 @@ async def store_lost(client: AsyncClient) -> bool:
     olm = client.olm
     if olm is None or olm.account.shared:
         return False
-    # The token is in the path nio builds (Synapse refuses it in a header as well).
-    method, path, data = Api.keys_query(client.access_token, {client.user_id})
-    resp = await client.send(method, path, data, headers={"Content-Type": "application/json"})
-    if resp.status != 200:
-        raise RuntimeError(f"querying the bot's own device keys failed: HTTP {resp.status}")
-    body = json.loads(await resp.text())
+    body = await query_keys(client, [str(client.user_id)])  # CrossSigningError if it fails
     devices = (body.get("device_keys") or {}).get(client.user_id) or {}
     return client.device_id in devices

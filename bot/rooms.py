@@ -127,6 +127,24 @@ class RoomReport:
 CREATE_INVITES = 10
 
 
+def initial_state(wanted: WantedRoom) -> list[dict[str, Any]]:
+    """The state a new room of the bot's is created with: encryption if asked, its history
+    visibility, no guests."""
+    return [
+        *([ENCRYPTION_STATE] if wanted.encryption else []),
+        {
+            "type": "m.room.history_visibility",
+            "state_key": "",
+            "content": {"history_visibility": wanted.history_visibility},
+        },
+        {
+            "type": "m.room.guest_access",
+            "state_key": "",
+            "content": {"guest_access": "forbidden"},
+        },
+    ]
+
+
 def members_from_state(events: list[dict[str, Any]]) -> tuple[set[str], set[str]]:
     joined: set[str] = set()
     invited: set[str] = set()
@@ -281,19 +299,7 @@ class RoomManager:
             invite=invites,
             # A restricted room is born so: nobody invited with it can invite in the meantime.
             power_level_override={"invite": INVITER} if wanted.restricted else None,
-            initial_state=[
-                *([ENCRYPTION_STATE] if wanted.encryption else []),
-                {
-                    "type": "m.room.history_visibility",
-                    "state_key": "",
-                    "content": {"history_visibility": wanted.history_visibility},
-                },
-                {
-                    "type": "m.room.guest_access",
-                    "state_key": "",
-                    "content": {"guest_access": "forbidden"},
-                },
-            ],
+            initial_state=initial_state(wanted),
         )
 
     async def _power(

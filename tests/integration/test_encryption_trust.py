@@ -50,25 +50,14 @@ def withheld_for(device: Person, event: Event) -> list[dict[str, Any]]:
 
 async def second_device(net: Any, user: Any) -> Person:
     """Another login of ``user`` with encryption and no cross-signing: an insecure device."""
-    login = await asyncio.to_thread(
-        net.hs.request,
-        "POST",
-        "/_matrix/client/v3/login",
-        None,
-        {
-            "type": "m.login.password",
-            "identifier": {"type": "m.id.user", "user": user.localpart},
-            "password": user.password,
-            "initial_device_display_name": "second",
-        },
-    )
+    login = await asyncio.to_thread(net.hs.login, user.localpart, user.password)
     store = net.dir / "people" / f"{user.localpart}-2"
     store.mkdir(parents=True, exist_ok=True)
     device = Person(
         net.hs.base_url,
         user.user_id,
-        login["access_token"],
-        login["device_id"],
+        login.access_token,
+        login.device_id,
         str(store),
         password=user.password,
         cross_signing=False,
