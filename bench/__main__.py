@@ -13,6 +13,7 @@ from bench import (
     evaluation,
     help_roundtrip,
     scale,
+    trust,
 )
 
 
@@ -28,6 +29,7 @@ def main() -> None:
     catalogue.main(items=10_000 if args.quick else 100_000, searches=200 if args.quick else 1_000)
     checkins.main(quick=args.quick)
     evaluation.main(quick=args.quick)
+    trust.main(members=400 if args.quick else 4000, rounds=3 if args.quick else 5)
     scale.main(quick=args.quick)
 
 
